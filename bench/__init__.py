@@ -1,0 +1,1 @@
+"""Benchmark: synthetic and real evaluation documents, corpus, metrics, runner."""

@@ -1,0 +1,305 @@
+"""The benchmark corpus: planned from a seed, generated into the output folder.
+
+Two steps, so the plan can be tested without rendering anything:
+
+1. :func:`plan_corpus` — a pure, deterministic list of :class:`CorpusSpec`
+   (what to make: type, category, scan profile, seed).
+2. :func:`build_corpus` — renders every spec through ``bench.synth`` (or the
+   negatives/invoice sources here), writes the files to ``<out>/corpus/`` and a
+   manifest ``<out>/corpus/manifest.jsonl`` (one JSON object per line:
+   ``file, doc_type, category, profile, truth, pages, seed, also_ok``).
+
+Categories:
+
+* ``scan`` — generated forms, printed and scanned with a ``bench.synth``
+  profile (300/200 dpi, blur/noise/JPEG, fax, skew, 90°, upside down)
+* ``digital`` — generated forms as PDFs with a text layer (no OCR needed)
+* ``acroform`` — the real forms of ``../shared/data/forms`` filled as AcroForms
+* ``real_scan`` — those filled real forms, scanned with a profile
+* ``invoice`` — real ZUGFeRD invoices, rasterised; truth from their CII XML
+* ``letter``, ``blank`` — negatives: the right type is ``unknown``
+
+Without ``../shared/data`` the real-form slots are filled with generated forms
+(so ``full`` keeps >= 200 documents) and invoices are left out.
+The corpus is never committed: it lives in the (gitignored) output folder.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Iterable
+
+from bench import negatives
+from bench.cii import invoice_truth
+
+log = logging.getLogger(__name__)
+
+FORM_TYPES = ["gewerbeanmeldung", "wohngeld_mietzuschuss", "meldebehoerde_anmeldung", "kindergeld_kg1"]
+PROFILES = ["office_300", "office_200", "fax", "skewed", "rotated_90", "upside_down"]
+SIZES = ("tiny", "small", "full")
+
+
+def shared_data_dir() -> Path:
+    """``../shared/data`` relative to the repo (override: ``FORMWERK_SHARED_DATA``)."""
+    env = os.environ.get("FORMWERK_SHARED_DATA")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@dataclass(frozen=True)
+class CorpusSpec:
+    """What to generate. ``source`` names the real invoice for ``invoice``."""
+
+    doc_type: str
+    category: str
+    seed: int
+    profile: str | None = None
+    source: str | None = None
+
+    @property
+    def stem(self) -> str:
+        parts = [self.category, self.doc_type, self.profile or "plain", str(self.seed)]
+        return "-".join(parts)
+
+
+@dataclass
+class CorpusItem:
+    """One generated file and its truth (a manifest line)."""
+
+    file: str  # path relative to the corpus folder
+    doc_type: str
+    category: str
+    profile: str | None
+    truth: dict[str, Any]
+    pages: int
+    seed: int
+    variant: str | None = None
+    also_ok: list[str] = field(default_factory=list)  # further acceptable predicted types
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# --------------------------------------------------------------------------
+# Plan (pure)
+# --------------------------------------------------------------------------
+
+# per size: scans per (type, profile), digital per type, acroform per type,
+# real scans per type (profiles cycled), invoices, letters, blank pages
+_COUNTS = {
+    "tiny": dict(scan_profiles=["office_300"], scans=1, digital=0, acroform=0, real_scan=0,
+                 invoice=0, letter=1, blank=1, types=FORM_TYPES[:1]),
+    "small": dict(scan_profiles=None, scans=1, digital=1, acroform=1, real_scan=2,
+                  invoice=3, letter=3, blank=2, types=FORM_TYPES),
+    "full": dict(scan_profiles=PROFILES, scans=5, digital=4, acroform=3, real_scan=6,
+                 invoice=16, letter=14, blank=6, types=FORM_TYPES),
+}
+
+
+def plan_corpus(size: str = "small", seed: int = 0, *, real_forms: bool = True,
+                invoices: Iterable[str] = ()) -> list[CorpusSpec]:
+    """The deterministic list of documents for ``size`` and ``seed``.
+
+    ``small`` ≈ 40 documents, ``full`` >= 200, ``tiny`` (tests) 3.
+    ``real_forms``: whether real AcroForms can be filled (shared data present);
+    ``invoices``: names of available real invoices (sorted, chosen by seed).
+    """
+    if size not in _COUNTS:
+        raise ValueError(f"unknown size {size!r}; one of {', '.join(SIZES)}")
+    c = _COUNTS[size]
+    specs: list[CorpusSpec] = []
+    counter = [0]
+
+    def nxt() -> int:
+        counter[0] += 1
+        return seed * 100_003 + counter[0]
+
+    for ti, t in enumerate(c["types"]):
+        if c["scan_profiles"] is None:
+            # small: the two office qualities, fax, and one geometric profile per type
+            profiles = ["office_300", "office_200", "fax", PROFILES[3 + ti % 3]]
+        else:
+            profiles = c["scan_profiles"]
+        for p in profiles:
+            for _ in range(c["scans"]):
+                specs.append(CorpusSpec(t, "scan", nxt(), p))
+        for _ in range(c["digital"]):
+            specs.append(CorpusSpec(t, "digital", nxt()))
+        for _ in range(c["acroform"]):
+            specs.append(CorpusSpec(t, "acroform", nxt()) if real_forms else CorpusSpec(t, "digital", nxt()))
+        for k in range(c["real_scan"]):
+            p = PROFILES[(k + ti) % len(PROFILES)]
+            specs.append(CorpusSpec(t, "real_scan" if real_forms else "scan", nxt(), p))
+    inv = sorted(invoices)
+    if inv:
+        import random
+
+        rng = random.Random(seed)
+        chosen = rng.sample(inv, min(len(inv), c["invoice"]))
+        for k, name in enumerate(sorted(chosen)):
+            specs.append(CorpusSpec("invoice", "invoice", nxt(), ["office_300", "office_200", "fax"][k % 3], name))
+    # without real invoices, letters take their slots (full keeps >= 200 documents)
+    n_letters = c["letter"] + (0 if inv else c["invoice"])
+    for _ in range(n_letters):
+        specs.append(CorpusSpec("unknown", "letter", nxt(), "office_200"))
+    for _ in range(c["blank"]):
+        specs.append(CorpusSpec("unknown", "blank", nxt(), "office_200"))
+    return specs
+
+
+def available_invoices(data_dir: Path | None = None) -> list[str]:
+    """Names (stems) of real invoices with both the PDF and its CII truth.
+
+    The sample that does not validate (``not_validating_*``) is left out.
+    """
+    base = (data_dir or shared_data_dir()) / "invoices" / "XML-Rechnung"
+    if not (base / "FX").is_dir():
+        return []
+    return sorted(p.stem for p in (base / "FX").glob("*.pdf")
+                  if (base / "CII" / f"{p.stem}.cii.xml").is_file() and not p.stem.startswith("not_"))
+
+
+# --------------------------------------------------------------------------
+# Generation
+# --------------------------------------------------------------------------
+
+
+def load_synth() -> Any | None:
+    """``bench.synth`` if it is importable (it is another module's job)."""
+    try:
+        import bench.synth as synth  # noqa: PLC0415 - optional collaborator
+    except Exception as exc:  # pragma: no cover - depends on the tree
+        log.warning("bench.synth not importable (%s): generated forms are skipped", exc)
+        return None
+    return synth
+
+
+def sniff_extension(data: bytes) -> str:
+    if data.startswith(b"%PDF"):
+        return ".pdf"
+    if data.startswith(b"\x89PNG"):
+        return ".png"
+    if data[:4] in (b"II*\x00", b"MM\x00*"):
+        return ".tif"
+    if data.startswith(b"\xff\xd8"):
+        return ".jpg"
+    return ".bin"
+
+
+def count_pages(data: bytes) -> int:
+    """Pages of a PDF/TIFF (1 for single images)."""
+    ext = sniff_extension(data)
+    if ext == ".pdf":
+        import pypdf
+
+        return len(pypdf.PdfReader(io.BytesIO(data)).pages)
+    if ext == ".tif":
+        from PIL import Image
+
+        with Image.open(io.BytesIO(data)) as im:
+            return getattr(im, "n_frames", 1)
+    return 1
+
+
+def _scan(synth: Any, doc: Any, profile: str, seed: int) -> bytes:
+    """Scan with ``bench.synth`` when it can; else the plain rasteriser."""
+    if synth is not None and hasattr(synth, "scan_document"):
+        try:
+            return synth.scan_document(doc, profile, seed)
+        except Exception as exc:
+            log.warning("synth.scan_document failed on %s (%s); plain rasteriser used", profile, exc)
+    dpi = 200 if profile in ("office_200", "fax") else 300
+    return negatives.rasterise(doc.pdf_bytes, seed, dpi=dpi)
+
+
+def generate(spec: CorpusSpec, synth: Any | None, data_dir: Path | None = None) -> tuple[bytes, dict[str, Any], str | None, list[str]]:
+    """Make one document: ``(file bytes, truth, variant, also_ok)``.
+
+    Raises ``LookupError`` when the source is unavailable (no synth, no data).
+    """
+    cat = spec.category
+    if cat in ("scan", "digital"):
+        if synth is None or not hasattr(synth, "render_document"):
+            raise LookupError("bench.synth.render_document unavailable")
+        doc = synth.render_document(spec.doc_type, spec.seed)
+        data = doc.pdf_bytes if cat == "digital" else _scan(synth, doc, spec.profile or "office_300", spec.seed)
+        return data, dict(doc.truth), getattr(doc, "variant", None), []
+    if cat in ("acroform", "real_scan"):
+        if synth is None or not hasattr(synth, "fill_real_form"):
+            raise LookupError("bench.synth.fill_real_form unavailable")
+        doc = synth.fill_real_form(spec.doc_type, spec.seed)
+        if doc is None:
+            raise LookupError("real forms unavailable (no shared data)")
+        data = doc.pdf_bytes if cat == "acroform" else _scan(synth, doc, spec.profile or "office_300", spec.seed)
+        return data, dict(doc.truth), getattr(doc, "variant", None), []
+    if cat == "invoice":
+        base = (data_dir or shared_data_dir()) / "invoices" / "XML-Rechnung"
+        pdf = (base / "FX" / f"{spec.source}.pdf").read_bytes()
+        truth = invoice_truth(base / "CII" / f"{spec.source}.cii.xml")
+        doc = SimpleNamespace(doc_type="invoice", truth=truth, pdf_bytes=pdf, variant=spec.source)
+        return _scan(synth, doc, spec.profile or "office_300", spec.seed), truth, spec.source, []
+    if cat == "letter":
+        doc = SimpleNamespace(doc_type="unknown", truth={}, pdf_bytes=negatives.letter_pdf(spec.seed), variant="letter")
+        return _scan(synth, doc, spec.profile or "office_200", spec.seed), {}, "letter", []
+    if cat == "blank":
+        return negatives.blank_scan(spec.seed), {}, "blank", ["rejected"]
+    raise ValueError(f"unknown category {cat!r}")
+
+
+def build_corpus(out_dir: str | Path, size: str = "small", seed: int = 0, *, synth: Any | None = ...,
+                 data_dir: Path | None = None) -> tuple[list[CorpusItem], list[dict[str, Any]]]:
+    """Generate the corpus into ``<out_dir>/corpus``; returns ``(items, skipped)``.
+
+    ``synth`` defaults to the real ``bench.synth``; tests pass a fake. Specs
+    whose source is unavailable are *skipped and reported* (``skipped``: spec +
+    reason), never silently dropped. The manifest lists the generated items.
+    """
+    if synth is ...:
+        synth = load_synth()
+    data_dir = data_dir or shared_data_dir()
+    real_forms = data_dir.joinpath("forms").is_dir() and synth is not None and hasattr(synth, "fill_real_form")
+    specs = plan_corpus(size, seed, real_forms=real_forms, invoices=available_invoices(data_dir))
+    corpus_dir = Path(out_dir) / "corpus"
+    corpus_dir.mkdir(parents=True, exist_ok=True)
+    items: list[CorpusItem] = []
+    skipped: list[dict[str, Any]] = []
+    for i, spec in enumerate(specs):
+        try:
+            data, truth, variant, also_ok = generate(spec, synth, data_dir)
+        except LookupError as exc:
+            skipped.append({**asdict(spec), "reason": str(exc)})
+            continue
+        except Exception as exc:  # a generator bug must not cost the whole run
+            log.exception("generating %s failed", spec.stem)
+            skipped.append({**asdict(spec), "reason": f"{type(exc).__name__}: {exc}"})
+            continue
+        name = f"{i:04d}-{spec.stem}{sniff_extension(data)}"
+        (corpus_dir / name).write_bytes(data)
+        items.append(CorpusItem(file=name, doc_type=spec.doc_type, category=spec.category,
+                                profile=spec.profile, truth=_jsonable(truth), pages=count_pages(data),
+                                seed=spec.seed, variant=variant, also_ok=also_ok))
+    write_manifest(corpus_dir / "manifest.jsonl", items)
+    return items, skipped
+
+
+def _jsonable(truth: dict[str, Any]) -> dict[str, Any]:
+    # truth values may be dates or dataclasses from the generator: JSON-safe copy
+    return json.loads(json.dumps(truth, default=str))
+
+
+def write_manifest(path: Path, items: Iterable[CorpusItem]) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        for it in items:
+            fh.write(json.dumps(it.to_json(), ensure_ascii=False, sort_keys=True) + "\n")
+
+
+def read_manifest(path: str | Path) -> list[dict[str, Any]]:
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]

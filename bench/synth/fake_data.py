@@ -1,0 +1,303 @@
+"""Deterministic fake German applicant data, as FORMS.md ground truth.
+
+Every generator takes a ``random.Random`` (or a seed) and returns values in the
+**normalised** types of ``/work/shared/FORMS.md``:
+
+* dates: ISO ``YYYY-MM-DD`` strings
+* money: decimal string with a dot and two places (``"642.50"``)
+* address: one string ``"Straße Nr, PLZ Ort"``
+* iban: upper case, no spaces (DE, 22 characters, valid MOD 97-10)
+* tax_id: 11 digits, valid Steuer-ID (ISO 7064 MOD 11,10 check digit,
+  first digit not 0, exactly one digit repeated two or three times in the
+  first ten digits)
+* choice: the option id of FORMS.md; bool: Python bool; int: Python int
+
+The same seed always gives the same data (Faker is seeded per instance and all
+other choices come from one ``random.Random``).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from faker import Faker
+
+# --------------------------------------------------------------------------
+# check-digit generators
+# --------------------------------------------------------------------------
+
+
+def iban_check_digits(country: str, bban: str) -> str:
+    """The two MOD 97-10 check digits (ISO 13616) for ``country`` + ``bban``."""
+    rearranged = bban + country + "00"
+    numeric = "".join(str(int(c, 36)) for c in rearranged.upper())
+    return f"{98 - int(numeric) % 97:02d}"
+
+
+def make_iban(rng: random.Random, bank_code: str | None = None) -> str:
+    """A German IBAN: ``DE`` + 2 check digits + 8-digit BLZ + 10-digit account."""
+    blz = bank_code or f"{rng.randint(10000000, 89999999)}"
+    account = f"{rng.randint(0, 9_999_999_999):010d}"
+    bban = blz + account
+    return "DE" + iban_check_digits("DE", bban) + bban
+
+
+def steuer_id_check_digit(first10: str) -> int:
+    """ISO 7064 MOD 11,10 check digit over the first ten digits of a Steuer-ID."""
+    product = 10
+    for ch in first10:
+        total = (int(ch) + product) % 10
+        if total == 0:
+            total = 10
+        product = (total * 2) % 11
+    check = 11 - product
+    return 0 if check == 10 else check
+
+
+def make_tax_id(rng: random.Random) -> str:
+    """A valid Steuerliche Identifikationsnummer (11 digits).
+
+    Digit rule of the real Steuer-ID (since 2016): in the first ten digits
+    exactly one digit occurs two or three times (a triple may not be three
+    adjacent equal digits), exactly ``10 - 1 - (n-1)`` other digits occur once,
+    so 8 or 7 digits are missing; first digit is never 0.
+    """
+    while True:
+        repeats = rng.choice((2, 3))
+        distinct = rng.sample(range(10), 10 - repeats + 1)
+        twin = distinct[0]
+        digits = distinct + [twin] * (repeats - 1)
+        rng.shuffle(digits)
+        if digits[0] == 0:
+            continue
+        s = "".join(map(str, digits))
+        if repeats == 3 and str(twin) * 3 in s:
+            continue
+        return s + str(steuer_id_check_digit(s))
+
+
+# --------------------------------------------------------------------------
+# formatting helpers (how values are *printed*, truth stays normalised)
+# --------------------------------------------------------------------------
+
+
+def de_date(iso: str) -> str:
+    """``"1985-03-12"`` -> ``"12.03.1985"`` (how Germans write a date)."""
+    y, m, d = iso.split("-")
+    return f"{d}.{m}.{y}"
+
+
+def de_money(amount: str, euro: bool = True) -> str:
+    """``"1642.50"`` -> ``"1.642,50 €"``."""
+    whole, cents = amount.split(".")
+    grouped = f"{int(whole):,}".replace(",", ".")
+    return f"{grouped},{cents}" + (" €" if euro else "")
+
+
+def group4(s: str) -> str:
+    """IBAN print form: groups of four separated by spaces."""
+    return " ".join(s[i : i + 4] for i in range(0, len(s), 4))
+
+
+# --------------------------------------------------------------------------
+# people and places
+# --------------------------------------------------------------------------
+
+# surnames and given names with umlauts / ß, mixed into Faker's list so that
+# every benchmark run has enough of them (Faker alone gives them rarely)
+_UMLAUT_SURNAMES = [
+    "Müller", "Schäfer", "Köhler", "Jäger", "Böhm", "Krüger", "Günther",
+    "Weiß", "Groß", "Voß", "Schröder", "Möller", "Löffler", "Häußler",
+    "Brüggemann", "Özdemir", "Fuß", "Strauß",
+]
+_UMLAUT_GIVEN = {
+    "male": ["Jürgen", "Jörg", "Sönke", "Björn", "Günter", "Jörn", "Lüder"],
+    "female": ["Jördis", "Björg", "Gönül", "Käthe", "Ännchen", "Sünje"],
+}
+
+ACTIVITIES = [
+    "Herstellung von Möbeln",
+    "Elektroinstallationen und Elektroeinzelhandel",
+    "Großhandel mit Lebensmitteln",
+    "Einzelhandel mit Bekleidung und Schuhen",
+    "Hausmeisterservice und Gebäudereinigung",
+    "IT-Dienstleistungen und Softwareentwicklung",
+    "Friseursalon",
+    "Imbiss mit Ausschank alkoholfreier Getränke",
+    "Onlinehandel mit Haushaltswaren",
+    "Garten- und Landschaftsbau",
+    "Kurierdienst (ohne Güterkraftverkehr)",
+    "Fotografie und Bildbearbeitung",
+    "Malerarbeiten und Trockenbau",
+    "Vermittlung von Versicherungen nach § 34d GewO",
+    "Kosmetikstudio und Nagelpflege",
+    "Reparatur von Fahrrädern",
+    "Unternehmensberatung",
+    "Handel mit Gebrauchtwagen",
+]
+BANKS = [
+    ("Sparkasse KölnBonn", "COLSDE33XXX"),
+    ("Stadtsparkasse Düsseldorf", "DUSSDEDDXXX"),
+    ("Deutsche Bank", "DEUTDEDBXXX"),
+    ("Commerzbank", "COBADEFFXXX"),
+    ("Volksbank Münsterland Nord eG", "GENODEM1IBB"),
+    ("Postbank", "PBNKDEFFXXX"),
+    ("ING-DiBa", "INGDDEFFXXX"),
+    ("Sparkasse Aachen", "AACSDE33XXX"),
+]
+COUNTRIES = ["Deutschland", "Türkei", "Polen", "Italien", "Österreich", "Syrien",
+             "Rumänien", "Griechenland", "Ukraine", "Kroatien"]
+NATIONALITY_ADJ = {"Deutschland": "deutsch", "Türkei": "türkisch", "Polen": "polnisch",
+                   "Italien": "italienisch", "Österreich": "österreichisch",
+                   "Syrien": "syrisch", "Rumänien": "rumänisch",
+                   "Griechenland": "griechisch", "Ukraine": "ukrainisch",
+                   "Kroatien": "kroatisch"}
+
+
+@dataclass
+class Person:
+    """One fake person. Dates are ISO strings."""
+
+    family_name: str
+    given_names: str
+    sex: str  # "male" | "female"
+    birth_date: str
+    birth_name: str  # "" when equal to the family name
+    birth_place: str  # city
+    birth_country: str
+    nationality: str  # adjective, German ("deutsch")
+    street: str
+    house_no: str
+    postal_code: str
+    city: str
+    phone: str
+    email: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def street_line(self) -> str:
+        return f"{self.street} {self.house_no}"
+
+    @property
+    def city_line(self) -> str:
+        return f"{self.postal_code} {self.city}"
+
+    @property
+    def address(self) -> str:
+        """Normalised address ``"Straße Nr, PLZ Ort"``."""
+        return f"{self.street_line}, {self.city_line}"
+
+
+class FakeGermany:
+    """Seeded source of fake German data (names, places, dates, numbers)."""
+
+    def __init__(self, seed: int):
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.faker = Faker("de_DE")
+        self.faker.seed_instance(seed)
+        # "today" is fixed so that dates do not drift with the wall clock
+        self.today = date(2026, 6, 1) + timedelta(days=self.rng.randint(0, 150))
+
+    # -- small pieces ----------------------------------------------------
+    def family_name(self) -> str:
+        r = self.rng.random()
+        if r < 0.25:
+            return self.rng.choice(_UMLAUT_SURNAMES)
+        if r < 0.35:  # double name
+            return f"{self.faker.last_name()}-{self.rng.choice(_UMLAUT_SURNAMES)}"
+        return self.faker.last_name()
+
+    def given_names(self, sex: str) -> str:
+        pick = self.faker.first_name_male if sex == "male" else self.faker.first_name_female
+        r = self.rng.random()
+        if r < 0.2:
+            return self.rng.choice(_UMLAUT_GIVEN[sex])
+        if r < 0.4:  # two given names ("Vorname(n)")
+            return f"{pick()} {pick()}"
+        return pick()
+
+    def house_no(self) -> str:
+        n = str(self.rng.choice([self.rng.randint(1, 30), self.rng.randint(1, 180)]))
+        return n + (self.rng.choice("abc") if self.rng.random() < 0.12 else "")
+
+    def postal_code(self) -> str:
+        return f"{self.rng.randint(1067, 99998):05d}"
+
+    def date_between(self, start: date, end: date) -> str:
+        days = (end - start).days
+        return (start + timedelta(days=self.rng.randint(0, max(days, 0)))).isoformat()
+
+    def birth_date(self, min_age: int = 18, max_age: int = 80) -> str:
+        start = date(self.today.year - max_age, 1, 1)
+        end = date(self.today.year - min_age, self.today.month, 1)
+        return self.date_between(start, end)
+
+    def phone(self) -> str:
+        area = self.rng.choice(["0221", "0211", "030", "089", "0251", "0241", "0385", "040"])
+        local = "".join(str(self.rng.randint(0, 9)) for _ in range(self.rng.randint(6, 8)))
+        style = self.rng.randrange(4)
+        if style == 0:
+            return f"{area} {local}"
+        if style == 1:
+            return f"{area}/{local}"
+        if style == 2:
+            return f"+49 {area[1:]} {local}"
+        mobile = self.rng.choice(["0151", "0160", "0170", "0176", "0157"])
+        return f"{mobile} {local}"
+
+    def email(self, given: str, family: str) -> str:
+        def ascii_(s: str) -> str:
+            table = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", " ": ".",
+                                   "Ä": "ae", "Ö": "oe", "Ü": "ue"})
+            return "".join(c for c in s.lower().translate(table) if c.isalnum() or c in ".-")
+        domain = self.rng.choice(["web.de", "gmx.de", "t-online.de", "posteo.de", "mail.de"])
+        return f"{ascii_(given.split()[0])}.{ascii_(family)}@{domain}"
+
+    def money(self, low: float, high: float) -> str:
+        cents = self.rng.randint(int(low * 100), int(high * 100))
+        if self.rng.random() < 0.5:
+            cents -= cents % 100  # round amounts are common in rents
+        return f"{cents // 100}.{cents % 100:02d}"
+
+    def bank(self) -> tuple[str, str]:
+        return self.rng.choice(BANKS)
+
+    def iban(self) -> str:
+        return make_iban(self.rng)
+
+    def tax_id(self) -> str:
+        return make_tax_id(self.rng)
+
+    # -- a whole person --------------------------------------------------
+    def person(self, min_age: int = 18, max_age: int = 80) -> Person:
+        sex = self.rng.choice(["male", "female"])
+        family = self.family_name()
+        given = self.given_names(sex)
+        birth_name = ""
+        if sex == "female" and self.rng.random() < 0.3:
+            birth_name = self.faker.last_name()
+        country = "Deutschland" if self.rng.random() < 0.75 else self.rng.choice(COUNTRIES[1:])
+        return Person(
+            family_name=family,
+            given_names=given,
+            sex=sex,
+            birth_date=self.birth_date(min_age, max_age),
+            birth_name=birth_name,
+            birth_place=self.faker.city(),
+            birth_country=country,
+            nationality=NATIONALITY_ADJ[country] if self.rng.random() < 0.9 else "deutsch",
+            street=self.faker.street_name(),
+            house_no=self.house_no(),
+            postal_code=self.postal_code(),
+            city=self.faker.city(),
+            phone=self.phone(),
+            email=self.email(given, family),
+        )
+
+    def address(self) -> tuple[str, str, str, str]:
+        """(street, house_no, postal_code, city)."""
+        return self.faker.street_name(), self.house_no(), self.postal_code(), self.faker.city()

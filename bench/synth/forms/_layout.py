@@ -1,0 +1,499 @@
+"""A tiny declarative form layout engine on reportlab (A4, points).
+
+A form is a list of *items* (headings, static text, rows of cells, tables).
+``render_form`` lays them out top-down in one of several *styles* and fills
+the cells with values in a "filled-in" font. Output is a vector PDF with a real
+text layer: labels in Helvetica, values in the fill font, so the text layer
+contains both.
+
+Conventions: reportlab points (1/72 inch), origin bottom-left internally; the
+``Cell.key`` of a text cell looks up the *printed* string in ``values``; a
+``Check`` looks up the selected option id (or a set of ids) in ``values``.
+Randomness (offsets, fonts, tick style) comes only from the ``random.Random``
+passed in, so output is deterministic per seed.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+import reportlab
+from reportlab.lib.pagesizes import A4
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen import canvas as rl_canvas
+
+PAGE_W, PAGE_H = A4  # 595.27 x 841.89 pt
+STYLES = ("boxed", "lined", "twocol")
+
+
+# --------------------------------------------------------------------------
+# items
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class Cell:
+    """A text field: number + printed label, value written into it."""
+
+    num: str
+    label: str | tuple[str, ...]  # alternatives: first is the official label
+    key: str | None = None  # values key; None -> stays empty
+    width: float = 1.0  # relative weight within its row
+    lines: int = 1  # height in value lines
+
+
+@dataclass
+class Check:
+    """A checkbox group: squares with the option label beside each."""
+
+    num: str
+    label: str | tuple[str, ...]
+    key: str | None
+    options: list[tuple[str, str]]  # (option id, printed option label)
+    width: float = 1.0
+    other_key: str | None = None  # free text written after the last option ("andere:")
+
+
+@dataclass
+class Heading:
+    text: str
+
+
+@dataclass
+class Note:
+    """Static small print (instructions, legal notes)."""
+
+    text: str
+    size: float = 6.5
+
+
+@dataclass
+class Table:
+    """A table with a header row; ``key`` names a list of row dicts in values."""
+
+    num: str
+    label: str
+    key: str
+    columns: list[tuple[str, str, float]]  # (header, row-dict key, width weight)
+    rows: int = 4
+
+
+Row = list[Union[Cell, Check]]
+Item = Union[Heading, Note, Table, Row]
+
+
+@dataclass
+class FormSpec:
+    """What a form looks like: header texts and its items."""
+
+    title: str
+    code: str = ""  # e.g. "GewA 1"
+    subtitle: str = ""  # e.g. "nach § 14 GewO oder § 55c GewO"
+    authority_label: str = "Name der entgegennehmenden Gemeinde"
+    authority_key: str | None = "authority"
+    items: list[Item] = field(default_factory=list)
+    footer: str = ""
+
+
+# --------------------------------------------------------------------------
+# fonts
+# --------------------------------------------------------------------------
+
+_RL_FONTS = os.path.join(os.path.dirname(reportlab.__file__), "fonts")
+# (name, path) candidates for the fill-in font; reportlab's own Vera fonts and
+# the PDF core font Courier are always there, system fonts only when installed
+_FILL_CANDIDATES = [
+    ("Courier", None),
+    ("VeraIt", os.path.join(_RL_FONTS, "VeraIt.ttf")),
+    ("DejaVuSansMono", "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"),
+    ("DejaVuSerifItalic", "/usr/share/fonts/truetype/dejavu/DejaVuSerif-Italic.ttf"),
+    ("LiberationMono", "/usr/share/fonts/truetype/liberation/LiberationMono-Regular.ttf"),
+    ("LiberationSansNarrowItalic",
+     "/usr/share/fonts/truetype/liberation/LiberationSansNarrow-Italic.ttf"),
+]
+
+
+def fill_fonts() -> list[str]:
+    """Names of the usable fill-in fonts (registered on first call)."""
+    names = []
+    for name, path in _FILL_CANDIDATES:
+        if path is None:
+            names.append(name)
+        elif os.path.exists(path):
+            if name not in pdfmetrics.getRegisteredFontNames():
+                pdfmetrics.registerFont(TTFont(name, path))
+            names.append(name)
+    return names
+
+
+# --------------------------------------------------------------------------
+# rendering
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class Look:
+    """Per-document random look, drawn once from the seed."""
+
+    style: str
+    dx: float
+    dy: float
+    label_size: float
+    fill_font: str
+    fill_size: float
+    tick: str  # "cross" | "check" | "fill" | "x"
+    row_scale: float
+    label_pick: int
+
+    @classmethod
+    def draw(cls, rng: random.Random, style: str) -> "Look":
+        return cls(
+            style=style,
+            dx=rng.uniform(-12, 12),
+            dy=rng.uniform(-10, 10),
+            label_size=rng.choice([6.5, 7.0, 7.5]),
+            fill_font=rng.choice(fill_fonts()),
+            fill_size=rng.uniform(9.5, 11.5),
+            tick=rng.choice(["cross", "check", "fill", "x"]),
+            row_scale=rng.uniform(0.95, 1.15),
+            label_pick=rng.randrange(4),
+        )
+
+
+def _label(label: str | tuple[str, ...], look: Look) -> str:
+    if isinstance(label, str):
+        return label
+    return label[look.label_pick % len(label)]
+
+
+class _Renderer:
+    MARGIN = 36.0
+
+    def __init__(self, spec: FormSpec, values: dict[str, Any], rng: random.Random, look: Look):
+        self.spec, self.values, self.rng, self.look = spec, values, rng, look
+        self.buf = io.BytesIO()
+        # invariant=1: no timestamps/random ids in the file -> same seed, same bytes
+        self.c = rl_canvas.Canvas(self.buf, pagesize=A4, invariant=1)
+        self.c.setTitle(spec.title)
+        self.c.setAuthor("formwerk bench.synth")
+        self.left = self.MARGIN + look.dx
+        self.right = PAGE_W - self.MARGIN + look.dx
+        self.page_no = 1
+        self.y = 0.0
+
+    # -- primitives ------------------------------------------------------
+    def text(self, x: float, y: float, s: str, font: str = "Helvetica", size: float = 7.0):
+        self.c.setFont(font, size)
+        self.c.drawString(x, y, s)
+
+    def fit(self, s: str, font: str, size: float, width: float) -> float:
+        """Largest size <= ``size`` at which ``s`` fits ``width`` (min 5 pt)."""
+        w = pdfmetrics.stringWidth(s, font, size)
+        if w <= width or w == 0:
+            return size
+        return max(5.0, size * width / w)
+
+    def fill_text(self, x: float, y: float, s: str, width: float):
+        """Write a filled-in value: fill font, slight jitter like a hand/typewriter."""
+        if not s:
+            return
+        size = self.fit(s, self.look.fill_font, self.look.fill_size, width - 4)
+        jx, jy = self.rng.uniform(0, 6), self.rng.uniform(-1.0, 1.0)
+        self.c.setFillColorRGB(0.05, 0.05, 0.25 if self.look.fill_font != "Courier" else 0.05)
+        self.text(x + 2 + min(jx, max(0.0, width - 4 - pdfmetrics.stringWidth(
+            s, self.look.fill_font, size))), y + jy, s, self.look.fill_font, size)
+        self.c.setFillColorRGB(0, 0, 0)
+
+    def checkbox(self, x: float, y: float, ticked: bool, size: float = 8.0):
+        """Square with lower-left corner (x, y); tick drawn per ``look.tick``."""
+        c = self.c
+        c.setLineWidth(0.6)
+        c.rect(x, y, size, size, stroke=1, fill=0)
+        if not ticked:
+            return
+        c.setStrokeColorRGB(0.05, 0.05, 0.3)
+        c.setLineWidth(1.3)
+        t = self.look.tick
+        if t == "cross":
+            c.line(x + 1, y + 1, x + size - 1, y + size - 1)
+            c.line(x + 1, y + size - 1, x + size - 1, y + 1)
+        elif t == "check":
+            p = c.beginPath()
+            p.moveTo(x + 1, y + size * 0.5)
+            p.lineTo(x + size * 0.4, y + 1)
+            p.lineTo(x + size + 1.5, y + size + 2)
+            c.drawPath(p, stroke=1, fill=0)
+        elif t == "fill":
+            c.setFillColorRGB(0.1, 0.1, 0.2)
+            c.rect(x + 1, y + 1, size - 2, size - 2, stroke=0, fill=1)
+            c.setFillColorRGB(0, 0, 0)
+        else:  # a typed "X" (appears in the text layer too)
+            c.setFillColorRGB(0.05, 0.05, 0.3)
+            self.text(x + 1.2, y + 1.0, "X", "Helvetica-Bold", size * 0.95)
+            c.setFillColorRGB(0, 0, 0)
+        c.setStrokeColorRGB(0, 0, 0)
+        c.setLineWidth(0.6)
+
+    # -- page handling ---------------------------------------------------
+    def new_page(self, first: bool):
+        if not first:
+            self.footer()
+            self.c.showPage()
+            self.page_no += 1
+        self.y = PAGE_H - self.MARGIN + self.look.dy
+        if first:
+            self.header()
+        else:
+            cont = f"Fortsetzung - {self.spec.title}" + (f" {self.spec.code}" if self.spec.code else "")
+            self.text(self.left, self.y - 10, cont, "Helvetica-Bold", 9)
+            self.y -= 22
+
+    def ensure(self, h: float):
+        if self.y - h < self.MARGIN + 20:
+            self.new_page(first=False)
+
+    def header(self):
+        s, c = self.spec, self.c
+        top = self.y
+        if s.authority_key is not None:
+            c.setLineWidth(0.6)
+            c.rect(self.left, top - 44, 230, 44)
+            self.text(self.left + 3, top - 9, s.authority_label, size=6.5)
+            self.fill_text(self.left + 2, top - 30, str(self.values.get(s.authority_key, "")), 226)
+        tx = self.right - 250
+        self.text(tx, top - 16, s.title, "Helvetica-Bold", 16)
+        if s.code:
+            self.text(self.right - pdfmetrics.stringWidth(s.code, "Helvetica-Bold", 14),
+                      top - 16, s.code, "Helvetica-Bold", 14)
+        if s.subtitle:
+            self.text(tx, top - 30, s.subtitle, size=8)
+        self.y = top - 56
+        self.text(self.left, self.y, "Bitte vollständig und gut lesbar ausfüllen sowie die "
+                  "zutreffenden Kästchen ankreuzen.", size=7)
+        self.y -= 8
+
+    def footer(self):
+        txt = self.spec.footer or (f"{self.spec.code} - " if self.spec.code else "")
+        self.text(self.left, self.MARGIN - 10 + self.look.dy, f"{txt}Seite {self.page_no}", size=6.5)
+
+    # -- items -----------------------------------------------------------
+    def heading(self, h: Heading):
+        self.ensure(30)
+        self.y -= 4
+        self.c.setFillColorRGB(0.85, 0.85, 0.85)
+        self.c.rect(self.left, self.y - 12, self.right - self.left, 12, stroke=0, fill=1)
+        self.c.setFillColorRGB(0, 0, 0)
+        self.text(self.left + 3, self.y - 9, h.text, "Helvetica-Bold", 8.5)
+        self.y -= 14
+
+    def note(self, n: Note):
+        words, line, lines = n.text.split(), "", []
+        width = self.right - self.left
+        for w in words:
+            cand = (line + " " + w).strip()
+            if pdfmetrics.stringWidth(cand, "Helvetica", n.size) > width and line:
+                lines.append(line)
+                line = w
+            else:
+                line = cand
+        lines.append(line)
+        self.ensure(len(lines) * (n.size + 1.5) + 4)
+        for ln in lines:
+            self.y -= n.size + 1.5
+            self.text(self.left, self.y, ln, size=n.size)
+        self.y -= 4
+
+    def row(self, cells: Row):
+        total = sum(c.width for c in cells)
+        width = self.right - self.left
+        lab = self.look.label_size
+        line_h = 15 * self.look.row_scale
+        nlines = max(
+            (c.lines if isinstance(c, Cell) else len(_check_lines(c, width * c.width / total - 8)))
+            for c in cells
+        )
+        boxed = self.look.style != "lined"
+        heads = []
+        for cell in cells:
+            label = _label(cell.label, self.look)
+            head = f"{cell.num}  {label}" if cell.num else label
+            heads.append(_wrap(head, "Helvetica", lab, width * cell.width / total - 6))
+        nlab = max(len(hl) for hl, _ in heads)
+        lab_h = lab + 1.5 + (nlab - 1) * (lab + 1)
+        h = lab_h + 3.5 + line_h * nlines + (4 if boxed else 2)
+        self.ensure(h)
+        x = self.left
+        top = self.y
+        for cell, (head_lines, head_size) in zip(cells, heads):
+            w = width * cell.width / total
+            self.c.setLineWidth(0.6)
+            if boxed:
+                self.c.rect(x, top - h, w, h)
+            for k, hl in enumerate(head_lines):
+                self.text(x + 3, top - lab - 1.5 - k * (lab + 1), hl, size=head_size)
+            base = top - lab_h - 2.5 - line_h * 0.75
+            if isinstance(cell, Cell):
+                val = self.values.get(cell.key) if cell.key else None
+                texts = val if isinstance(val, list) else str(val or "").split("\n")
+                for i in range(cell.lines):
+                    yb = base - i * line_h
+                    if not boxed:
+                        self.c.setLineWidth(0.4)
+                        self.c.line(x + 2, yb - 3, x + w - 6, yb - 3)
+                    if i < len(texts):
+                        self.fill_text(x + 2, yb, texts[i], w - 6)
+            else:
+                self.check_group(cell, x + 4, base, w - 8)
+            x += w
+        self.y = top - h - (0 if boxed else 4)
+
+    def check_group(self, g: Check, x: float, y: float, width: float):
+        sel = self.values.get(g.key) if g.key else None
+        sel = sel if isinstance(sel, (set, list, tuple)) else {sel}
+        line_h = 15 * self.look.row_scale
+        cx = x
+        for i, line in enumerate(_check_lines(g, width)):
+            yy = y - i * line_h
+            cx = x
+            for opt_id, opt_label in line:
+                self.checkbox(cx, yy - 1, opt_id in sel)
+                self.text(cx + 11, yy, opt_label, size=_OPT_SIZE)
+                cx += _opt_width(opt_label)
+        if g.other_key:
+            self.fill_text(cx, yy, str(self.values.get(g.other_key) or ""), x + width - cx)
+
+    def table(self, t: Table):
+        rows = self.values.get(t.key) or []
+        lab = self.look.label_size
+        line_h = 16 * self.look.row_scale
+        self.ensure(lab + 8 + line_h * (t.rows + 1))
+        head = f"{t.num}  {t.label}" if t.num else t.label
+        self.text(self.left, self.y - lab - 2, head, "Helvetica-Bold", lab + 1)
+        self.y -= lab + 6
+        width = self.right - self.left
+        total = sum(w for _, _, w in t.columns)
+        xs = [self.left]
+        for _, _, w in t.columns:
+            xs.append(xs[-1] + width * w / total)
+        top = self.y
+        self.c.setLineWidth(0.6)
+        for i in range(t.rows + 2):
+            self.c.line(self.left, top - i * line_h, self.right, top - i * line_h)
+        for xx in xs:
+            self.c.line(xx, top, xx, top - (t.rows + 1) * line_h)
+        for j, (header, _, _) in enumerate(t.columns):
+            self.text(xs[j] + 3, top - line_h + 5, header, "Helvetica-Bold",
+                      self.fit(header, "Helvetica-Bold", lab, xs[j + 1] - xs[j] - 6))
+        for i, row in enumerate(rows[: t.rows]):
+            yb = top - (i + 2) * line_h + 4
+            for j, (_, key, _) in enumerate(t.columns):
+                self.fill_text(xs[j] + 1, yb, str(row.get(key, "")), xs[j + 1] - xs[j] - 2)
+        self.y = top - (t.rows + 1) * line_h - 6
+
+    def run(self) -> bytes:
+        self.new_page(first=True)
+        items = self.spec.items
+        if self.look.style == "twocol":
+            items = _two_column(items)
+        for it in items:
+            if isinstance(it, Heading):
+                self.heading(it)
+            elif isinstance(it, Note):
+                self.note(it)
+            elif isinstance(it, Table):
+                self.table(it)
+            else:
+                self.row(it)
+        self.footer()
+        self.c.showPage()
+        self.c.save()
+        return self.buf.getvalue()
+
+
+_OPT_SIZE = 7.5
+
+
+def _wrap(text: str, font: str, size: float, width: float) -> tuple[list[str], float]:
+    """Fit a label into ``width``: shrink a little (to 85 %), else wrap to lines."""
+    for s in (size, size * 0.92, size * 0.85):
+        if pdfmetrics.stringWidth(text, font, s) <= width:
+            return [text], s
+    s = size * 0.85
+    lines, line = [], ""
+    for word in text.split():
+        cand = (line + " " + word).strip()
+        if line and pdfmetrics.stringWidth(cand, font, s) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = cand
+    lines.append(line)
+    return lines, s
+
+
+def _opt_width(label: str) -> float:
+    return pdfmetrics.stringWidth(label, "Helvetica", _OPT_SIZE) + 20
+
+
+def _check_lines(g: Check, width: float) -> list[list[tuple[str, str]]]:
+    """Options of ``g`` wrapped into lines that fit ``width`` (points)."""
+    lines: list[list[tuple[str, str]]] = [[]]
+    used = 0.0
+    reserve = 90.0 if g.other_key else 0.0  # room for the "andere:" text
+    for k, opt in enumerate(g.options):
+        w = _opt_width(opt[1]) + (reserve if k == len(g.options) - 1 else 0.0)
+        if lines[-1] and used + w > width:
+            lines.append([])
+            used = 0.0
+        lines[-1].append(opt)
+        used += _opt_width(opt[1])
+    return lines
+
+
+def _two_column(items: list[Item]) -> list[Item]:
+    """Re-pack rows so that single-line cells sit two per row.
+
+    Why: a different geometry for the same fields (the extractor must follow
+    labels, not absolute positions). Cells keep their order.
+    """
+    out: list[Item] = []
+    pending: list[Cell | Check] = []
+
+    def flush():
+        for i in range(0, len(pending), 2):
+            pair = pending[i : i + 2]
+            out.append([_reweight(c) for c in pair])
+        pending.clear()
+
+    for it in items:
+        if isinstance(it, list):
+            for cell in it:
+                if isinstance(cell, Cell) and cell.lines > 1:
+                    flush()
+                    out.append([cell])
+                else:
+                    pending.append(cell)
+        else:
+            flush()
+            out.append(it)
+    flush()
+    return out
+
+
+def _reweight(c: Cell | Check) -> Cell | Check:
+    import dataclasses
+
+    return dataclasses.replace(c, width=1.0)
+
+
+def render_form(spec: FormSpec, values: dict[str, Any], rng: random.Random, style: str) -> bytes:
+    """Render ``spec`` filled with ``values`` as PDF bytes (see module doc)."""
+    if style not in STYLES:
+        raise ValueError(f"unknown style {style!r}; choose one of {STYLES}")
+    look = Look.draw(rng, style)
+    return _Renderer(spec, values, rng, look).run()

@@ -1,0 +1,142 @@
+"""Text encoders: transformer sentence embeddings, loaded once per process.
+
+:class:`E5Encoder` wraps any ``transformers`` encoder in the E5 recipe:
+``"passage: "`` prefix, at most 512 tokens, attention-mask mean pooling, L2
+normalisation. The model comes from a local directory or a hub id taken from
+``FORMWERK_ENCODER`` (default ``models/e5-small`` under the repository root,
+built offline by ``scripts/build_encoder.py``). :func:`load_encoder` caches the
+instance per process, so a worker pays the 2–5 s load once, not per document.
+
+When no encoder can be loaded, :func:`load_encoder` returns ``None`` and the
+classifier falls back to its TF-IDF head (see ``classifiers.baseline_tfidf``);
+the classification's ``model_version`` then says ``tfidf-fallback``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_ENCODER = "models/e5-small"
+MAX_TOKENS = 512
+PREFIX = "passage: "
+
+_lock = threading.Lock()
+_cache: dict[str, "E5Encoder | None"] = {}
+
+
+def encoder_spec(encoder: str | None = None) -> str:
+    """The configured encoder: argument, else ``FORMWERK_ENCODER``, else the default."""
+    return encoder or os.environ.get("FORMWERK_ENCODER") or DEFAULT_ENCODER
+
+
+def resolve(spec: str) -> str | None:
+    """A local directory (absolute, or relative to the repo root / cwd), a hub id, or None.
+
+    A spec that looks like a path (``models/...``, ``./``, ``/``) but does not
+    exist resolves to ``None``: we never try the network for it.
+    """
+    p = Path(spec).expanduser()
+    for cand in ([p] if p.is_absolute() else [REPO_ROOT / p, Path.cwd() / p]):
+        if (cand / "config.json").exists():
+            return str(cand.resolve())
+    looks_like_path = p.is_absolute() or spec.startswith((".", "models/", "~")) or len(p.parts) > 2
+    if looks_like_path:
+        return None
+    # hub id: only usable if it is already in the local cache (offline mode)
+    return spec
+
+
+class E5Encoder:
+    """Mean-pooled, L2-normalised sentence embeddings from a transformers encoder."""
+
+    def __init__(self, path: str, *, threads: int | None = None, batch_size: int = 8):
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.path = path
+        self.batch_size = batch_size
+        local = Path(path).exists()
+        kw = {"local_files_only": True} if local or os.environ.get("HF_HUB_OFFLINE") else {}
+        self.tokenizer = AutoTokenizer.from_pretrained(path, **kw)
+        # fp32 compute on CPU: fp16 matmuls are slow there; the file may be fp16
+        self.model = AutoModel.from_pretrained(path, torch_dtype=torch.float32, **kw).eval()
+        self.dim = int(self.model.config.hidden_size)
+        self.name = self._name()
+        self._torch = torch
+
+    def _name(self) -> str:
+        """Short id of the encoder for model versions, e.g. ``e5-small@3f2a1b``."""
+        p = Path(self.path)
+        if p.exists():
+            h = hashlib.sha256()
+            for f in ("config.json", "build-info.json"):
+                if (p / f).exists():
+                    h.update((p / f).read_bytes())
+            st = (p / "model.safetensors") if (p / "model.safetensors").exists() else None
+            if st is not None:
+                h.update(str(st.stat().st_size).encode())
+            return f"{p.name}@{h.hexdigest()[:6]}"
+        return self.path.replace("/", "_")
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """(n, dim) float32, rows L2-normalised. Empty input gives (0, dim)."""
+        torch = self._torch
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        # sort by length so batches carry little padding
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for s in range(0, len(order), self.batch_size):
+            idx = order[s : s + self.batch_size]
+            batch = self.tokenizer(
+                [PREFIX + texts[i] for i in idx], padding=True, truncation=True,
+                max_length=MAX_TOKENS, return_tensors="pt",
+            )
+            with torch.inference_mode():
+                hs = self.model(**batch).last_hidden_state
+            m = batch["attention_mask"].unsqueeze(-1).to(hs.dtype)
+            pooled = (hs * m).sum(1) / m.sum(1).clamp(min=1)
+            pooled = torch.nn.functional.normalize(pooled, dim=-1)
+            out[idx] = pooled.numpy()
+        return out
+
+
+def load_encoder(encoder: str | None = None) -> E5Encoder | None:
+    """The process-wide encoder for ``encoder`` (see :func:`encoder_spec`), or None.
+
+    ``FORMWERK_ENCODER=none`` disables the encoder (TF-IDF fallback). Torch
+    threads come from ``FORMWERK_TORCH_THREADS`` (default 1: the worker runs
+    pages in parallel processes, more threads only oversubscribe the cores).
+    """
+    spec = encoder_spec(encoder)
+    with _lock:
+        if spec in _cache:
+            return _cache[spec]
+        enc: E5Encoder | None = None
+        if spec.lower() not in ("none", "off", ""):
+            path = resolve(spec)
+            if path is None:
+                log.warning("encoder %s not found; classifier uses the TF-IDF fallback "
+                            "(build it with scripts/build_encoder.py)", spec)
+            else:
+                try:
+                    threads = int(os.environ.get("FORMWERK_TORCH_THREADS", "1"))
+                    enc = E5Encoder(path, threads=threads)
+                except Exception as exc:  # a broken/missing model must not stop intake
+                    log.warning("encoder %s could not be loaded (%s); using the TF-IDF fallback", spec, exc)
+        _cache[spec] = enc
+        return enc
+
+
+def encoder_info(enc: E5Encoder | None) -> str:
+    return json.dumps({"encoder": enc.name if enc else None, "path": enc.path if enc else None})

@@ -1,0 +1,238 @@
+"""Training, versioned model artefacts and the loader that picks the newest.
+
+Input: labelled texts as ``(text, label)`` pairs — the benchmark corpus plus
+clerks' reclassifications. A text may hold several pages separated by a form
+feed ``"\\f"`` (pages are embedded separately and averaged, like at inference).
+Labels are catalogue ids, ``invoice`` or ``unknown``; labels that are not
+classes of the given catalogue are trained as ``unknown``.
+
+Output: a directory ``<root>/<version>/`` (default root ``models/classifier``,
+gitignored) holding::
+
+    VERSION              the version string, e.g. clf-20261127T171500-3fa2c1
+    meta.json            classes, encoder name, example counts, created (UTC)
+    head-e5.npz          logistic-regression head on encoder embeddings
+    tfidf.pkl            fallback vectoriser + head (always trained)
+    fusion.json          calibrated fusion parameters per backend
+    centroids-e5.npz     first/later page centroids per class (batch splitting)
+    metrics.json         held-out calibration metrics (accuracy, ECE, NLL)
+
+The directory is written under a temporary name and renamed, so a reader
+never sees half an artefact; :func:`latest_version_dir` picks the newest
+complete one (versions sort by their UTC timestamp).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import pickle
+import random
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from classifiers import fusion
+from classifiers.baseline_tfidf import TfidfEncoder
+from classifiers.classes import UNKNOWN, ClassDef, class_defs
+from classifiers.engine import CachedEncoder, Engine, Head, encode_units
+from classifiers.metrics import summary
+from classifiers.text import is_blank
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL_ROOT = REPO_ROOT / "models" / "classifier"
+CACHE_DIR = REPO_ROOT / ".formwerk" / "cache"
+PAGE_SEP = "\f"
+
+
+def to_units(pairs: list[tuple[str, str]], classes: list[ClassDef]) -> tuple[list[list[str]], list[str]]:
+    """Pairs -> (units of page texts, labels mapped onto the class set)."""
+    known = {c.id for c in classes}
+    units, labels = [], []
+    for text, label in pairs:
+        pages = text.split(PAGE_SEP)
+        if all(is_blank(p) for p in pages):
+            continue  # blank documents are decided by rule, not learned
+        units.append(pages)
+        labels.append(label if label in known else UNKNOWN)
+    return units, labels
+
+
+def _stratified_split(labels: list[str], frac: float, seed: int) -> tuple[list[int], list[int]]:
+    rng = random.Random(seed)
+    by: dict[str, list[int]] = {}
+    for i, lab in enumerate(labels):
+        by.setdefault(lab, []).append(i)
+    fit_idx, cal_idx = [], []
+    for idx in by.values():
+        idx = idx[:]
+        rng.shuffle(idx)
+        k = int(round(len(idx) * frac)) if len(idx) >= 4 else 0
+        cal_idx += idx[:k]
+        fit_idx += idx[k:]
+    return sorted(fit_idx), sorted(cal_idx)
+
+
+def _fit_head(U, P, page_idx, blank, labels: list[str], rows: list[int], C: float) -> Head:
+    """LR on unit vectors plus every non-blank page (pages carry their unit's label)."""
+    import scipy.sparse as sp
+
+    page_rows = [i for r in rows for i in page_idx[r] if not blank[i] and len(page_idx[r]) > 1]
+    page_labels = [labels[r] for r in rows for i in page_idx[r] if not blank[i] and len(page_idx[r]) > 1]
+    X = sp.vstack([U[rows], P[page_rows]]) if sp.issparse(U) else np.vstack([U[rows], P[page_rows]])
+    y = [labels[r] for r in rows] + page_labels
+    lr = LogisticRegression(C=C, max_iter=3000)
+    lr.fit(X, y)
+    return Head.from_sklearn(lr)
+
+
+def _centroids(U, P, page_idx, blank, labels, rows) -> tuple[dict, dict]:
+    first: dict[str, list] = {}
+    later: dict[str, list] = {}
+    for r in rows:
+        ids = [i for i in page_idx[r] if not blank[i]]
+        for j, i in enumerate(ids):
+            v = P[i].toarray().ravel() if hasattr(P[i], "toarray") else np.asarray(P[i]).ravel()
+            (first if j == 0 else later).setdefault(labels[r], []).append(v)
+
+    def norm(d):
+        out = {}
+        for k, vs in d.items():
+            m = np.mean(vs, axis=0)
+            out[k] = (m / (np.linalg.norm(m) + 1e-9)).astype(np.float32)
+        return out
+
+    return norm(first), norm(later)
+
+
+def train_backend(kind: str, encoder, classes: list[ClassDef], units, labels, *, seed: int = 0,
+                  cal_fraction: float = 0.3, C: float = 10.0, leave_one_out: bool = True):
+    """Fit head + calibrated fusion for one backend; returns (Engine, metrics)."""
+    if kind == "tfidf":
+        encoder = TfidfEncoder().fit([p for u in units for p in u] + [c.prototype for c in classes])
+    U, page_idx, P, blank = encode_units(encoder, units)
+    fit_rows, cal_rows = _stratified_split(labels, cal_fraction, seed)
+    head = _fit_head(U, P, page_idx, blank, labels, fit_rows, C)
+    first, later = _centroids(U, P, page_idx, blank, labels, fit_rows)
+    eng = Engine(kind, encoder, classes, fusion.FusionParams(), head, first, later)
+    cal_units = [units[r] for r in cal_rows]
+    feats, _ = eng.features(U[cal_rows], cal_units)
+    y = fusion.label_index([labels[r] for r in cal_rows], eng.class_ids)
+    all_f, all_y = feats, y
+    if leave_one_out:
+        # simulate "a form defined only in the catalogue": the head never saw it
+        for cid in sorted(set(labels) - {UNKNOWN}):
+            rows = [r for r in fit_rows if labels[r] != cid]
+            if len({labels[r] for r in rows}) < 2:
+                continue
+            loo = Engine(kind, encoder, classes, fusion.FusionParams(),
+                         _fit_head(U, P, page_idx, blank, labels, rows, C))
+            f_loo, _ = loo.features(U[cal_rows], cal_units)
+            all_f, all_y = all_f.concat(f_loo), np.concatenate([all_y, y])
+    eng.fusion = fusion.fit(all_f, all_y)
+    probs = fusion.predict_proba(feats, eng.fusion)
+    metrics = {"calibration_split": summary(probs, y, eng.labels), "n_fit": len(fit_rows), "n_cal": len(cal_rows)}
+    return eng, metrics
+
+
+def new_version(pairs: list[tuple[str, str]]) -> str:
+    ts = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    h = hashlib.sha256("\n".join(f"{lab}\t{t}" for t, lab in pairs).encode()).hexdigest()[:6]
+    return f"clf-{ts}-{h}"
+
+
+def train(pairs: list[tuple[str, str]], catalogue, out_root: Path | None = None, *,
+          encoder=None, seed: int = 0, extra_metrics: dict | None = None) -> Path:
+    """Retrain from labelled texts and write a new versioned artefact; returns its dir.
+
+    ``encoder`` is an :class:`~classifiers.encoder.E5Encoder` (or anything with
+    ``encode``/``name``), or ``None`` for a TF-IDF-only artefact.
+    """
+    out_root = Path(out_root or DEFAULT_MODEL_ROOT)
+    classes = class_defs(catalogue)
+    units, labels = to_units(pairs, classes)
+    if len(set(labels)) < 2:
+        raise ValueError("training needs at least two different labels")
+    version = new_version(pairs)
+    tmp = out_root / f".{version}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    fusion_params, metrics = {}, {}
+    engines = {}
+    backends = [("tfidf", None)] + ([("e5", CachedEncoder(encoder, CACHE_DIR))] if encoder is not None else [])
+    for kind, enc in backends:
+        eng, m = train_backend(kind, enc, classes, units, labels, seed=seed)
+        engines[kind] = eng
+        fusion_params[kind] = eng.fusion.to_dict()
+        metrics[kind] = m
+        if kind == "e5":
+            np.savez(tmp / "head-e5.npz", classes=np.array(eng.head.classes), coef=eng.head.coef,
+                     intercept=eng.head.intercept)
+            np.savez(tmp / "centroids-e5.npz",
+                     **{f"first:{k}": v for k, v in eng.first_centroids.items()},
+                     **{f"later:{k}": v for k, v in eng.later_centroids.items()})
+        else:
+            (tmp / "tfidf.pkl").write_bytes(pickle.dumps({
+                "vectorizer": eng.encoder.vectorizer, "head": eng.head,
+                "first": eng.first_centroids, "later": eng.later_centroids}))
+    counts: dict[str, int] = {}
+    for lab in labels:
+        counts[lab] = counts.get(lab, 0) + 1
+    meta = {
+        "version": version, "created": datetime.now(timezone.utc).isoformat(),
+        "classes": [c.id for c in classes], "encoder": encoder.name if encoder is not None else None,
+        "backends": list(engines), "examples": counts,
+    }
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
+    (tmp / "fusion.json").write_text(json.dumps(fusion_params, indent=2))
+    (tmp / "metrics.json").write_text(json.dumps({**metrics, **(extra_metrics or {})}, indent=2))
+    (tmp / "VERSION").write_text(version + "\n")
+    final = out_root / version
+    tmp.rename(final)
+    log.info("classifier %s written to %s", version, final)
+    return final
+
+
+# ---------------------------------------------------------------- loading
+
+
+def latest_version_dir(root: Path | None = None) -> Path | None:
+    """The newest complete artefact under ``root`` (has VERSION), or None."""
+    root = Path(root or DEFAULT_MODEL_ROOT)
+    if (root / "VERSION").exists():  # given a version dir directly
+        return root
+    if not root.is_dir():
+        return None
+    dirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".") and (d / "VERSION").exists())
+    return dirs[-1] if dirs else None
+
+
+def load_engine(version_dir: Path, classes: list[ClassDef], encoder=None) -> tuple[Engine, str]:
+    """Engine for the best available backend of an artefact: (engine, version).
+
+    With an encoder whose name matches the artefact's, the e5 head is used;
+    otherwise the TF-IDF fallback (the head of one encoder is meaningless on
+    another encoder's vectors).
+    """
+    meta = json.loads((version_dir / "meta.json").read_text())
+    params = json.loads((version_dir / "fusion.json").read_text())
+    version = meta["version"]
+    if encoder is not None and "e5" in params and meta.get("encoder") == encoder.name:
+        h = np.load(version_dir / "head-e5.npz")
+        head = Head([str(c) for c in h["classes"]], h["coef"], h["intercept"])
+        c = np.load(version_dir / "centroids-e5.npz")
+        first = {k.split(":", 1)[1]: c[k] for k in c.files if k.startswith("first:")}
+        later = {k.split(":", 1)[1]: c[k] for k in c.files if k.startswith("later:")}
+        eng = Engine("e5", encoder, classes, fusion.FusionParams.from_dict(params["e5"]), head, first, later)
+        return eng, f"{version}+{encoder.name}"
+    blob = pickle.loads((version_dir / "tfidf.pkl").read_bytes())
+    enc = TfidfEncoder(blob["vectorizer"])
+    eng = Engine("tfidf", enc, classes, fusion.FusionParams.from_dict(params["tfidf"]), blob["head"],
+                 blob.get("first", {}), blob.get("later", {}))
+    return eng, f"{version}+tfidf-fallback"

@@ -1,0 +1,171 @@
+"""Small, dependency-free model artefacts for key-value pairing.
+
+Why not pickle: a pickled scikit-learn estimator breaks across scikit-learn
+versions and can execute code when loaded. The learned parameters are instead
+exported to plain JSON and evaluated with numpy:
+
+* :class:`TreeEnsemble` — the trees of a fitted
+  ``sklearn.ensemble.HistGradientBoostingClassifier`` (binary or multiclass);
+  ``predict_proba`` reproduces scikit-learn's probabilities.
+* :class:`HashedTextModel` — a logistic regression over hashed character
+  n-grams of a text (crc32 hashing, so it is stable across processes).
+
+Only ``from_sklearn`` / ``fit`` need scikit-learn (training time); loading and
+predicting need numpy only.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+import numpy as np
+
+_PREC = 6  # significant digits kept in JSON; well below feature noise
+
+
+def _r(values: np.ndarray) -> list[float]:
+    return [float(f"{v:.{_PREC}g}") for v in values]
+
+
+class TreeEnsemble:
+    """Gradient-boosted trees: ``raw = baseline + sum(tree(x))``, then sigmoid/softmax."""
+
+    def __init__(self, baseline: list[float], trees: list[list[dict[str, list]]], features: list[str]):
+        self.baseline = np.asarray(baseline, dtype=float)  # (n_outputs,)
+        # trees[iteration][output] = {"f": feature, "t": threshold, "l": left, "r": right, "v": value}
+        self.trees = [
+            [{k: np.asarray(v) for k, v in tree.items()} for tree in per_iter] for per_iter in trees
+        ]
+        self.features = list(features)
+
+    @classmethod
+    def from_sklearn(cls, model: Any, features: list[str]) -> "TreeEnsemble":
+        trees = []
+        for per_iter in model._predictors:  # noqa: SLF001 - documented attribute layout
+            out = []
+            for pred in per_iter:
+                n = pred.nodes
+                leaf = n["is_leaf"].astype(bool)
+                out.append(
+                    {
+                        "f": np.where(leaf, -1, n["feature_idx"]).astype(int).tolist(),
+                        "t": _r(np.where(leaf, 0.0, n["num_threshold"])),
+                        "l": n["left"].astype(int).tolist(),
+                        "r": n["right"].astype(int).tolist(),
+                        "v": _r(np.where(leaf, n["value"], 0.0)),
+                    }
+                )
+            trees.append(out)
+        baseline = np.asarray(model._baseline_prediction, dtype=float).ravel()  # noqa: SLF001
+        return cls(baseline.tolist(), trees, features)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": "tree_ensemble",
+            "features": self.features,
+            "baseline": self.baseline.tolist(),
+            "trees": [
+                [{k: v.tolist() for k, v in tree.items()} for tree in per_iter]
+                for per_iter in self.trees
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "TreeEnsemble":
+        return cls(data["baseline"], data["trees"], data["features"])
+
+    def raw(self, X: np.ndarray) -> np.ndarray:
+        """Raw scores, shape (n, n_outputs)."""
+        X = np.asarray(X, dtype=float)
+        n = X.shape[0]
+        out = np.tile(self.baseline, (n, 1))
+        rows = np.arange(n)
+        for per_iter in self.trees:
+            for k, t in enumerate(per_iter):
+                node = np.zeros(n, dtype=int)
+                while True:
+                    f = t["f"][node]
+                    active = f >= 0
+                    if not active.any():
+                        break
+                    x = X[rows, np.maximum(f, 0)]
+                    # x <= threshold goes left (scikit-learn's convention; NaN not expected)
+                    nxt = np.where(x <= t["t"][node], t["l"][node], t["r"][node])
+                    node = np.where(active, nxt, node)
+                out[:, k] += t["v"][node]
+        return out
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Probabilities, shape (n, n_classes) (2 columns for a binary model)."""
+        raw = self.raw(X)
+        if raw.shape[1] == 1:
+            p = 1.0 / (1.0 + np.exp(-raw[:, 0]))
+            return np.stack([1 - p, p], axis=1)
+        e = np.exp(raw - raw.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+
+def char_ngrams(text: str, n_min: int = 2, n_max: int = 4) -> list[str]:
+    """Character n-grams of the lower-cased, space-padded text (digits folded to '0')."""
+    t = " " + "".join("0" if c.isdigit() else c for c in text.lower().strip()) + " "
+    grams = []
+    for n in range(n_min, n_max + 1):
+        grams.extend(t[i : i + n] for i in range(max(0, len(t) - n + 1)))
+    return grams
+
+
+class HashedTextModel:
+    """Multinomial logistic regression on hashed character n-grams.
+
+    ``predict_proba(texts)`` returns (n, n_classes) in the order of ``classes``.
+    """
+
+    def __init__(self, classes: list[str], coef: np.ndarray, intercept: np.ndarray, dim: int):
+        self.classes = list(classes)
+        self.coef = np.asarray(coef, dtype=float)  # (n_classes, dim)
+        self.intercept = np.asarray(intercept, dtype=float)
+        self.dim = int(dim)
+
+    @staticmethod
+    def vectorize(texts: list[str], dim: int) -> np.ndarray:
+        X = np.zeros((len(texts), dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            grams = char_ngrams(text)
+            for g in grams:
+                X[i, zlib.crc32(g.encode("utf-8")) % dim] += 1.0
+            norm = np.linalg.norm(X[i])
+            if norm > 0:
+                X[i] /= norm
+        return X
+
+    @classmethod
+    def fit(cls, texts: list[str], labels: list[str], classes: list[str], dim: int = 4096, C: float = 4.0) -> "HashedTextModel":
+        from sklearn.linear_model import LogisticRegression
+
+        X = cls.vectorize(texts, dim)
+        y = np.array([classes.index(label) for label in labels])
+        lr = LogisticRegression(C=C, max_iter=2000).fit(X, y)
+        coef = np.zeros((len(classes), dim))
+        intercept = np.zeros(len(classes))
+        coef[lr.classes_] = lr.coef_
+        intercept[lr.classes_] = lr.intercept_
+        return cls(classes, coef, intercept, dim)
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        z = self.vectorize(texts, self.dim) @ self.coef.T + self.intercept
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": "hashed_text_lr",
+            "classes": self.classes,
+            "dim": self.dim,
+            "intercept": _r(self.intercept),
+            "coef": [_r(row) for row in self.coef],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "HashedTextModel":
+        return cls(data["classes"], np.asarray(data["coef"]), np.asarray(data["intercept"]), data["dim"])

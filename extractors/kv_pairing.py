@@ -1,0 +1,260 @@
+"""Generic key-value pairing for pages of unknown type.
+
+Public API::
+
+    pair_key_values(words: list[formwerk.models.Word]) -> list[KeyValuePair]
+
+Pipeline per page: words → segments (``kv_segment``) → label each segment
+question/answer/header/other (``kv_labels`` + a learned model) → link each
+answer to at most one question (``kv_features`` + a learned pair model); a
+question may own several answers (e.g. a table column header).
+
+Models are small JSON artefacts in ``extractors/kv_model/`` (trained by
+``python -m extractors.kv_train``). When they are missing, every step falls
+back to a rule (gap rule, colon rule, nearest question left or above), so the
+API always works, only less accurately.
+
+Boxes are ``[x0, y0, x1, y1]`` page pixels, top-left origin; confidences in
+[0, 1].
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel
+
+from formwerk.models import BBox, Word
+
+from .kv_data import LABELS, Entity
+from .kv_features import pair_features
+from .kv_labels import label_features
+from .kv_model import HashedTextModel, TreeEnsemble
+from .kv_segment import Segment, median_height, segment_words
+
+log = logging.getLogger(__name__)
+
+MODEL_DIR = Path(__file__).parent / "kv_model"
+MODEL_FILE = "kv_pairing.json"
+EXTRACTOR_NAME = "kv_pairing"
+
+
+class KeyValuePair(BaseModel):
+    """A printed label (key) and the value filled in for it."""
+
+    key: str
+    value: str
+    key_bbox: BBox
+    value_bbox: BBox
+    page: int = 1
+    confidence: float = 0.0  # probability that the link is right (times label certainty)
+
+
+@dataclass
+class KVModels:
+    """Learned parts; any of them may be ``None`` (the rule is used instead)."""
+
+    link: TreeEnsemble | None = None
+    link_threshold: float = 0.2
+    h_merge: TreeEnsemble | None = None
+    v_merge: TreeEnsemble | None = None
+    text: HashedTextModel | None = None
+    label: TreeEnsemble | None = None
+    version: str = "rules"
+
+    def to_json(self) -> dict:
+        def j(m):
+            return m.to_json() if m is not None else None
+
+        return {
+            "version": self.version,
+            "link_threshold": self.link_threshold,
+            "link": j(self.link),
+            "h_merge": j(self.h_merge),
+            "v_merge": j(self.v_merge),
+            "text": j(self.text),
+            "label": j(self.label),
+        }
+
+    @classmethod
+    def from_json(cls, d: dict) -> "KVModels":
+        def t(key):
+            return TreeEnsemble.from_json(d[key]) if d.get(key) else None
+
+        return cls(
+            link=t("link"),
+            link_threshold=float(d.get("link_threshold", 0.2)),
+            h_merge=t("h_merge"),
+            v_merge=t("v_merge"),
+            text=HashedTextModel.from_json(d["text"]) if d.get("text") else None,
+            label=t("label"),
+            version=str(d.get("version", "")),
+        )
+
+
+@lru_cache(maxsize=4)
+def load_models(path: str | None = None) -> KVModels:
+    """Load the artefact (cached); without one, return rules-only models."""
+    p = Path(path) if path else MODEL_DIR / MODEL_FILE
+    if not p.exists():
+        log.warning("kv_pairing: no model at %s, falling back to rules", p)
+        return KVModels()
+    return KVModels.from_json(json.loads(p.read_text(encoding="utf-8")))
+
+
+# --------------------------------------------------------------------------
+# Linking (task a: entities and labels known)
+# --------------------------------------------------------------------------
+
+
+def _boxes(ents: list[Entity]) -> np.ndarray:
+    return np.array([e.box for e in ents], dtype=float).reshape(-1, 4)
+
+
+def link_heuristic(questions: list[Entity], answers: list[Entity], h: float) -> list[tuple[int, int, float]]:
+    """Baseline: each answer goes to the nearest question left of it on the same
+    row or above it (box distance). Returns ``(q_index, a_index, confidence)``."""
+    out = []
+    for ai, a in enumerate(answers):
+        best, best_d = -1, np.inf
+        for qi, q in enumerate(questions):
+            y_ov = min(a.box[3], q.box[3]) - max(a.box[1], q.box[1])
+            left = y_ov > 0.3 * min(a.box[3] - a.box[1], q.box[3] - q.box[1]) and q.box[0] < a.box[0]
+            above = (q.box[1] + q.box[3]) / 2 < a.box[1]
+            if not (left or above):
+                continue
+            dx = max(0.0, q.box[0] - a.box[2], a.box[0] - q.box[2])
+            dy = max(0.0, q.box[1] - a.box[3], a.box[1] - q.box[3])
+            d = float(np.hypot(dx, dy))
+            if d < best_d:
+                best, best_d = qi, d
+        if best >= 0:
+            # a crude confidence: decays with distance in word heights
+            out.append((best, ai, float(np.exp(-best_d / max(h, 1.0) / 10))))
+    return out
+
+
+def link_model(
+    questions: list[Entity],
+    answers: list[Entity],
+    others: list[Entity],
+    h: float,
+    model: TreeEnsemble,
+    threshold: float,
+) -> list[tuple[int, int, float]]:
+    """Learned linking: score every (question, answer) pair, give each answer
+    its best question if that score reaches ``threshold``."""
+    if not questions or not answers:
+        return []
+    F = pair_features(
+        _boxes(questions), [e.text for e in questions], _boxes(answers), [e.text for e in answers], _boxes(others), h
+    )
+    P = model.predict_proba(F.reshape(-1, F.shape[-1]))[:, 1].reshape(len(answers), len(questions))
+    best = P.argmax(axis=1)
+    return [(int(best[i]), i, float(P[i, best[i]])) for i in range(len(answers)) if P[i, best[i]] >= threshold]
+
+
+def link_entities(entities: list[Entity], h: float, models: KVModels | None = None) -> list[tuple[int, int, float]]:
+    """Links between labelled entities as ``(question_id, answer_id, confidence)``."""
+    m = models if models is not None else load_models()
+    qs = [e for e in entities if e.label == "question"]
+    ans = [e for e in entities if e.label == "answer"]
+    oth = [e for e in entities if e.label not in ("question", "answer")]
+    if m.link is None:
+        links = link_heuristic(qs, ans, h)
+    else:
+        links = link_model(qs, ans, oth, h, m.link, m.link_threshold)
+    return [(qs[qi].id, ans[ai].id, c) for qi, ai, c in links]
+
+
+# --------------------------------------------------------------------------
+# From words (task b / production)
+# --------------------------------------------------------------------------
+
+
+def _rule_labels(segs: list[Segment], h: float) -> np.ndarray:
+    """Without a model: colon-terminated text is a question, text right of or
+    below a question is an answer, the rest is other."""
+    n = len(segs)
+    proba = np.zeros((n, len(LABELS)))
+    is_q = [s.text.rstrip().endswith(":") for s in segs]
+    for i, s in enumerate(segs):
+        if is_q[i]:
+            proba[i, 0] = 0.7
+        elif any(
+            is_q[j] and (segs[j].box[0] < s.box[0] or segs[j].box[3] <= s.box[1] + 0.3 * h) and
+            np.hypot(max(0, s.box[0] - segs[j].box[2]), max(0, s.box[1] - segs[j].box[3])) < 8 * h
+            for j in range(n)
+        ):
+            proba[i, 1] = 0.6
+        else:
+            proba[i, 3] = 0.6
+    return proba
+
+
+def label_segments(segs: list[Segment], h: float, models: KVModels) -> np.ndarray:
+    """Probabilities (n, 4) over LABELS for each segment."""
+    if not segs:
+        return np.zeros((0, len(LABELS)))
+    if models.text is None or models.label is None:
+        return _rule_labels(segs, h)
+    texts = [s.text for s in segs]
+    tp = models.text.predict_proba(texts)
+    X = label_features(np.array([s.box for s in segs]), texts, tp, h)
+    return models.label.predict_proba(X)
+
+
+def entities_from_words(
+    boxes: np.ndarray, texts: list[str], models: KVModels | None = None
+) -> tuple[list[Entity], np.ndarray, float]:
+    """Segment and label the words of one page. Returns entities (ids = index),
+    their label probabilities (n, 4) and the page's median word height."""
+    m = models if models is not None else load_models()
+    boxes = np.asarray(boxes, dtype=float).reshape(-1, 4)
+    h = median_height(boxes)
+    segs = segment_words(boxes, texts, m.h_merge, m.v_merge)
+    proba = label_segments(segs, h, m)
+    ents = [
+        Entity(id=i, text=s.text, box=s.box, label=LABELS[int(np.argmax(proba[i]))], word_ids=s.word_ids)
+        for i, s in enumerate(segs)
+    ]
+    return ents, proba, h
+
+
+def pair_key_values(words: list[Word], models: KVModels | None = None) -> list[KeyValuePair]:
+    """Find key-value pairs among the words of one or more pages.
+
+    Words are grouped by ``Word.page``; pairs never cross pages. The
+    confidence is the link probability times the label probabilities of key
+    and value. Pairs are returned per page in reading order of the value.
+    """
+    m = models if models is not None else load_models()
+    out: list[KeyValuePair] = []
+    pages = sorted({w.page for w in words})
+    for page in pages:
+        ws = [w for w in words if w.page == page and w.text.strip()]
+        if not ws:
+            continue
+        ents, proba, h = entities_from_words(np.array([w.bbox for w in ws]), [w.text for w in ws], m)
+        pairs = []
+        for qid, aid, c in link_entities(ents, h, m):
+            q, a = ents[qid], ents[aid]
+            conf = c * proba[qid, 0] * proba[aid, 1]
+            pairs.append(
+                KeyValuePair(
+                    key=q.text,
+                    value=a.text,
+                    key_bbox=list(q.box),
+                    value_bbox=list(a.box),
+                    page=page,
+                    confidence=float(min(max(conf, 0.0), 1.0)),
+                )
+            )
+        pairs.sort(key=lambda p: (p.value_bbox[1], p.value_bbox[0]))
+        out.extend(pairs)
+    return out

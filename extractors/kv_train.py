@@ -1,0 +1,235 @@
+"""Train the key-value pairing models on XFUND-style pages and save the artefact.
+
+    .venv/bin/python -m extractors.kv_train \
+        --train /work/shared/data/xfund_de/de.train.json \
+        --out extractors/kv_model/kv_pairing.json
+
+Only the training split is read. The artefact holds learned parameters
+(tree thresholds/leaf values, hashed n-gram weights), no text of the data.
+Thresholds and stacked features come from page-grouped cross-validation on
+the training split, so nothing is tuned on the validation split.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from .kv_data import LABELS, FormPage, load_xfund
+from .kv_features import PAIR_FEATURES, pair_features
+from .kv_labels import LABEL_FEATURES, label_features
+from .kv_model import HashedTextModel, TreeEnsemble
+from .kv_pairing import MODEL_DIR, MODEL_FILE, KVModels
+from .kv_segment import (
+    H_EDGE_FEATURES,
+    V_EDGE_FEATURES,
+    Segment,
+    build_segments,
+    h_edge_features,
+    horizontal_edges,
+    median_height,
+    segment_words,
+    v_edge_features,
+    vertical_edges,
+)
+
+N_FOLDS = 5
+SEED = 0
+
+
+def _hgb(**kw):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    params = dict(max_iter=200, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=20, random_state=SEED)
+    params.update(kw)
+    return HistGradientBoostingClassifier(**params)
+
+
+def _folds(n: int) -> np.ndarray:
+    return np.random.default_rng(SEED).permutation(n) % N_FOLDS
+
+
+def page_arrays(p: FormPage) -> tuple[np.ndarray, list[str], float]:
+    boxes = np.array([w.box for w in p.words], dtype=float).reshape(-1, 4)
+    return boxes, [w.text for w in p.words], median_height(boxes)
+
+
+# ------------------------------------------------------------------ linking
+
+
+def link_pairs(p: FormPage, entities=None) -> tuple[np.ndarray, np.ndarray]:
+    """Pair features (flattened) and 0/1 targets of one page from gold entities."""
+    ents = entities if entities is not None else p.entities
+    qs = [e for e in ents if e.label == "question"]
+    ans = [e for e in ents if e.label == "answer"]
+    oth = [e for e in ents if e.label not in ("question", "answer")]
+    _, _, h = page_arrays(p)
+    b = lambda es: np.array([e.box for e in es], dtype=float).reshape(-1, 4)  # noqa: E731
+    F = pair_features(b(qs), [e.text for e in qs], b(ans), [e.text for e in ans], b(oth), h)
+    y = np.array([[(q.id, a.id) in p.links for q in qs] for a in ans], dtype=bool).reshape(len(ans), len(qs))
+    return F.reshape(-1, len(PAIR_FEATURES)), y
+
+
+def decode_f1(P_list, y_list, thr: float) -> float:
+    tp = fp = gold = 0
+    for P, y in zip(P_list, y_list):
+        gold += int(y.sum())
+        if P.size == 0:
+            continue
+        j = P.argmax(1)
+        ok = P.max(1) >= thr
+        hit = y[np.arange(len(j)), j]
+        tp += int((ok & hit).sum())
+        fp += int((ok & ~hit).sum())
+    prec = tp / max(tp + fp, 1)
+    rec = tp / max(gold, 1)
+    return 2 * prec * rec / max(prec + rec, 1e-9)
+
+
+def train_link(pages: list[FormPage]) -> tuple[TreeEnsemble, float]:
+    data = [link_pairs(p) for p in pages]
+    fold = _folds(len(pages))
+    oof = []
+    for k in range(N_FOLDS):
+        tr = [i for i in range(len(pages)) if fold[i] != k]
+        X = np.concatenate([data[i][0] for i in tr])
+        Y = np.concatenate([data[i][1].ravel() for i in tr])
+        m = _hgb().fit(X, Y)
+        for i in range(len(pages)):
+            if fold[i] == k:
+                F, y = data[i]
+                P = m.predict_proba(F)[:, 1].reshape(y.shape) if F.size else np.zeros(y.shape)
+                oof.append((P, y))
+    grid = np.arange(0.05, 0.8, 0.025)
+    scores = [decode_f1([o[0] for o in oof], [o[1] for o in oof], t) for t in grid]
+    thr = float(grid[int(np.argmax(scores))])
+    print(f"link: cv F1 {max(scores):.4f} at threshold {thr:.3f}")
+    X = np.concatenate([d[0] for d in data])
+    Y = np.concatenate([d[1].ravel() for d in data])
+    return TreeEnsemble.from_sklearn(_hgb().fit(X, Y), PAIR_FEATURES), thr
+
+
+# ------------------------------------------------------------ segmentation
+
+
+def word_owner(p: FormPage) -> np.ndarray:
+    owner = np.full(len(p.words), -1)
+    for e in p.entities:
+        owner[e.word_ids] = e.id
+    return owner
+
+
+def train_h_merge(pages: list[FormPage]) -> TreeEnsemble:
+    Xs, Ys = [], []
+    for p in pages:
+        boxes, texts, h = page_arrays(p)
+        owner = word_owner(p)
+        edges = horizontal_edges(boxes, h)
+        if not edges:
+            continue
+        Xs.append(h_edge_features(boxes, texts, edges, h))
+        Ys.append(np.array([owner[i] == owner[j] for i, j in edges]))
+    X, Y = np.concatenate(Xs), np.concatenate(Ys)
+    print(f"h_merge: {len(Y)} edges, {Y.mean():.3f} joining")
+    return TreeEnsemble.from_sklearn(_hgb().fit(X, Y), H_EDGE_FEATURES)
+
+
+def _majority(ids: list[int], owner: np.ndarray) -> int:
+    return Counter(owner[ids].tolist()).most_common(1)[0][0]
+
+
+def train_v_merge(pages: list[FormPage], h_model: TreeEnsemble) -> TreeEnsemble:
+    Xs, Ys = [], []
+    for p in pages:
+        boxes, texts, h = page_arrays(p)
+        owner = word_owner(p)
+        segs = segment_words(boxes, texts, h_model, None)
+        edges = vertical_edges(segs, h)
+        if not edges:
+            continue
+        Xs.append(v_edge_features(segs, edges, h))
+        Ys.append(np.array([_majority(segs[i].word_ids, owner) == _majority(segs[j].word_ids, owner) for i, j in edges]))
+    X, Y = np.concatenate(Xs), np.concatenate(Ys)
+    print(f"v_merge: {len(Y)} edges, {Y.mean():.3f} joining")
+    return TreeEnsemble.from_sklearn(_hgb().fit(X, Y), V_EDGE_FEATURES)
+
+
+# --------------------------------------------------------------- labelling
+
+
+def segment_labels(p: FormPage, segs: list[Segment]) -> list[str]:
+    label_of = {e.id: e.label for e in p.entities}
+    owner = word_owner(p)
+    return [label_of.get(_majority(s.word_ids, owner), "other") for s in segs]
+
+
+def train_labels(pages: list[FormPage], h_model, v_model) -> tuple[HashedTextModel, TreeEnsemble]:
+    classes = list(LABELS)
+    per_page = []
+    for p in pages:
+        boxes, texts, h = page_arrays(p)
+        segs = segment_words(boxes, texts, h_model, v_model)
+        per_page.append((segs, segment_labels(p, segs), h))
+    fold = _folds(len(pages))
+    oof_proba: list[np.ndarray | None] = [None] * len(pages)
+    for k in range(N_FOLDS):
+        tr_t = [s.text for i, (segs, _, _) in enumerate(per_page) if fold[i] != k for s in segs]
+        tr_y = [y for i, (_, ys, _) in enumerate(per_page) if fold[i] != k for y in ys]
+        tm = HashedTextModel.fit(tr_t, tr_y, classes)
+        for i, (segs, _, _) in enumerate(per_page):
+            if fold[i] == k and segs:
+                oof_proba[i] = tm.predict_proba([s.text for s in segs])
+    Xs, Ys = [], []
+    for i, (segs, ys, h) in enumerate(per_page):
+        if not segs:
+            continue
+        Xs.append(label_features(np.array([s.box for s in segs]), [s.text for s in segs], oof_proba[i], h))
+        Ys.append(np.array([classes.index(y) for y in ys]))
+    X, Y = np.concatenate(Xs), np.concatenate(Ys)
+    text_model = HashedTextModel.fit([s.text for segs, _, _ in per_page for s in segs], [y for _, ys, _ in per_page for y in ys], classes)
+    label_model = _hgb(max_iter=150).fit(X, Y)
+    print(f"labels: {len(Y)} segments, distribution {np.bincount(Y, minlength=4).tolist()}")
+    return text_model, TreeEnsemble.from_sklearn(label_model, LABEL_FEATURES)
+
+
+def train_all(pages: list[FormPage]) -> KVModels:
+    t0 = time.time()
+    link, thr = train_link(pages)
+    h_model = train_h_merge(pages)
+    v_model = train_v_merge(pages, h_model)
+    text_model, label_model = train_labels(pages, h_model, v_model)
+    print(f"trained in {time.time() - t0:.1f} s")
+    return KVModels(
+        link=link,
+        link_threshold=thr,
+        h_merge=h_model,
+        v_merge=v_model,
+        text=text_model,
+        label=label_model,
+        version=f"kv_pairing-hgb-{time.strftime('%Y%m%d')}",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--train", default="/work/shared/data/xfund_de/de.train.json")
+    ap.add_argument("--out", default=str(MODEL_DIR / MODEL_FILE))
+    args = ap.parse_args(argv)
+    if not Path(args.train).exists():
+        print(f"training data not found: {args.train}")
+        return 1
+    models = train_all(load_xfund(args.train))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(models.to_json(), separators=(",", ":")), encoding="utf-8")
+    print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KiB)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,84 @@
+"""The ``formwerk`` command line.
+
+    formwerk up                       run the embedded stack (Temporal, worker, API)
+    formwerk process [--json] FILE... run files through the real workflow, print results
+    formwerk submit FILE [--reference R]   start a case and return at once
+    formwerk status CASE              the case's current state as JSON
+    formwerk watch DIR                watched inbox folder (scanner drop)
+    formwerk worker                   a worker only (production: many of these)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from formwerk.settings import Settings
+
+
+def _print_err(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="formwerk", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("process", help="run files through the workflow and print the results")
+    p.add_argument("files", nargs="+", type=Path)
+    p.add_argument("--json", action="store_true", help="one JSON object per file and line")
+    p.add_argument("--reference", help="caller reference (only with one file)")
+    p.add_argument("--timeout", type=float, default=900.0, help="seconds to wait per file")
+    p.add_argument("--no-worker", action="store_true",
+                   help="do not run a worker in this process (one is already running)")
+
+    s = sub.add_parser("submit", help="start a case and return its id")
+    s.add_argument("file", type=Path)
+    s.add_argument("--reference")
+
+    st = sub.add_parser("status", help="print a case's state")
+    st.add_argument("case_id")
+
+    w = sub.add_parser("watch", help="process files dropped into a folder")
+    w.add_argument("directory", type=Path)
+    w.add_argument("--interval", type=float, default=2.0)
+
+    sub.add_parser("worker", help="run a worker (needs a Temporal server)")
+
+    up = sub.add_parser("up", help="run the embedded stack: Temporal dev server, worker, API")
+    up.add_argument("--no-api", action="store_true")
+
+    sub.add_parser("down", help="stop the embedded Temporal dev server")
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    settings = Settings()
+    from formwerk import commands
+
+    handlers = {
+        "process": commands.process,
+        "submit": commands.submit_cmd,
+        "status": commands.status,
+        "watch": commands.watch,
+        "worker": commands.worker,
+        "up": commands.up,
+        "down": commands.down,
+    }
+    try:
+        return asyncio.run(handlers[args.command](settings, args)) or 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,249 @@
+"""Implementations of the CLI commands (async; see formwerk.cli for the parser)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from formwerk.embedded import ensure_temporal, stop_temporal
+from formwerk.models import CaseResult
+from formwerk.settings import Settings
+from formwerk.storage import BlobStore
+
+
+def _err(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+async def _client(settings: Settings):
+    from worker import connect
+
+    ensure_temporal(settings)
+    return await connect(settings)
+
+
+@contextlib.asynccontextmanager
+async def _local_workers(settings: Settings, client, enabled: bool = True):
+    """Run a worker in this process so work progresses even without `formwerk up`."""
+    if not enabled:
+        yield
+        return
+    from worker import build_activities, make_workers
+
+    activities = build_activities(settings)
+    async with make_workers(client, activities, settings.task_queue, settings.ocr_task_queue,
+                            settings.ocr_workers):
+        yield
+
+
+async def wait_routed(handle, timeout: float) -> CaseResult:
+    """Wait until the case is completed, rejected or waiting for a clerk."""
+    from temporalio.client import WorkflowUpdateFailedError
+    from temporalio.service import RPCError
+
+    from workflows.names import ROUTED_UPDATE
+
+    async def _wait() -> CaseResult:
+        try:
+            return await handle.execute_update(ROUTED_UPDATE, result_type=CaseResult)
+        except (WorkflowUpdateFailedError, RPCError):
+            # the case has already finished: its result is final
+            return await handle.result(result_type=CaseResult)
+
+    return await asyncio.wait_for(_wait(), timeout)
+
+
+def _error_line(path: Path, code: str, reason: str, case_id: str | None = None) -> dict[str, Any]:
+    return {"file": str(path), "case_id": case_id, "status": "rejected", "document_type": None,
+            "document_type_confidence": None, "review_reasons": [], "fields": {},
+            "timings_ms": {}, "reason": reason, "reason_code": code}
+
+
+def _human_line(out: dict[str, Any]) -> str:
+    line = f"{out['file']}: {out['status']}"
+    if out.get("document_type"):
+        line += f" – {out['document_type']} ({out['document_type_confidence']:.2f})"
+    if out["status"] == "rejected":
+        line += f" – {out.get('reason')}"
+    elif out.get("review_reasons"):
+        line += " – zu prüfen: " + ", ".join(out["review_reasons"][:6])
+    return line
+
+
+async def process(settings: Settings, args) -> int:
+    from formwerk.intake import policies_from_catalogue, submit
+
+    if args.reference and len(args.files) > 1:
+        _err("--reference only works with one file")
+        return 2
+    client = await _client(settings)
+    blobs = BlobStore(settings.blob_dir)
+    policies = policies_from_catalogue()
+    total = len(args.files)
+    done = 0
+    started = time.perf_counter()
+    # a few cases in flight keep every OCR slot busy without flooding memory
+    gate = asyncio.Semaphore(max(4, 2 * settings.ocr_workers))
+
+    async def one(path: Path) -> dict[str, Any]:
+        nonlocal done
+        async with gate:
+            t0 = time.perf_counter()
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                out = _error_line(path, "file_not_readable",
+                                  f"Die Datei kann nicht geöffnet werden ({exc.strerror}).")
+            else:
+                sub = await submit(client, blobs, data, filename=path.name, reference=args.reference,
+                                   task_queue=settings.task_queue,
+                                   ocr_task_queue=settings.ocr_task_queue, policies=policies)
+                try:
+                    result = await wait_routed(sub.handle, args.timeout)
+                    out = result.contract_json()
+                    out["file"] = str(path)
+                except asyncio.TimeoutError:
+                    out = _error_line(path, "timeout", "Die Verarbeitung dauert länger als erwartet; "
+                                      "der Fall läuft weiter.", sub.case_id)
+                    out["status"] = "processing"
+                except Exception as exc:  # a workflow that failed: report, don't hide
+                    out = _error_line(path, "internal_error",
+                                      f"Interner Fehler bei der Verarbeitung: {exc}", sub.case_id)
+            done += 1
+            _err(f"[{done}/{total}] {path.name} → {out['status']} "
+                 f"({time.perf_counter() - t0:.1f} s)")
+            return out
+
+    async with _local_workers(settings, client, enabled=not args.no_worker):
+        tasks = [asyncio.create_task(one(p)) for p in args.files]
+        for task in tasks:  # print in input order, each as soon as it is ready
+            out = await task
+            print(json.dumps(out, ensure_ascii=False) if args.json else _human_line(out), flush=True)
+    _err(f"{total} file(s) in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+async def submit_cmd(settings: Settings, args) -> int:
+    from formwerk.intake import policies_from_catalogue, submit
+
+    client = await _client(settings)
+    sub = await submit(client, BlobStore(settings.blob_dir), args.file.read_bytes(),
+                       filename=args.file.name, reference=args.reference,
+                       task_queue=settings.task_queue, ocr_task_queue=settings.ocr_task_queue,
+                       policies=policies_from_catalogue())
+    print(json.dumps({"case_id": sub.case_id, "created": sub.created}))
+    return 0
+
+
+async def status(settings: Settings, args) -> int:
+    from temporalio.service import RPCError
+
+    from workflows.names import STATE_QUERY
+
+    client = await _client(settings)
+    try:
+        result = await client.get_workflow_handle(args.case_id).query(
+            STATE_QUERY, result_type=CaseResult)
+    except RPCError:
+        from formwerk.db import CaseStore
+
+        result = CaseStore.from_url(settings.sqlalchemy_url).get(args.case_id)
+    if result is None:
+        _err(f"Fall {args.case_id} nicht gefunden.")
+        return 1
+    print(json.dumps(result.contract_json(), ensure_ascii=False, indent=2))
+    return 0
+
+
+async def watch(settings: Settings, args) -> int:
+    """Scanner drop folder: each new file becomes a case; results land in results/."""
+    from formwerk.intake import policies_from_catalogue, submit
+
+    inbox: Path = args.directory
+    processed, results = inbox / "processed", inbox / "results"
+    for d in (inbox, processed, results):
+        d.mkdir(parents=True, exist_ok=True)
+    client = await _client(settings)
+    blobs = BlobStore(settings.blob_dir)
+    policies = policies_from_catalogue()
+    sizes: dict[Path, int] = {}
+    pending: set[asyncio.Task] = set()
+
+    async def finish(path: Path, handle) -> None:
+        result = await wait_routed(handle, timeout=24 * 3600)
+        out = result.contract_json()
+        (results / f"{path.name}.json").write_text(json.dumps(out, ensure_ascii=False, indent=2))
+        _err(f"{path.name} → {out['status']}")
+
+    _err(f"Posteingang: {inbox.resolve()} (Ergebnisse in {results})")
+    async with _local_workers(settings, client):
+        while True:
+            for path in sorted(inbox.iterdir()):
+                if not path.is_file() or path.name.startswith("."):
+                    continue
+                size = path.stat().st_size
+                if sizes.get(path) != size:  # still being written by the scanner
+                    sizes[path] = size
+                    continue
+                sizes.pop(path, None)
+                sub = await submit(client, blobs, path.read_bytes(), filename=path.name,
+                                   reference=None, task_queue=settings.task_queue,
+                                   ocr_task_queue=settings.ocr_task_queue, policies=policies)
+                target = processed / path.name
+                shutil.move(str(path), str(target))
+                task = asyncio.create_task(finish(target, sub.handle))
+                pending.add(task)
+                task.add_done_callback(pending.discard)
+            await asyncio.sleep(args.interval)
+
+
+async def worker(settings: Settings, args) -> int:
+    from worker import run_worker
+
+    await run_worker(settings)
+    return 0
+
+
+async def up(settings: Settings, args) -> int:
+    client = await _client(settings)
+    _err("Formwerk läuft / is running:")
+    _err(f"  Temporal        {settings.temporal_address} (namespace {settings.temporal_namespace})")
+    _err(f"  Temporal UI     http://127.0.0.1:{settings.temporal_ui_port}")
+    _err(f"  data directory  {settings.data_dir}")
+    _err(f"  database        {settings.sqlalchemy_url}")
+    server = None
+    if not args.no_api:
+        server = await _start_api(settings)
+    _err("  Ctrl-C stops the worker and API (the Temporal server keeps running: `formwerk down`).")
+    async with _local_workers(settings, client):
+        await asyncio.Event().wait()
+    if server is not None:
+        server.should_exit = True
+    return 0
+
+
+async def _start_api(settings: Settings):
+    try:
+        from api.app import create_app  # the REST API / UI package, when present
+    except ImportError:
+        _err("  API             (not installed in this version)")
+        return None
+    import uvicorn
+
+    config = uvicorn.Config(create_app(settings), host=settings.api_host, port=settings.api_port,
+                            log_level="warning")
+    server = uvicorn.Server(config)
+    asyncio.create_task(server.serve())
+    _err(f"  API + UI        http://{settings.api_host}:{settings.api_port}")
+    return server
+
+
+async def down(settings: Settings, args) -> int:
+    _err("stopped" if stop_temporal(settings) else "no embedded Temporal server recorded")
+    return 0

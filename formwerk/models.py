@@ -1,0 +1,278 @@
+"""The data model shared by every layer (pydantic only, no behaviour).
+
+Conventions that hold everywhere:
+
+* Boxes are ``[x0, y0, x1, y1]`` in **page pixels at the page's ``dpi``**,
+  origin top-left, y growing downwards. Text-layer words of a PDF are converted
+  from PDF points to pixels at the same reference dpi the page is rendered at,
+  so OCR words and text-layer words share one geometric model.
+* Pages are numbered from 1.
+* Every confidence / probability is a float in ``[0, 1]``.
+* Every model that crosses a Temporal boundary has defaults for new fields so
+  that histories stay replayable when the model grows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+BBox = list[float]  # [x0, y0, x1, y1], pixels, top-left origin
+
+
+class CaseStatus(str, Enum):
+    """Where a case stands. Only the first three are final for `process`."""
+
+    PROCESSING = "processing"
+    NEEDS_REVIEW = "needs_review"
+    COMPLETED = "completed"
+    REJECTED = "rejected"
+
+
+# --------------------------------------------------------------------------
+# Document content: what the page layer produces
+# --------------------------------------------------------------------------
+
+
+class Word(BaseModel):
+    """One word with its box (page pixels) and recogniser confidence."""
+
+    text: str
+    bbox: BBox
+    confidence: float = 1.0
+    page: int = 1
+    # line/block ids from the recogniser, when known (helps key-value pairing)
+    block: int | None = None
+    line: int | None = None
+
+
+class AcroFormValue(BaseModel):
+    """A value read from a filled PDF form field (no OCR involved)."""
+
+    name: str  # the field's fully qualified name in the PDF
+    value: str
+    page: int | None = None
+    bbox: BBox | None = None  # pixels at the page's dpi, when the widget is known
+    kind: Literal["text", "checkbox", "choice", "other"] = "text"
+
+
+class PageContent(BaseModel):
+    """Everything known about one page after reading/OCR."""
+
+    page: int
+    width: int  # pixels
+    height: int  # pixels
+    dpi: int = 300
+    source: Literal["text_layer", "ocr", "empty"] = "ocr"
+    words: list[Word] = Field(default_factory=list)
+    image_key: str | None = None  # storage key of the PNG rendering of the page
+    rotation_applied: int = 0  # degrees the scan was turned to be upright
+    skew_corrected: float = 0.0  # degrees of deskew applied
+    ocr_ms: int = 0
+
+    @property
+    def text(self) -> str:
+        return " ".join(w.text for w in self.words)
+
+
+class DocumentContent(BaseModel):
+    """All pages of one document plus AcroForm values, if any."""
+
+    pages: list[PageContent] = Field(default_factory=list)
+    acroform: list[AcroFormValue] = Field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(p.text for p in self.pages)
+
+
+# --------------------------------------------------------------------------
+# Decisions: classification, extraction, validation
+# --------------------------------------------------------------------------
+
+
+class Classification(BaseModel):
+    document_type: str  # a catalogue id, "invoice" or "unknown"
+    confidence: float  # calibrated probability of document_type
+    scores: dict[str, float] = Field(default_factory=dict)  # all types
+    reasons: list[str] = Field(default_factory=list)  # human-readable, German
+    model_version: str = ""
+
+
+class ValidationIssue(BaseModel):
+    """A failed check on a field or between fields."""
+
+    code: str  # machine code, e.g. "iban_checksum"
+    message: str  # sentence a clerk understands (German)
+    fields: list[str] = Field(default_factory=list)
+
+
+class ExtractedField(BaseModel):
+    """One field value with provenance and confidence.
+
+    ``value`` is normalised per FORMS.md (ISO dates, ints, option ids, ...);
+    ``raw`` is the text as read. ``confidence`` already includes the effect of
+    validators (a failed check lowers it and adds to ``issues``).
+    """
+
+    name: str
+    value: Any = None
+    raw: str = ""
+    confidence: float = 0.0
+    page: int | None = None
+    bbox: BBox | None = None
+    source: Literal["acroform", "text_layer", "ocr", "checkbox", "human", "none"] = "none"
+    extractor: str = ""  # which extractor (and version) produced it
+    issues: list[ValidationIssue] = Field(default_factory=list)
+    needs_review: bool = False
+
+
+class Extraction(BaseModel):
+    document_type: str
+    fields: dict[str, ExtractedField] = Field(default_factory=dict)
+    issues: list[ValidationIssue] = Field(default_factory=list)  # cross-field
+    extractor_version: str = ""
+
+
+# --------------------------------------------------------------------------
+# Routing policy and review
+# --------------------------------------------------------------------------
+
+
+class RoutingPolicy(BaseModel):
+    """Thresholds that decide straight-through vs review.
+
+    Travels in the workflow input so a decision is reproducible from history.
+    """
+
+    min_type_confidence: float = 0.90
+    min_field_confidence: float = 0.80
+    field_thresholds: dict[str, float] = Field(default_factory=dict)
+    required_fields: list[str] = Field(default_factory=list)
+    four_eyes: bool = False  # always review (e.g. for sensitive types)
+    review_sla_hours: float = 48.0
+
+
+class RoutingDecision(BaseModel):
+    status: CaseStatus
+    reasons: list[str] = Field(default_factory=list)  # e.g. "low_confidence:birth_date"
+    fields_to_review: list[str] = Field(default_factory=list)
+
+
+class ReviewAction(str, Enum):
+    CLAIM = "claim"
+    APPROVE = "approve"  # accept, with optional corrections
+    RECLASSIFY = "reclassify"
+    REJECT = "reject"
+    REQUEST_DOCUMENTS = "request_documents"
+
+
+class ReviewDecision(BaseModel):
+    """Delivered to a waiting case as a Temporal update."""
+
+    action: ReviewAction
+    clerk: str
+    corrections: dict[str, Any] = Field(default_factory=dict)  # field -> value
+    document_type: str | None = None  # for reclassify
+    comment: str = ""
+
+
+class Correction(BaseModel):
+    field: str
+    machine_value: Any = None
+    corrected_value: Any = None
+    clerk: str = ""
+    at: datetime | None = None
+
+
+# --------------------------------------------------------------------------
+# Workflow boundary
+# --------------------------------------------------------------------------
+
+
+class CaseInput(BaseModel):
+    reference: str  # the caller's own reference; the workflow id derives from it
+    blob_key: str  # content-addressed storage key of the original
+    filename: str = ""
+    policies: dict[str, RoutingPolicy] = Field(default_factory=dict)  # per document type
+    default_policy: RoutingPolicy = Field(default_factory=RoutingPolicy)
+    submitted_at: datetime | None = None
+    callback_url: str | None = None
+    ocr_task_queue: str = ""  # empty: the default OCR queue
+
+
+class Timings(BaseModel):
+    pages: int = 0
+    ocr: int = 0
+    classify: int = 0
+    extract: int = 0
+    total: int = 0
+
+
+class CaseResult(BaseModel):
+    """The case's result, in the shape of PRODUCT.md's output contract."""
+
+    case_id: str
+    reference: str = ""
+    file: str = ""
+    status: CaseStatus = CaseStatus.PROCESSING
+    document_type: str | None = None
+    document_type_confidence: float | None = None
+    classification_reasons: list[str] = Field(default_factory=list)
+    model_version: str = ""
+    review_reasons: list[str] = Field(default_factory=list)
+    fields: dict[str, ExtractedField] = Field(default_factory=dict)
+    issues: list[ValidationIssue] = Field(default_factory=list)
+    corrections: list[Correction] = Field(default_factory=list)
+    reason: str | None = None  # for rejected: a sentence a clerk understands
+    reason_code: str | None = None
+    page_count: int = 0
+    sha256: str = ""
+    timings_ms: dict[str, int] = Field(default_factory=dict)
+    escalated: bool = False
+    claimed_by: str | None = None
+    reviewed_by: str | None = None
+
+    def delivered_fields(self) -> dict[str, ExtractedField]:
+        """Machine output with the clerks' corrections merged in (delivery view).
+
+        The machine output in ``fields`` is never changed by a correction.
+        """
+        merged = dict(self.fields)
+        for c in self.corrections:
+            base = merged.get(c.field, ExtractedField(name=c.field))
+            merged[c.field] = base.model_copy(update={
+                "value": c.corrected_value, "confidence": 1.0, "source": "human",
+                "needs_review": False, "issues": [],
+            })
+        return merged
+
+    def contract_json(self) -> dict[str, Any]:
+        """The public JSON object of PRODUCT.md (one per file and line)."""
+        out: dict[str, Any] = {
+            "file": self.file,
+            "case_id": self.case_id,
+            "status": self.status.value,
+            "document_type": self.document_type,
+            "document_type_confidence": self.document_type_confidence,
+            "review_reasons": self.review_reasons,
+            "fields": {
+                name: {
+                    "value": f.value,
+                    "raw": f.raw,
+                    "confidence": round(f.confidence, 4),
+                    "page": f.page,
+                    "bbox": [round(v, 1) for v in f.bbox] if f.bbox else None,
+                    "needs_review": f.needs_review,
+                }
+                for name, f in self.delivered_fields().items()
+            },
+            "timings_ms": self.timings_ms,
+        }
+        if self.status == CaseStatus.REJECTED:
+            out["reason"] = self.reason
+            out["reason_code"] = self.reason_code
+        return out

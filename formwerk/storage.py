@@ -1,0 +1,73 @@
+"""Content-addressed blob store on the local file system.
+
+Keys are ``sha256:<hex>`` of the content, so writing the same bytes twice is a
+no-op (every write is idempotent, which makes activity retries safe). Derived
+artefacts (page renderings, OCR words) are stored the same way. Blobs live in
+``<root>/<first two hex>/<hex>``; the write goes through a temporary file and
+an atomic rename so a crash never leaves a half-written blob under its key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+from formwerk.errors import StorageError
+
+KEY_PREFIX = "sha256:"
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class BlobStore:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        if not key.startswith(KEY_PREFIX):
+            raise StorageError(detail=f"not a blob key: {key!r}")
+        digest = key[len(KEY_PREFIX):]
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise StorageError(detail=f"malformed blob key: {key!r}")
+        return self.root / digest[:2] / digest
+
+    def put(self, data: bytes) -> str:
+        key = KEY_PREFIX + sha256_hex(data)
+        path = self._path(key)
+        if path.exists():
+            return key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        except OSError as exc:  # disk full, permissions: retryable for the caller
+            Path(tmp).unlink(missing_ok=True)
+            raise StorageError(detail=str(exc)) from exc
+        return key
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError as exc:
+            raise StorageError(detail=f"blob {key} not found") from exc
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).exists()
+
+    def delete(self, key: str) -> bool:
+        """Remove a blob (retention). Returns whether it existed."""
+        path = self._path(key)
+        if path.exists():
+            path.unlink()
+            return True
+        return False
+
+    def path(self, key: str) -> Path:
+        return self._path(key)

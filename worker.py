@@ -1,0 +1,123 @@
+"""The Formwerk worker: builds engines once and serves both task queues.
+
+* ``formwerk-cases``: the case workflow and its light activities.
+* ``formwerk-ocr``: one OCR activity per page; the slot count equals the
+  number of Tesseract processes we let run at once (one thread each, one per
+  core), so pages of all cases share the cores fairly.
+
+Run it with ``formwerk worker`` (or as part of ``formwerk up``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+
+from formwerk.db import CaseStore
+from formwerk.settings import Settings
+from formwerk.storage import BlobStore
+from workflows.activities import ActivityOptions, CaseActivities
+from workflows.case_workflow import CaseWorkflow
+
+log = logging.getLogger("formwerk.worker")
+
+
+def build_activities(settings: Settings) -> CaseActivities:
+    """Load the catalogue and build every engine once per worker process."""
+    from classifiers import DocumentClassifier
+    from extractors import CatalogueExtractor
+    from forms.catalogue import load_catalogue
+    from formwerk.ocr import TesseractEngine
+
+    settings.ensure_dirs()
+    catalogue = load_catalogue()
+    classifier = DocumentClassifier.from_catalogue(
+        catalogue, model_dir=settings.classifier_dir, encoder=settings.encoder
+    )
+    log.info("classifier %s", classifier.version)
+    return CaseActivities(
+        blobs=BlobStore(settings.blob_dir),
+        cases=CaseStore.from_url(settings.sqlalchemy_url),
+        ocr=TesseractEngine(languages=settings.ocr_languages),
+        classifier=classifier,
+        extractor=CatalogueExtractor(catalogue),
+        known_types=set(catalogue.ids),
+        options=ActivityOptions(
+            dpi=settings.render_dpi,
+            max_pages=settings.max_pages,
+            max_image_pixels=settings.max_image_pixels,
+            max_file_bytes=settings.max_file_bytes,
+        ),
+    )
+
+
+async def connect(settings: Settings) -> Client:
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+    )
+
+
+@dataclass
+class WorkerSet:
+    """The two workers of one process; run them with ``async with``."""
+
+    workers: list[Worker]
+    executors: list[ThreadPoolExecutor]
+
+    async def __aenter__(self) -> "WorkerSet":
+        self._tasks = [asyncio.create_task(w.run()) for w in self.workers]
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await asyncio.gather(*(w.shutdown() for w in self.workers), return_exceptions=True)
+        for ex in self.executors:
+            ex.shutdown(wait=False, cancel_futures=True)
+
+
+def make_workers(
+    client: Client,
+    activities: CaseActivities,
+    task_queue: str,
+    ocr_task_queue: str,
+    ocr_slots: int,
+) -> WorkerSet:
+    case_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="case-act")
+    ocr_pool = ThreadPoolExecutor(max_workers=ocr_slots, thread_name_prefix="ocr-act")
+    case_worker = Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[CaseWorkflow],
+        activities=activities.all(),
+        activity_executor=case_pool,
+        max_concurrent_activities=4,
+    )
+    ocr_worker = Worker(
+        client,
+        task_queue=ocr_task_queue,
+        activities=[activities.ocr_page],
+        activity_executor=ocr_pool,
+        max_concurrent_activities=ocr_slots,
+    )
+    return WorkerSet([case_worker, ocr_worker], [case_pool, ocr_pool])
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    client = await connect(settings)
+    activities = build_activities(settings)
+    async with make_workers(client, activities, settings.task_queue, settings.ocr_task_queue,
+                            settings.ocr_workers):
+        log.info("worker polling %s and %s", settings.task_queue, settings.ocr_task_queue)
+        await (stop or asyncio.Event()).wait()
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)
+    asyncio.run(run_worker(Settings()))

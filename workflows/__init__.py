@@ -1,0 +1,1 @@
+"""Temporal workflows and activities of a Formwerk case."""

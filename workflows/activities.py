@@ -1,0 +1,258 @@
+"""Activities: everything that does I/O or heavy work for a case.
+
+Engines (OCR, classifier, extractor) and stores are built once in
+``worker.py`` and injected here; activities are synchronous and run on the
+worker's thread pool (they block on Tesseract, pdfium and the database).
+Every write is content-addressed or an upsert, so retries are safe.
+``FormwerkError``s are converted to ``ApplicationError`` here, at the boundary:
+bad input is non-retryable and ends the case as ``rejected``.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
+
+from PIL import Image
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from formwerk.db import CaseStore
+from formwerk.documents.images import load_image_pages
+from formwerk.documents.pdf import read_pdf, render_pdf_page
+from formwerk.documents.sniff import FileKind, sniff
+from formwerk.documents.upright import deskew, rotate_upright
+from formwerk.errors import FormwerkError, UnsupportedTypeError
+from formwerk.models import (
+    AcroFormValue,
+    Classification,
+    DocumentContent,
+    Extraction,
+    PageContent,
+)
+from formwerk.ocr import OcrEngine
+from formwerk.storage import BlobStore, sha256_hex
+from workflows.messages import (
+    ClassifyOutput,
+    ContentRef,
+    ExtractInput,
+    ExtractOutput,
+    OcrPageInput,
+    OcrPageOutput,
+    PageJob,
+    PrepareInput,
+    PrepareOutput,
+    RegisterInput,
+    RegisterOutput,
+    SaveCorrectionsInput,
+    SaveResultInput,
+)
+
+
+class Classifier(Protocol):
+    version: str
+
+    def classify(self, content: DocumentContent) -> Classification: ...
+
+
+class Extractor(Protocol):
+    version: str
+
+    def extract(
+        self,
+        form_id: str,
+        content: DocumentContent,
+        page_image: Callable[[int], Image.Image | None],
+    ) -> Extraction: ...
+
+
+@dataclass
+class ActivityOptions:
+    dpi: int = 300
+    max_pages: int = 50
+    max_image_pixels: int = 200_000_000
+    max_file_bytes: int = 200 * 1024 * 1024
+
+
+def boundary(fn):
+    """Convert Formwerk errors into ApplicationErrors carrying code and message."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except FormwerkError as exc:
+            activity.logger.warning("%s: %s (%s)", exc.code, exc.message, exc.detail)
+            raise ApplicationError(
+                exc.message, exc.code, type=exc.code, non_retryable=not exc.retryable
+            ) from exc
+
+    return wrapper
+
+
+def _ms(start: float) -> int:
+    return int((time.perf_counter() - start) * 1000)
+
+
+def _png(image: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    # grey pages compress 3x better and OCR reads them the same
+    img = image.convert("L") if image.mode != "L" else image
+    img.save(buf, format="PNG", optimize=False, compress_level=3)
+    return buf.getvalue()
+
+
+class CaseActivities:
+    def __init__(
+        self,
+        blobs: BlobStore,
+        cases: CaseStore,
+        ocr: OcrEngine,
+        classifier: Classifier,
+        extractor: Extractor,
+        known_types: set[str],
+        options: ActivityOptions | None = None,
+    ) -> None:
+        self.blobs = blobs
+        self.cases = cases
+        self.ocr = ocr
+        self.classifier = classifier
+        self.extractor = extractor
+        self.known_types = known_types
+        self.options = options or ActivityOptions()
+
+    # -- helpers -----------------------------------------------------------
+
+    def _put_json(self, obj: Any) -> str:
+        return self.blobs.put(json.dumps(obj, ensure_ascii=False, sort_keys=True).encode("utf-8"))
+
+    def _load_content(self, ref: ContentRef) -> DocumentContent:
+        pages = [PageContent.model_validate_json(self.blobs.get(k)) for k in ref.content_keys]
+        acro: list[AcroFormValue] = []
+        if ref.acroform_key:
+            acro = [AcroFormValue.model_validate(v) for v in json.loads(self.blobs.get(ref.acroform_key))]
+        return DocumentContent(pages=pages, acroform=acro)
+
+    # -- activities --------------------------------------------------------
+
+    @activity.defn(name="register_original")
+    @boundary
+    def register_original(self, inp: RegisterInput) -> RegisterOutput:
+        """Check the stored original is intact (its key is its SHA-256)."""
+        data = self.blobs.get(inp.blob_key)
+        digest = sha256_hex(data)
+        if inp.blob_key != f"sha256:{digest}":
+            raise FormwerkError(detail=f"blob {inp.blob_key} does not match its content")
+        return RegisterOutput(sha256=digest, size_bytes=len(data))
+
+    @activity.defn(name="prepare_document")
+    @boundary
+    def prepare_document(self, inp: PrepareInput) -> PrepareOutput:
+        """Sniff, split into pages, read text layer/AcroForm, render every page."""
+        start = time.perf_counter()
+        data = self.blobs.get(inp.blob_key)
+        opts = self.options
+        if len(data) > opts.max_file_bytes:
+            raise UnsupportedTypeError(
+                f"Die Datei ist mit {len(data) // (1024 * 1024)} MB zu groß "
+                f"(höchstens {opts.max_file_bytes // (1024 * 1024)} MB).",
+                detail="file too large",
+            )
+        kind = sniff(data)
+        done: list[PageJob] = []
+        details = activity.info().heartbeat_details
+        if details:  # resume after a retry: pages already rendered are in the store
+            done = [PageJob.model_validate(d) for d in details[0]]
+        acroform_key = None
+        if kind == FileKind.PDF:
+            info = read_pdf(data, opts.dpi, opts.max_pages)
+            if info.has_filled_form:
+                acroform_key = self._put_json([v.model_dump() for v in info.acroform])
+            for page in info.pages[len(done):]:
+                image = render_pdf_page(data, page.index, opts.dpi, draw_forms=True)
+                image_key = self.blobs.put(_png(image))
+                job = PageJob(page=page.index + 1, image_key=image_key, dpi=opts.dpi,
+                              needs_ocr=not page.has_text_layer)
+                if page.has_text_layer:
+                    content = PageContent(
+                        page=page.index + 1, width=image.width, height=image.height,
+                        dpi=opts.dpi, source="text_layer", words=page.words, image_key=image_key,
+                    )
+                    job.content_key = self.blobs.put(content.model_dump_json().encode("utf-8"))
+                done.append(job)
+                activity.heartbeat([j.model_dump() for j in done])
+        else:
+            pages = load_image_pages(data, kind, opts.max_image_pixels, opts.max_pages)
+            for i, (image, dpi) in enumerate(pages[len(done):], start=len(done) + 1):
+                done.append(PageJob(page=i, image_key=self.blobs.put(_png(image)), dpi=dpi))
+                activity.heartbeat([j.model_dump() for j in done])
+        return PrepareOutput(kind=kind.value, pages=done, acroform_key=acroform_key,
+                             duration_ms=_ms(start))
+
+    @activity.defn(name="ocr_page")
+    @boundary
+    def ocr_page(self, inp: OcrPageInput) -> OcrPageOutput:
+        """Make one page upright, then OCR it (one Tesseract thread)."""
+        start = time.perf_counter()
+        image = Image.open(io.BytesIO(self.blobs.get(inp.image_key)))
+        image.load()
+        activity.heartbeat("orientation")
+        rotation = self.ocr.detect_rotation(image)
+        image = rotate_upright(image, rotation)
+        image, skew = deskew(image)
+        upright_key = self.blobs.put(_png(image)) if (rotation or skew) else inp.image_key
+        activity.heartbeat("ocr")
+        words = self.ocr.recognise(image, inp.page)
+        content = PageContent(
+            page=inp.page, width=image.width, height=image.height, dpi=inp.dpi,
+            source="ocr" if words else "empty", words=words, image_key=upright_key,
+            rotation_applied=rotation, skew_corrected=skew, ocr_ms=_ms(start),
+        )
+        key = self.blobs.put(content.model_dump_json().encode("utf-8"))
+        return OcrPageOutput(page=inp.page, content_key=key, duration_ms=_ms(start))
+
+    @activity.defn(name="classify_document")
+    @boundary
+    def classify_document(self, ref: ContentRef) -> ClassifyOutput:
+        start = time.perf_counter()
+        result = self.classifier.classify(self._load_content(ref))
+        return ClassifyOutput(classification=result, duration_ms=_ms(start))
+
+    @activity.defn(name="extract_fields")
+    @boundary
+    def extract_fields(self, inp: ExtractInput) -> ExtractOutput:
+        start = time.perf_counter()
+        if inp.document_type not in self.known_types:
+            return ExtractOutput(extraction=None, duration_ms=_ms(start))
+        content = self._load_content(inp.content)
+        keys = {p.page: p.image_key for p in content.pages}
+        cache: dict[int, Image.Image | None] = {}
+
+        def page_image(page: int) -> Image.Image | None:
+            if page not in cache:
+                key = keys.get(page)
+                cache[page] = Image.open(io.BytesIO(self.blobs.get(key))).convert("L") if key else None
+            return cache[page]
+
+        extraction = self.extractor.extract(inp.document_type, content, page_image)
+        return ExtractOutput(extraction=extraction, duration_ms=_ms(start))
+
+    @activity.defn(name="save_result")
+    @boundary
+    def save_result(self, inp: SaveResultInput) -> None:
+        self.cases.save_result(inp.result)
+
+    @activity.defn(name="save_corrections")
+    @boundary
+    def save_corrections(self, inp: SaveCorrectionsInput) -> None:
+        self.cases.save_corrections(inp.case_id, inp.corrections)
+
+    def all(self) -> list:
+        return [
+            self.register_original, self.prepare_document, self.classify_document,
+            self.extract_fields, self.save_result, self.save_corrections,
+        ]

@@ -1,0 +1,84 @@
+"""One model in, one model out, for every activity (defaults on new fields).
+
+Only ids and storage keys cross the Temporal boundary, never file bytes:
+payloads are capped at 2 MB and page words live in the blob store.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from formwerk.models import CaseResult, Classification, Correction, Extraction
+
+
+class RegisterInput(BaseModel):
+    case_id: str
+    reference: str
+    blob_key: str
+    filename: str = ""
+
+
+class RegisterOutput(BaseModel):
+    sha256: str
+    size_bytes: int
+
+
+class PrepareInput(BaseModel):
+    blob_key: str
+    filename: str = ""
+
+
+class PageJob(BaseModel):
+    page: int
+    image_key: str  # PNG rendering (as scanned; OCR makes it upright)
+    dpi: int = 300
+    needs_ocr: bool = True
+    content_key: str | None = None  # PageContent JSON when read from the text layer
+
+
+class PrepareOutput(BaseModel):
+    kind: str
+    pages: list[PageJob] = Field(default_factory=list)
+    acroform_key: str | None = None  # list[AcroFormValue] JSON, when filled fields exist
+    duration_ms: int = 0
+
+
+class OcrPageInput(BaseModel):
+    page: int
+    image_key: str
+    dpi: int = 300
+
+
+class OcrPageOutput(BaseModel):
+    page: int
+    content_key: str
+    duration_ms: int = 0
+
+
+class ContentRef(BaseModel):
+    content_keys: list[str]  # PageContent JSON per page, in page order
+    acroform_key: str | None = None
+
+
+class ClassifyOutput(BaseModel):
+    classification: Classification
+    duration_ms: int = 0
+
+
+class ExtractInput(BaseModel):
+    document_type: str
+    content: ContentRef
+
+
+class ExtractOutput(BaseModel):
+    extraction: Extraction | None = None
+    duration_ms: int = 0
+
+
+class SaveCorrectionsInput(BaseModel):
+    case_id: str
+    corrections: list[Correction] = Field(default_factory=list)
+
+
+class SaveResultInput(BaseModel):
+    result: CaseResult
