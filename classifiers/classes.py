@@ -9,8 +9,11 @@ new form type is a class as soon as its catalogue entry exists.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+from classifiers.text import fold
 
 UNKNOWN = "unknown"
 INVOICE = "invoice"
@@ -63,4 +66,31 @@ def class_defs(catalogue: Any) -> list[ClassDef]:
     if INVOICE not in out:
         out[INVOICE] = INVOICE_DEF
     out.pop(UNKNOWN, None)
-    return [out[k] for k in sorted(out)]
+    return [_split_weak(out[k], out) for k in sorted(out)]
+
+
+def _is_generic(ident: str, cls_id: str, all_defs: dict[str, ClassDef]) -> bool:
+    """An identifier that alone proves little.
+
+    Single common words ("Rechnung", "Anmeldung", "Wohngeld") occur in letters
+    and inside other titles; an identifier that is part of another class's
+    identifiers ("§ 14 GewO" on both Gewerbe forms, "Anmeldung" inside
+    "Gewerbe-Anmeldung") cannot tell those classes apart.
+    """
+    f = fold(ident)
+    if len(f.split()) == 1 and len(f) <= 9 and not re.search(r"\d", f):
+        return True
+    for other in all_defs.values():
+        if other.id == cls_id:
+            continue
+        for o in (other.title, *other.identifiers):
+            fo = fold(o)
+            if f == fo or (len(f) >= 4 and f in fo):
+                return True
+    return False
+
+
+def _split_weak(c: ClassDef, all_defs: dict[str, ClassDef]) -> ClassDef:
+    strong = tuple(i for i in c.identifiers if not _is_generic(i, c.id, all_defs))
+    weak = tuple(dict.fromkeys([*c.weak_identifiers, *(i for i in c.identifiers if i not in strong)]))
+    return replace(c, identifiers=strong, weak_identifiers=weak)

@@ -38,10 +38,18 @@ class IdentifierHit:
     score: float  # 0..100 similarity
     found: str  # the text that matched (folded)
     weak: bool = False
+    is_title: bool = False
 
     def reason(self) -> str:
         """A German sentence for the clerk."""
-        kind = "Schlagwort" if self.weak else ("Formularkennung" if len(fold(self.identifier)) < SHORT else "Titel")
+        if self.is_title:
+            kind = "Titel"
+        elif self.weak:
+            kind = "Schlagwort"
+        elif re.search(r"[0-9§]", self.identifier):
+            kind = "Formularkennung"
+        else:
+            kind = "Kennbegriff"
         where = f"Seite {self.page}"
         if self.score >= 99.5:
             return f"{kind} '{self.identifier}' erkannt ({where})"
@@ -54,10 +62,12 @@ def _threshold(n: int) -> float:
     return max(86.0, 100.0 - 100.0 * max(1, n // 10) / n) if n < 40 else 90.0
 
 
-def _short_pattern(ident: str) -> re.Pattern[str]:
+def _short_pattern(ident: str, bounded: bool = True) -> re.Pattern[str]:
     parts = fold(ident).split()
     # spaces between the parts are optional ("GewA1"), letters/digits inside are exact
     body = r"\s*".join(re.escape(p) for p in parts)
+    if not bounded:  # a single generic word may sit inside a compound ("Wohngeldantrag")
+        return re.compile(body)
     return re.compile(r"(?<![0-9a-z])" + body + r"(?![0-9a-z])")
 
 
@@ -67,13 +77,22 @@ class IdentifierMatcher:
     def __init__(self, classes: list[ClassDef]):
         self.classes = [c.id for c in classes]
         self._entries: list[tuple[str, str, str, bool, re.Pattern[str] | None]] = []
+        self._titles = {(c.id, c.title) for c in classes}
         for c in classes:
             for ident, weak in [(i, False) for i in c.identifiers] + [(i, True) for i in c.weak_identifiers]:
                 f = fold(ident)
                 if not f:
                     continue
-                pat = _short_pattern(ident) if len(f) < SHORT else None
+                if len(f) < SHORT:
+                    pat = _short_pattern(ident)
+                elif weak and len(f.split()) == 1:
+                    pat = _short_pattern(ident, bounded=False)  # generic word: exact only
+                else:
+                    pat = None
                 self._entries.append((c.id, ident, f, weak, pat))
+        # long identifiers of every class, to reject a fuzzy hit that is really
+        # another class's identifier ("Gewerbe-Abmeldung" read as "-Anmeldung")
+        self._long = [(cid, f) for cid, _, f, _, pat in self._entries if pat is None]
 
     def hits(self, pages: list[str]) -> list[IdentifierHit]:
         """All identifier matches (best page per identifier)."""
@@ -87,18 +106,24 @@ class IdentifierMatcher:
                     m = pat.search(text)
                     if not m:
                         continue
-                    hit = IdentifierHit(cid, ident, pno, 100.0, m.group(0), weak)
+                    hit = IdentifierHit(cid, ident, pno, 100.0, m.group(0), weak, (cid, ident) in self._titles)
                 else:
                     al = fuzz.partial_ratio_alignment(f, text, score_cutoff=_threshold(len(f)))
                     if al is None:
                         continue
-                    hit = IdentifierHit(cid, ident, pno, al.score, text[al.dest_start : al.dest_end], weak)
+                    found = text[al.dest_start : al.dest_end]
+                    if al.score < 99.5 and self._belongs_elsewhere(cid, found, al.score):
+                        continue
+                    hit = IdentifierHit(cid, ident, pno, al.score, found, weak, (cid, ident) in self._titles)
                 key = (cid, ident)
                 if key not in best or hit.score > best[key].score:
                     best[key] = hit
                 if hit.score >= 99.5:
                     break  # an exact hit: earlier pages are as good as it gets
         return list(best.values())
+
+    def _belongs_elsewhere(self, cid: str, found: str, score: float) -> bool:
+        return any(other != cid and fuzz.ratio(f, found) > score for other, f in self._long)
 
     def match(self, pages: list[str]) -> tuple[dict[str, float], dict[str, list[str]]]:
         """(score per class in [0, 1], German reasons per class)."""

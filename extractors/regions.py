@@ -52,18 +52,24 @@ class PageWords:
         self.dpi = dpi
         self.width = width
         self.height = height
-        self.printed: set[int] = set()
+        self.printed: set[int] = set()  # label words: never values, stop regions
+        self.skipped: set[int] = set()  # other printed words: never values, don't stop
+
 
     @property
     def k(self) -> float:
         return scale(self.dpi)
 
-    def mark_printed(self, m: Match) -> None:
+    def mark_printed(self, m: Match, stop: bool = True) -> None:
+        target = self.printed if stop else self.skipped
         for w in m.words:
-            self.printed.add(id(w))
+            target.add(id(w))
 
     def is_printed(self, w: Word) -> bool:
         return id(w) in self.printed
+
+    def is_skipped(self, w: Word) -> bool:
+        return id(w) in self.skipped or id(w) in self.printed
 
 
 def _band(label: list[float], h: float, factor: float) -> tuple[float, float]:
@@ -85,7 +91,7 @@ def read_right(pw: PageWords, m: Match, max_dx: float | None, max_dy: float | No
         if pw.is_printed(w) and abs(center(w.bbox)[1] - center(lb)[1]) < 1.5 * h:
             x_limit = min(x_limit, w.bbox[0])
             break
-    words = [w for w in cands if not pw.is_printed(w) and center(w.bbox)[0] < x_limit]
+    words = [w for w in cands if not pw.is_skipped(w) and center(w.bbox)[0] < x_limit]
     return Region(m.page, words, "right")
 
 
@@ -112,7 +118,7 @@ def read_below(pw: PageWords, m: Match, max_dx: float | None, max_dy: float | No
         if pw.is_printed(w) and w.bbox[1] > lb[3] - 0.1 * h:
             y1 = min(y1, w.bbox[1])
             break
-    words = [w for w in cands if not pw.is_printed(w) and center(w.bbox)[1] < y1]
+    words = [w for w in cands if not pw.is_skipped(w) and center(w.bbox)[1] < y1]
     return Region(m.page, words, "below")
 
 

@@ -61,8 +61,11 @@ class ColumnDefinition(BaseModel):
     name: str
     type: str = "text"
     label: list[str] = Field(default_factory=list)
-    # AcroForm name pattern with ``{i}`` for the 0-based row index
+    # AcroForm name pattern with ``{n}`` for the 1-based row number
     acroform: list[str] = Field(default_factory=list)
+    # when the cell is empty, take this field's value (a child's family name
+    # defaults to the applicant's)
+    default_from: str | None = None
 
     @field_validator("label", "acroform", mode="before")
     @classmethod

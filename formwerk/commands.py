@@ -54,7 +54,7 @@ async def wait_routed(handle, timeout: float) -> CaseResult:
             return await handle.execute_update(ROUTED_UPDATE, result_type=CaseResult)
         except (WorkflowUpdateFailedError, RPCError):
             # the case has already finished: its result is final
-            return await handle.result(result_type=CaseResult)
+            return await handle.result()
 
     return await asyncio.wait_for(_wait(), timeout)
 

@@ -15,7 +15,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from formwerk.models import CaseInput, RoutingPolicy
+from formwerk.models import CaseInput, CaseResult, RoutingPolicy
 from formwerk.storage import BlobStore
 from workflows.names import CASE_WORKFLOW, case_workflow_id
 
@@ -56,13 +56,13 @@ async def submit(
     existed = await _exists(client, case_id)
     try:
         handle = await client.start_workflow(
-            CASE_WORKFLOW, inp, id=case_id, task_queue=task_queue,
+            CASE_WORKFLOW, inp, id=case_id, task_queue=task_queue, result_type=CaseResult,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
         return Submission(case_id, handle, created=not existed)
     except WorkflowAlreadyStartedError:
-        return Submission(case_id, client.get_workflow_handle(case_id), False)
+        return Submission(case_id, client.get_workflow_handle(case_id, result_type=CaseResult), False)
 
 
 async def _exists(client: Client, case_id: str) -> bool:

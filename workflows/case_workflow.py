@@ -72,6 +72,7 @@ class CaseWorkflow:
     def __init__(self) -> None:
         self._result: CaseResult | None = None
         self._decision: ReviewDecision | None = None
+        self._routed = False  # True once the machine's decision is stored
         self._ocr_queue = DEFAULT_OCR_TASK_QUEUE
 
     # -- messages ----------------------------------------------------------
@@ -87,9 +88,7 @@ class CaseWorkflow:
         Lets a caller wait for "completed / needs_review / rejected" without
         polling; the CLI uses it because `process` does not wait for clerks.
         """
-        await workflow.wait_condition(
-            lambda: self._result is not None and self._result.status != CaseStatus.PROCESSING
-        )
+        await workflow.wait_condition(lambda: self._routed)
         return self._result
 
     @workflow.update(name=REVIEW_UPDATE)
@@ -147,6 +146,8 @@ class CaseWorkflow:
             result.reason_code, result.reason = rejection
             result.timings_ms = {**timings, "total": self._ms_since(started)}
             await self._save()
+            self._routed = True
+            await workflow.wait_condition(workflow.all_handlers_finished)
             return result
 
         self._apply(classification, extraction)
@@ -156,6 +157,7 @@ class CaseWorkflow:
         result.timings_ms = {**timings, "total": self._ms_since(started)}
         result.status = decision.status
         await self._save()
+        self._routed = True
 
         if result.status == CaseStatus.NEEDS_REVIEW:
             await self._await_review(inp, content, policy.review_sla_hours)

@@ -19,6 +19,7 @@ Profiles (name -> what a clerk's inbox really contains):
 from __future__ import annotations
 
 import io
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -48,8 +49,8 @@ class ScanProfile:
 PROFILES: dict[str, ScanProfile] = {
     p.name: p
     for p in [
-        ScanProfile("office_300", 300, "RGB", (0.0, 0.6), (0.0, 0.5), 5.0, 85),
-        ScanProfile("office_200", 200, "L", (0.0, 0.8), (0.3, 0.7), 6.0, 70),
+        ScanProfile("office_300", 300, "RGB", (0.0, 0.6), (0.2, 0.5), 3.0, 85),
+        ScanProfile("office_200", 200, "L", (0.0, 0.8), (0.3, 0.7), 4.0, 70),
         ScanProfile("fax", 200, "1", (0.0, 1.0), (0.0, 0.4), 14.0, None, paper=255),
         ScanProfile("skewed", 300, "L", (1.5, 3.0), (0.0, 0.5), 5.0, 85),
         ScanProfile("rotated_90", 300, "L", (0.0, 0.5), (0.0, 0.5), 5.0, 85, turn=(90, 270)),
@@ -93,7 +94,9 @@ def degrade(img: Image.Image, profile: ScanProfile, rng: np.random.Generator) ->
         img = img.filter(ImageFilter.GaussianBlur(radius))
     if profile.noise > 0:
         arr = np.asarray(img).astype(np.float32)
-        arr = arr + rng.normal(0.0, profile.noise, arr.shape).astype(np.float32)
+        # sensor noise is mostly luminance: one field for all channels
+        noise = rng.normal(0.0, profile.noise, arr.shape[:2]).astype(np.float32)
+        arr = arr + (noise[..., None] if arr.ndim == 3 else noise)
         img = Image.fromarray(arr.clip(0, 255).astype(np.uint8))
     if profile.mode == "1":
         # fax: hard threshold plus sparse speckles (dust, line noise)
@@ -140,11 +143,16 @@ def pages_to_bytes(pages: list[Image.Image], fmt: str = "pdf", dpi: int = 300) -
     buf = io.BytesIO()
     first, rest = pages[0], pages[1:]
     if fmt == "pdf":
-        first.save(buf, format="PDF", save_all=True, append_images=rest, resolution=float(dpi))
+        # fixed dates: Pillow would stamp the wall clock, breaking same-seed-same-bytes
+        fixed = time.gmtime(1767225600)  # 2026-01-01T00:00:00Z
+        first.save(buf, format="PDF", save_all=True, append_images=rest, resolution=float(dpi),
+                   creationDate=fixed, modDate=fixed, producer="formwerk bench.synth")
     elif fmt in ("tif", "tiff"):
-        compression = "group4" if first.mode == "1" else "tiff_lzw"
-        first.save(buf, format="TIFF", save_all=True, append_images=rest,
-                   compression=compression, dpi=(dpi, dpi))
+        # group4 for fax pages as real fax servers do; JPEG-in-TIFF otherwise
+        # (noise makes lossless compression of scans balloon to ~20 MB/page)
+        extra = {"compression": "group4"} if first.mode == "1" else \
+            {"compression": "jpeg", "quality": 85}
+        first.save(buf, format="TIFF", save_all=True, append_images=rest, dpi=(dpi, dpi), **extra)
     else:
         raise ValueError(f"unknown output format {fmt!r}; use 'pdf' or 'tiff'")
     return buf.getvalue()

@@ -41,15 +41,16 @@ def sniff(data: bytes) -> FileKind:
         return FileKind.JPEG
     if data.startswith(b"II*\x00") or data.startswith(b"MM\x00*"):
         return FileKind.TIFF
-    # PDF readers accept the header anywhere in the first KiB (junk before it).
-    if b"%PDF-" in head:
-        return FileKind.PDF
+    # Known non-documents first: a ZIP holding a PDF shows "%PDF-" early too.
     for magic, what in _KNOWN_NON_DOCUMENTS:
         if data.startswith(magic):
             raise UnsupportedTypeError(
                 f"Die Datei ist {what}, kein Dokument (PDF, TIFF, PNG oder JPEG).",
                 detail=f"magic {magic!r}",
             )
+    # PDF readers accept the header anywhere in the first KiB (junk before it).
+    if b"%PDF-" in head:
+        return FileKind.PDF
     if data.strip() == b"":
         raise EmptyFileError("Die Datei enthält nur Leerzeichen und kein Dokument.")
     raise UnsupportedTypeError(detail=f"unknown magic {data[:8]!r}")

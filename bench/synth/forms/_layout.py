@@ -98,6 +98,8 @@ class FormSpec:
     authority_key: str | None = "authority"
     items: list[Item] = field(default_factory=list)
     footer: str = ""
+    instruction: str = ("Bitte vollständig und gut lesbar ausfüllen sowie die zutreffenden "
+                        "Kästchen ankreuzen.")
 
 
 # --------------------------------------------------------------------------
@@ -273,8 +275,8 @@ class _Renderer:
         if s.subtitle:
             self.text(tx, top - 30, s.subtitle, size=8)
         self.y = top - 56
-        self.text(self.left, self.y, "Bitte vollständig und gut lesbar ausfüllen sowie die "
-                  "zutreffenden Kästchen ankreuzen.", size=7)
+        if s.instruction:
+            self.text(self.left, self.y, s.instruction, size=7)
         self.y -= 8
 
     def footer(self):
@@ -371,7 +373,9 @@ class _Renderer:
         rows = self.values.get(t.key) or []
         lab = self.look.label_size
         line_h = 16 * self.look.row_scale
-        self.ensure(lab + 8 + line_h * (t.rows + 1))
+        nhead = max(h.count("\n") + 1 for h, _, _ in t.columns)
+        head_h = line_h + (nhead - 1) * (lab + 1.5)
+        self.ensure(lab + 8 + head_h + line_h * t.rows)
         head = f"{t.num}  {t.label}" if t.num else t.label
         self.text(self.left, self.y - lab - 2, head, "Helvetica-Bold", lab + 1)
         self.y -= lab + 6
@@ -382,18 +386,22 @@ class _Renderer:
             xs.append(xs[-1] + width * w / total)
         top = self.y
         self.c.setLineWidth(0.6)
-        for i in range(t.rows + 2):
-            self.c.line(self.left, top - i * line_h, self.right, top - i * line_h)
+        bottom = top - head_h - t.rows * line_h
+        self.c.line(self.left, top, self.right, top)
+        for i in range(t.rows + 1):
+            yy = top - head_h - i * line_h
+            self.c.line(self.left, yy, self.right, yy)
         for xx in xs:
-            self.c.line(xx, top, xx, top - (t.rows + 1) * line_h)
+            self.c.line(xx, top, xx, bottom)
         for j, (header, _, _) in enumerate(t.columns):
-            self.text(xs[j] + 3, top - line_h + 5, header, "Helvetica-Bold",
-                      self.fit(header, "Helvetica-Bold", lab, xs[j + 1] - xs[j] - 6))
+            for k, hl in enumerate(header.split("\n")):
+                self.text(xs[j] + 3, top - lab - 3 - k * (lab + 1.5), hl, "Helvetica-Bold",
+                          self.fit(hl, "Helvetica-Bold", lab, xs[j + 1] - xs[j] - 6))
         for i, row in enumerate(rows[: t.rows]):
-            yb = top - (i + 2) * line_h + 4
+            yb = top - head_h - (i + 1) * line_h + 4
             for j, (_, key, _) in enumerate(t.columns):
                 self.fill_text(xs[j] + 1, yb, str(row.get(key, "")), xs[j + 1] - xs[j] - 2)
-        self.y = top - (t.rows + 1) * line_h - 6
+        self.y = bottom - 6
 
     def run(self) -> bytes:
         self.new_page(first=True)

@@ -1,0 +1,142 @@
+"""Measure the classifier on a held-out split and (optionally) ship a model.
+
+    .venv/bin/python -m classifiers.evaluate [--out bench-out/classifier] [--final] [--no-encoder]
+
+Steps: build the corpus (``classifiers.corpus``, needs ``../shared/data``),
+split by source group (70/30), train an artefact on the training half, and
+report on the held-out half — accuracy, ECE, NLL, unknown recall on
+negatives, time per document — for
+
+* the full classifier with the transformer encoder (``e5``),
+* the same artefact without encoder (``tfidf-fallback``),
+* zero-shot (no artefact: identifiers + catalogue prototypes only),
+* the TF-IDF + logistic regression baseline (``classifiers.baseline_tfidf``),
+* a new form type: one class removed from training, measured on its
+  held-out documents (recognised from its catalogue entry only), and
+  after its examples arrive.
+
+``--final`` then trains on all documents and writes the artefact the workers
+load (``models/classifier/<version>``) with these figures in ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+from classifiers import corpus as corpus_mod
+from classifiers.baseline_tfidf import TfidfBaseline
+from classifiers.classes import UNKNOWN, class_defs
+from classifiers.classifier import DocumentClassifier
+from classifiers.encoder import load_encoder
+from classifiers.fusion import label_index
+from classifiers.metrics import summary
+from classifiers.training import DEFAULT_MODEL_ROOT, PAGE_SEP, train
+
+log = logging.getLogger(__name__)
+
+
+def pairs_of(docs) -> list[tuple[str, str]]:
+    return [(PAGE_SEP.join(d.pages), d.label) for d in docs]
+
+
+def measure(clf: DocumentClassifier, docs, labels_all: list[str]) -> dict:
+    t0 = time.perf_counter()
+    res = clf.classify_many([d.pages for d in docs])
+    dt = (time.perf_counter() - t0) / max(1, len(docs))
+    probs = np.array([[r.scores.get(lab, 0.0) for lab in labels_all] for r in res])
+    probs = probs / probs.sum(axis=1, keepdims=True)
+    y = label_index([d.label for d in docs], labels_all[:-1])
+    out = summary(probs, y, labels_all)
+    out["ms_per_document"] = round(dt * 1000, 1)
+    out["model_version"] = clf.version
+    return out
+
+
+def baseline(train_docs, test_docs, labels_all: list[str]) -> dict:
+    known = set(labels_all)
+    tr_labels = [d.label if d.label in known else UNKNOWN for d in train_docs]
+    b = TfidfBaseline().fit(["\n".join(d.pages) for d in train_docs], tr_labels)
+    t0 = time.perf_counter()
+    p = b.predict_proba(["\n".join(d.pages) for d in test_docs])
+    dt = (time.perf_counter() - t0) / max(1, len(test_docs))
+    probs = np.zeros((len(test_docs), len(labels_all)))
+    for j, c in enumerate(b.classes_):
+        probs[:, labels_all.index(c)] = p[:, j]
+    y = label_index([d.label for d in test_docs], labels_all[:-1])
+    out = summary(probs, y, labels_all)
+    out["ms_per_document"] = round(dt * 1000, 1)
+    return out
+
+
+def short(m: dict) -> str:
+    keys = ("accuracy", "ece", "nll", "unknown_recall", "known_to_unknown", "wrong_known_type", "ms_per_document")
+    return "  ".join(f"{k}={m[k]:.4f}" if isinstance(m.get(k), float) else f"{k}={m.get(k)}" for k in keys)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default="bench-out/classifier", help="where eval artefacts and report go")
+    ap.add_argument("--final", action="store_true", help="train on everything and write models/classifier")
+    ap.add_argument("--no-encoder", action="store_true")
+    ap.add_argument("--new-class", default="kindergeld_kg1", help="class held out of training for the new-type test")
+    ap.add_argument("--per-form", type=int, default=40)
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if not corpus_mod.data_available():
+        print("../shared/data is missing: nothing to measure")
+        return 1
+    from forms import load_catalogue
+
+    cat = load_catalogue()
+    labels_all = [c.id for c in class_defs(cat)] + [UNKNOWN]
+    enc = None if args.no_encoder else load_encoder()
+    docs = corpus_mod.build_corpus(n_per_form=args.per_form)
+    train_docs, test_docs = corpus_mod.split(docs)
+    out = Path(args.out)
+    report: dict = {"corpus": {"train": len(train_docs), "test": len(test_docs),
+                               "test_by_label": {lab: sum(d.label == lab for d in test_docs) for lab in labels_all},
+                               "test_by_kind": {}}}
+    for d in test_docs:
+        report["corpus"]["test_by_kind"][d.kind] = report["corpus"]["test_by_kind"].get(d.kind, 0) + 1
+    t0 = time.perf_counter()
+    vdir = train(pairs_of(train_docs), cat, out / "models", encoder=enc)
+    report["train_seconds"] = round(time.perf_counter() - t0, 1)
+    results = {}
+    if enc is not None:
+        results["e5"] = measure(DocumentClassifier.from_catalogue(cat, vdir), test_docs, labels_all)
+    results["tfidf_fallback"] = measure(DocumentClassifier.from_catalogue(cat, vdir, encoder="none"), test_docs, labels_all)
+    if enc is not None:
+        results["zero_shot_e5"] = measure(DocumentClassifier.zero_shot(class_defs(cat), enc), test_docs, labels_all)
+    results["zero_shot_tfidf"] = measure(DocumentClassifier.zero_shot(class_defs(cat), None), test_docs, labels_all)
+    results["baseline_tfidf_lr"] = baseline(train_docs, test_docs, labels_all)
+    # new form type: no training example of it, then with examples
+    nc = args.new_class
+    held = [d for d in test_docs if d.label == nc]
+    vdir_nc = train(pairs_of([d for d in train_docs if d.label != nc]), cat, out / "models-newclass", encoder=enc)
+    clf_nc = DocumentClassifier.from_catalogue(cat, vdir_nc, encoder=None if enc is not None else "none")
+    results[f"new_class_{nc}_without_examples"] = {
+        "on_new_class": measure(clf_nc, held, labels_all), "overall": measure(clf_nc, test_docs, labels_all)}
+    report["results"] = results
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    for name, m in results.items():
+        if "overall" in m:
+            print(f"{name:40s} new-class docs: {short(m['on_new_class'])}")
+            print(f"{'':40s} all docs:       {short(m['overall'])}")
+        else:
+            print(f"{name:40s} {short(m)}")
+    if args.final:
+        vfinal = train(pairs_of(docs), cat, DEFAULT_MODEL_ROOT, encoder=enc,
+                       extra_metrics={"held_out_evaluation": results, "corpus": report["corpus"]})
+        print(f"final model: {vfinal}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

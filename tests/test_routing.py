@@ -1,0 +1,64 @@
+"""Routing is a pure function: tested directly, no Temporal."""
+
+from formwerk.models import (
+    CaseStatus,
+    Classification,
+    ExtractedField,
+    Extraction,
+    RoutingPolicy,
+    ValidationIssue,
+)
+from formwerk.routing import route
+
+
+def _extraction(**fields) -> Extraction:
+    return Extraction(
+        document_type="gewerbeanmeldung",
+        fields={n: ExtractedField(name=n, value=v, confidence=c) for n, (v, c) in fields.items()},
+    )
+
+
+CONFIDENT = Classification(document_type="gewerbeanmeldung", confidence=0.99)
+POLICY = RoutingPolicy(min_type_confidence=0.9, min_field_confidence=0.8,
+                       required_fields=["family_name", "birth_date"])
+
+
+def test_confident_case_goes_straight_through():
+    ex = _extraction(family_name=("Müller", 0.95), birth_date=("1986-02-14", 0.97), email=(None, 0.0))
+    decision = route(CONFIDENT, ex, POLICY)
+    assert decision.status == CaseStatus.COMPLETED
+    assert decision.reasons == [] and not any(f.needs_review for f in ex.fields.values())
+
+
+def test_low_confidence_and_missing_required_fields_are_flagged_by_name():
+    ex = _extraction(family_name=("Müller", 0.5), birth_date=(None, 0.0), email=(None, 0.0))
+    decision = route(CONFIDENT, ex, POLICY)
+    assert decision.status == CaseStatus.NEEDS_REVIEW
+    assert decision.reasons == ["low_confidence:family_name", "missing:birth_date"]
+    assert ex.fields["family_name"].needs_review and ex.fields["birth_date"].needs_review
+    assert not ex.fields["email"].needs_review  # optional and empty: nothing to check
+
+
+def test_per_field_threshold_overrides_default():
+    ex = _extraction(family_name=("Müller", 0.85), birth_date=("1986-02-14", 0.85))
+    policy = POLICY.model_copy(update={"field_thresholds": {"birth_date": 0.9}})
+    assert route(CONFIDENT, ex, policy).reasons == ["low_confidence:birth_date"]
+
+
+def test_failed_validator_and_cross_field_rule_route_to_review():
+    ex = _extraction(family_name=("Müller", 0.95), birth_date=("2090-01-01", 0.95))
+    ex.fields["birth_date"].issues.append(ValidationIssue(code="date_in_future", message="x"))
+    ex.issues.append(ValidationIssue(code="start_before_birth", message="y", fields=["family_name"]))
+    decision = route(CONFIDENT, ex, POLICY)
+    assert decision.reasons == ["invalid:birth_date", "rule:start_before_birth"]
+    assert set(decision.fields_to_review) == {"birth_date", "family_name"}
+
+
+def test_unknown_type_low_type_confidence_and_four_eyes():
+    unknown = Classification(document_type="unknown", confidence=0.7)
+    assert route(unknown, None, POLICY).reasons == ["unknown_document_type"]
+    unsure = Classification(document_type="gewerbeanmeldung", confidence=0.6)
+    ex = _extraction(family_name=("A", 0.99), birth_date=("1990-01-01", 0.99))
+    assert route(unsure, ex, POLICY).reasons == ["low_type_confidence"]
+    four = POLICY.model_copy(update={"four_eyes": True})
+    assert route(CONFIDENT, ex, four).status == CaseStatus.NEEDS_REVIEW

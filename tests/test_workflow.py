@@ -1,0 +1,164 @@
+"""The case workflow on a real Temporal dev server, engines faked.
+
+What is real here: the Temporal server, the workers, the activities' page
+layer (sniffing, rendering, bad input), the blob and case stores.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from temporalio.client import WorkflowUpdateFailedError
+
+from formwerk.db import CaseStore
+from formwerk.intake import submit
+from formwerk.models import CaseResult, CaseStatus, ReviewAction, ReviewDecision, RoutingPolicy
+from formwerk.storage import BlobStore
+from tests import badfiles
+from tests.fakes import FakeClassifier, FakeExtractor, FakeOcr
+from workflows.activities import CaseActivities
+from workflows.names import REVIEW_UPDATE, STATE_QUERY
+from worker import make_workers
+
+from formwerk.commands import wait_routed
+
+POLICIES = {"gewerbeanmeldung": RoutingPolicy(min_field_confidence=0.9, required_fields=["family_name"],
+                                              review_sla_hours=48)}
+
+
+@pytest.fixture
+def stores(tmp_path):
+    return BlobStore(tmp_path / "blobs"), CaseStore.from_url(f"sqlite:///{tmp_path / 'c.sqlite'}")
+
+
+def _activities(stores, extractor=None, classifier=None):
+    blobs, cases = stores
+    return CaseActivities(blobs=blobs, cases=cases, ocr=FakeOcr(),
+                          classifier=classifier or FakeClassifier(),
+                          extractor=extractor or FakeExtractor(),
+                          known_types={"gewerbeanmeldung"})
+
+
+async def _submit(client, blobs, data, queues, name="scan.png", reference=None):
+    return await submit(client, blobs, data, filename=name, reference=reference,
+                        task_queue=queues[0], ocr_task_queue=queues[1], policies=POLICIES)
+
+
+async def test_confident_case_goes_straight_through(temporal_env, queues, stores):
+    client = temporal_env.client
+    async with make_workers(client, _activities(stores), *queues, ocr_slots=2):
+        sub = await _submit(client, stores[0], badfiles.text_image(["Gewerbe-Anmeldung"]), queues)
+        routed = await wait_routed(sub.handle, 60)
+        final = await sub.handle.result()
+    assert routed.status == CaseStatus.COMPLETED == final.status
+    assert final.document_type == "gewerbeanmeldung" and final.page_count == 1
+    assert final.fields["family_name"].value == "Müller"
+    assert final.timings_ms["total"] >= final.timings_ms["ocr"] >= 0
+    assert stores[1].get(sub.case_id).status == CaseStatus.COMPLETED
+
+
+async def test_review_case_is_corrected_through_the_update(temporal_env, queues, stores):
+    client = temporal_env.client
+    extractor = FakeExtractor(confidences={"family_name": 0.97, "birth_date": 0.5})
+    async with make_workers(client, _activities(stores, extractor), *queues, ocr_slots=2):
+        sub = await _submit(client, stores[0], badfiles.text_image(["Antrag", "B"]), queues)
+        routed = await wait_routed(sub.handle, 60)
+        assert routed.status == CaseStatus.NEEDS_REVIEW
+        assert routed.review_reasons == ["low_confidence:birth_date"]
+        assert routed.fields["birth_date"].needs_review and not routed.fields["family_name"].needs_review
+        assert stores[1].get(sub.case_id).status == CaseStatus.NEEDS_REVIEW
+
+        # the validator rejects bad decisions before they reach the history
+        with pytest.raises(WorkflowUpdateFailedError):
+            await sub.handle.execute_update(REVIEW_UPDATE, ReviewDecision(
+                action=ReviewAction.APPROVE, clerk="anna", corrections={"no_such_field": 1}))
+        await sub.handle.execute_update(REVIEW_UPDATE, ReviewDecision(action=ReviewAction.CLAIM, clerk="anna"),
+                                        result_type=CaseResult)
+        with pytest.raises(WorkflowUpdateFailedError):  # never two clerks on one case
+            await sub.handle.execute_update(REVIEW_UPDATE, ReviewDecision(
+                action=ReviewAction.APPROVE, clerk="ben"))
+        after = await sub.handle.execute_update(REVIEW_UPDATE, ReviewDecision(
+            action=ReviewAction.APPROVE, clerk="anna", corrections={"birth_date": "1986-02-15"}),
+            result_type=CaseResult)
+        final = await sub.handle.result()
+        # once decided, the case no longer accepts decisions
+        with pytest.raises(Exception):
+            await sub.handle.execute_update(REVIEW_UPDATE, ReviewDecision(
+                action=ReviewAction.APPROVE, clerk="anna"))
+    assert after.status == final.status == CaseStatus.COMPLETED
+    assert final.fields["birth_date"].value == "1986-02-14"  # machine output kept
+    assert final.contract_json()["fields"]["birth_date"]["value"] == "1986-02-15"  # delivered merged
+    stored = stores[1].corrections_for(sub.case_id)
+    assert [(c.field, c.corrected_value, c.clerk) for c in stored] == [("birth_date", "1986-02-15", "anna")]
+
+
+async def test_reclassify_reextracts_for_the_new_type(temporal_env, queues, stores):
+    client = temporal_env.client
+    extractor = FakeExtractor()
+    acts = _activities(stores, extractor, FakeClassifier(document_type="unknown", confidence=0.4))
+    acts.known_types = {"gewerbeanmeldung", "unknown"}
+    async with make_workers(client, acts, *queues, ocr_slots=2):
+        sub = await _submit(client, stores[0], badfiles.text_image(["Brief"]), queues)
+        routed = await wait_routed(sub.handle, 60)
+        assert routed.review_reasons == ["unknown_document_type"]
+        after = await sub.handle.execute_update(REVIEW_UPDATE, ReviewDecision(
+            action=ReviewAction.RECLASSIFY, clerk="anna", document_type="gewerbeanmeldung"),
+            result_type=CaseResult)
+        assert after.document_type == "gewerbeanmeldung" and after.status == CaseStatus.NEEDS_REVIEW
+        await sub.handle.execute_update(REVIEW_UPDATE, ReviewDecision(action=ReviewAction.APPROVE, clerk="anna"))
+        final = await sub.handle.result()
+    assert final.status == CaseStatus.COMPLETED and extractor.calls[-1] == "gewerbeanmeldung"
+
+
+async def test_duplicate_submit_yields_one_case(temporal_env, queues, stores):
+    client = temporal_env.client
+    data = badfiles.text_image(["Doppelt eingereicht"])
+    async with make_workers(client, _activities(stores), *queues, ocr_slots=2):
+        first = await _submit(client, stores[0], data, queues, reference="FV-2026-0001")
+        second = await _submit(client, stores[0], data, queues, reference="FV-2026-0001")
+        assert first.case_id == second.case_id and first.created and not second.created
+        await first.handle.result()
+        third = await _submit(client, stores[0], data, queues, reference="FV-2026-0001")  # after finishing
+        assert third.case_id == first.case_id and not third.created
+        assert (await wait_routed(third.handle, 30)).status == CaseStatus.COMPLETED
+    runs = [w async for w in client.list_workflows(f"WorkflowId = '{first.case_id}'")]
+    assert len(runs) == 1
+
+
+async def test_bad_inputs_are_rejected_and_the_worker_keeps_going(temporal_env, queues, stores):
+    client = temporal_env.client
+    blobs = stores[0]
+    async with make_workers(client, _activities(stores), *queues, ocr_slots=2):
+        subs = {}
+        for name, (make, code) in badfiles.BAD_INPUTS.items():
+            data = make()
+            subs[name] = (await _submit(client, blobs, data, queues, name=f"{name}.pdf"), code, data)
+        for name, (sub, code, data) in subs.items():
+            result = await wait_routed(sub.handle, 60)
+            assert result.status == CaseStatus.REJECTED, name
+            assert result.reason_code == code, name
+            assert result.reason and result.reason.endswith("."), name
+            assert blobs.get("sha256:" + result.sha256) == data  # the original is kept
+        good = await _submit(client, blobs, badfiles.text_image(["Nach den Fehlern"]), queues)
+        assert (await wait_routed(good.handle, 60)).status == CaseStatus.COMPLETED
+
+
+async def test_sla_breach_escalates_a_waiting_case(time_skipping_env, queues, stores):
+    client = time_skipping_env.client
+    extractor = FakeExtractor(confidences={"family_name": 0.3, "birth_date": 0.99})
+    async with make_workers(client, _activities(stores, extractor), *queues, ocr_slots=2):
+        sub = await _submit(client, stores[0], badfiles.text_image(["SLA"]), queues)
+        with time_skipping_env.auto_time_skipping_disabled():
+            routed = await wait_routed(sub.handle, 60)
+        assert routed.status == CaseStatus.NEEDS_REVIEW and not routed.escalated
+        await time_skipping_env.sleep(timedelta(hours=47))
+        assert not (await sub.handle.query(STATE_QUERY, result_type=CaseResult)).escalated
+        await time_skipping_env.sleep(timedelta(hours=2))
+        state = await sub.handle.query(STATE_QUERY, result_type=CaseResult)
+        assert state.escalated and state.status == CaseStatus.NEEDS_REVIEW
+        assert stores[1].get(sub.case_id).escalated
+        await sub.handle.execute_update(REVIEW_UPDATE, ReviewDecision(action=ReviewAction.REJECT, clerk="s",
+                                                                      comment="Unvollständig."))
+        final = await sub.handle.result()
+    assert final.status == CaseStatus.REJECTED and final.reason == "Unvollständig."
