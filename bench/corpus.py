@@ -17,10 +17,13 @@ Categories:
 * ``acroform`` — the real forms of ``../shared/data/forms`` filled as AcroForms
 * ``real_scan`` — those filled real forms, scanned with a profile
 * ``invoice`` — real ZUGFeRD invoices, rasterised; truth from their CII XML
-* ``letter``, ``blank`` — negatives: the right type is ``unknown``
+* ``letter``, ``blank``, ``other_form`` (a municipal form of another purpose,
+  e.g. Gewerbe-Abmeldung, Hundesteuer) — negatives: the right type is
+  ``unknown``
 
 Without ``../shared/data`` the real-form slots are filled with generated forms
-(so ``full`` keeps >= 200 documents) and invoices are left out.
+(so ``full`` keeps >= 200 documents) and generated invoices (``bench.synth``)
+replace the real ones.
 The corpus is never committed: it lives in the (gitignored) output folder.
 """
 
@@ -95,21 +98,26 @@ class CorpusItem:
 # real scans per type (profiles cycled), invoices, letters, blank pages
 _COUNTS = {
     "tiny": dict(scan_profiles=["office_300"], scans=1, digital=0, acroform=0, real_scan=0,
-                 invoice=0, letter=1, blank=1, types=FORM_TYPES[:1]),
+                 invoice=0, letter=1, blank=1, other_form=0, types=FORM_TYPES[:1]),
     "small": dict(scan_profiles=None, scans=1, digital=1, acroform=1, real_scan=2,
-                  invoice=3, letter=3, blank=2, types=FORM_TYPES),
+                  invoice=3, letter=2, blank=1, other_form=2, types=FORM_TYPES),
     "full": dict(scan_profiles=PROFILES, scans=5, digital=4, acroform=3, real_scan=6,
-                 invoice=16, letter=14, blank=6, types=FORM_TYPES),
+                 invoice=16, letter=10, blank=6, other_form=8, types=FORM_TYPES),
 }
 
 
+OTHER_FORMS = ["unknown_form", "gewerbeabmeldung"]  # bench.synth generators whose answer is "unknown"
+
+
 def plan_corpus(size: str = "small", seed: int = 0, *, real_forms: bool = True,
-                invoices: Iterable[str] = ()) -> list[CorpusSpec]:
+                invoices: Iterable[str] = (), synthetic_invoices: bool = True) -> list[CorpusSpec]:
     """The deterministic list of documents for ``size`` and ``seed``.
 
     ``small`` ≈ 40 documents, ``full`` >= 200, ``tiny`` (tests) 3.
     ``real_forms``: whether real AcroForms can be filled (shared data present);
-    ``invoices``: names of available real invoices (sorted, chosen by seed).
+    ``invoices``: names of available real invoices (sorted, chosen by seed);
+    without them, ``synthetic_invoices`` says generated ones can take their
+    place (else letters do).
     """
     if size not in _COUNTS:
         raise ValueError(f"unknown size {size!r}; one of {', '.join(SIZES)}")
@@ -145,10 +153,15 @@ def plan_corpus(size: str = "small", seed: int = 0, *, real_forms: bool = True,
         chosen = rng.sample(inv, min(len(inv), c["invoice"]))
         for k, name in enumerate(sorted(chosen)):
             specs.append(CorpusSpec("invoice", "invoice", nxt(), ["office_300", "office_200", "fax"][k % 3], name))
-    # without real invoices, letters take their slots (full keeps >= 200 documents)
-    n_letters = c["letter"] + (0 if inv else c["invoice"])
+    elif synthetic_invoices:
+        for k in range(c["invoice"]):
+            specs.append(CorpusSpec("invoice", "invoice", nxt(), ["office_300", "office_200", "fax"][k % 3]))
+    # without any invoices, letters take their slots (full keeps >= 200 documents)
+    n_letters = c["letter"] + (0 if inv or synthetic_invoices else c["invoice"])
     for _ in range(n_letters):
         specs.append(CorpusSpec("unknown", "letter", nxt(), "office_200"))
+    for k in range(c["other_form"]):
+        specs.append(CorpusSpec("unknown", "other_form", nxt(), PROFILES[k % 2], OTHER_FORMS[k % 2]))
     for _ in range(c["blank"]):
         specs.append(CorpusSpec("unknown", "blank", nxt(), "office_200"))
     return specs
@@ -209,8 +222,19 @@ def count_pages(data: bytes) -> int:
 
 
 def _scan(synth: Any, doc: Any, profile: str, seed: int) -> bytes:
-    """Scan with ``bench.synth`` when it can; else the plain rasteriser."""
+    """Scan with ``bench.synth`` when it can; else the plain rasteriser.
+
+    Fax-profile scans come as multi-page TIFF (what fax servers deliver), so
+    the corpus also exercises the TIFF intake path; the rest as image-only PDF.
+    """
     if synth is not None and hasattr(synth, "scan_document"):
+        if profile == "fax":
+            try:
+                return synth.scan_document(doc, profile, seed, fmt="tiff")
+            except TypeError:  # an older synth without fmt: PDF then
+                pass
+            except Exception as exc:
+                log.warning("synth TIFF scan failed (%s); PDF used", exc)
         try:
             return synth.scan_document(doc, profile, seed)
         except Exception as exc:
@@ -219,37 +243,74 @@ def _scan(synth: Any, doc: Any, profile: str, seed: int) -> bytes:
     return negatives.rasterise(doc.pdf_bytes, seed, dpi=dpi)
 
 
-def generate(spec: CorpusSpec, synth: Any | None, data_dir: Path | None = None) -> tuple[bytes, dict[str, Any], str | None, list[str]]:
-    """Make one document: ``(file bytes, truth, variant, also_ok)``.
+def _synth_has(synth: Any | None, doc_type: str) -> bool:
+    try:
+        return doc_type in synth.available_types()
+    except Exception:
+        return False
+
+
+def _render(synth: Any | None, doc_type: str, seed: int) -> Any:
+    if not _synth_has(synth, doc_type):
+        raise LookupError(f"bench.synth cannot render {doc_type!r}")
+    return synth.render_document(doc_type, seed)
+
+
+@dataclass
+class Generated:
+    data: bytes
+    truth: dict[str, Any]
+    category: str  # may differ from the spec's when a real form fell back to a generated one
+    variant: str | None = None
+    also_ok: list[str] = field(default_factory=list)
+
+
+def generate(spec: CorpusSpec, synth: Any | None, data_dir: Path | None = None) -> Generated:
+    """Make one document.
 
     Raises ``LookupError`` when the source is unavailable (no synth, no data).
+    A real form that ``fill_real_form`` cannot fill (returns ``None``) falls
+    back to a generated form of the same type (category ``scan``/``digital``).
     """
     cat = spec.category
+    if cat in ("acroform", "real_scan"):
+        if synth is None or not hasattr(synth, "fill_real_form"):
+            raise LookupError("bench.synth.fill_real_form unavailable")
+        doc = synth.fill_real_form(spec.doc_type, spec.seed)
+        if doc is not None:
+            data = doc.pdf_bytes if cat == "acroform" else _scan(synth, doc, spec.profile or "office_300", spec.seed)
+            return Generated(data, dict(doc.truth), cat, getattr(doc, "variant", None))
+        cat = "digital" if cat == "acroform" else "scan"
+        log.info("no real %s form: generated one instead", spec.doc_type)
     if cat in ("scan", "digital"):
         if synth is None or not hasattr(synth, "render_document"):
             raise LookupError("bench.synth.render_document unavailable")
         doc = synth.render_document(spec.doc_type, spec.seed)
         data = doc.pdf_bytes if cat == "digital" else _scan(synth, doc, spec.profile or "office_300", spec.seed)
-        return data, dict(doc.truth), getattr(doc, "variant", None), []
-    if cat in ("acroform", "real_scan"):
-        if synth is None or not hasattr(synth, "fill_real_form"):
-            raise LookupError("bench.synth.fill_real_form unavailable")
-        doc = synth.fill_real_form(spec.doc_type, spec.seed)
-        if doc is None:
-            raise LookupError("real forms unavailable (no shared data)")
-        data = doc.pdf_bytes if cat == "acroform" else _scan(synth, doc, spec.profile or "office_300", spec.seed)
-        return data, dict(doc.truth), getattr(doc, "variant", None), []
+        return Generated(data, dict(doc.truth), cat, getattr(doc, "variant", None))
+    if cat == "invoice" and spec.source is None:  # generated invoice (no shared data)
+        doc = _render(synth, "invoice", spec.seed)
+        return Generated(_scan(synth, doc, spec.profile or "office_300", spec.seed), dict(doc.truth), cat,
+                         getattr(doc, "variant", None))
+    if cat == "other_form":
+        doc = _render(synth, spec.source or "unknown_form", spec.seed)
+        return Generated(_scan(synth, doc, spec.profile or "office_300", spec.seed), {}, cat,
+                         f"{spec.source}:{getattr(doc, 'variant', '')}")
     if cat == "invoice":
         base = (data_dir or shared_data_dir()) / "invoices" / "XML-Rechnung"
         pdf = (base / "FX" / f"{spec.source}.pdf").read_bytes()
         truth = invoice_truth(base / "CII" / f"{spec.source}.cii.xml")
         doc = SimpleNamespace(doc_type="invoice", truth=truth, pdf_bytes=pdf, variant=spec.source)
-        return _scan(synth, doc, spec.profile or "office_300", spec.seed), truth, spec.source, []
+        return Generated(_scan(synth, doc, spec.profile or "office_300", spec.seed), truth, cat, spec.source)
+    if cat == "letter" and _synth_has(synth, "letter"):
+        # bench.synth's letters mention a form by name: the harder negative
+        doc = synth.render_document("letter", spec.seed)
+        return Generated(_scan(synth, doc, spec.profile or "office_200", spec.seed), {}, cat, "synth-letter")
     if cat == "letter":
         doc = SimpleNamespace(doc_type="unknown", truth={}, pdf_bytes=negatives.letter_pdf(spec.seed), variant="letter")
-        return _scan(synth, doc, spec.profile or "office_200", spec.seed), {}, "letter", []
+        return Generated(_scan(synth, doc, spec.profile or "office_200", spec.seed), {}, cat, "letter")
     if cat == "blank":
-        return negatives.blank_scan(spec.seed), {}, "blank", ["rejected"]
+        return Generated(negatives.blank_scan(spec.seed), {}, cat, "blank", ["rejected"])
     raise ValueError(f"unknown category {cat!r}")
 
 
@@ -265,14 +326,15 @@ def build_corpus(out_dir: str | Path, size: str = "small", seed: int = 0, *, syn
         synth = load_synth()
     data_dir = data_dir or shared_data_dir()
     real_forms = data_dir.joinpath("forms").is_dir() and synth is not None and hasattr(synth, "fill_real_form")
-    specs = plan_corpus(size, seed, real_forms=real_forms, invoices=available_invoices(data_dir))
+    specs = plan_corpus(size, seed, real_forms=real_forms, invoices=available_invoices(data_dir),
+                        synthetic_invoices=_synth_has(synth, "invoice"))
     corpus_dir = Path(out_dir) / "corpus"
     corpus_dir.mkdir(parents=True, exist_ok=True)
     items: list[CorpusItem] = []
     skipped: list[dict[str, Any]] = []
     for i, spec in enumerate(specs):
         try:
-            data, truth, variant, also_ok = generate(spec, synth, data_dir)
+            g = generate(spec, synth, data_dir)
         except LookupError as exc:
             skipped.append({**asdict(spec), "reason": str(exc)})
             continue
@@ -280,11 +342,13 @@ def build_corpus(out_dir: str | Path, size: str = "small", seed: int = 0, *, syn
             log.exception("generating %s failed", spec.stem)
             skipped.append({**asdict(spec), "reason": f"{type(exc).__name__}: {exc}"})
             continue
-        name = f"{i:04d}-{spec.stem}{sniff_extension(data)}"
-        (corpus_dir / name).write_bytes(data)
-        items.append(CorpusItem(file=name, doc_type=spec.doc_type, category=spec.category,
-                                profile=spec.profile, truth=_jsonable(truth), pages=count_pages(data),
-                                seed=spec.seed, variant=variant, also_ok=also_ok))
+        profile = None if g.category in ("digital", "acroform") else spec.profile
+        stem = "-".join([g.category, spec.doc_type, profile or "plain", str(spec.seed)])
+        name = f"{i:04d}-{stem}{sniff_extension(g.data)}"
+        (corpus_dir / name).write_bytes(g.data)
+        items.append(CorpusItem(file=name, doc_type=spec.doc_type, category=g.category,
+                                profile=profile, truth=_jsonable(g.truth), pages=count_pages(g.data),
+                                seed=spec.seed, variant=g.variant, also_ok=g.also_ok))
     write_manifest(corpus_dir / "manifest.jsonl", items)
     return items, skipped
 

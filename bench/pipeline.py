@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -52,7 +53,7 @@ class PipelineRun:
     @property
     def worker_peak_rss_mb(self) -> float | None:
         """Largest peak among Python processes (the worker/CLI), MiB."""
-        py = [v for k, v in self.peak_rss_mb.items() if k.startswith("python") or k.startswith("formwerk")]
+        py = [v for k, v in self.peak_rss_mb.items() if k.startswith(("python", "formwerk", "cli"))]
         return max(py) if py else (max(self.peak_rss_mb.values()) if self.peak_rss_mb else None)
 
 
@@ -150,19 +151,44 @@ def parse_output(stdout: str) -> list[dict[str, Any]]:
     return out
 
 
+def free_port() -> int:
+    """A TCP port nobody listens on right now (the OS picks it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def isolated_env(data_dir: Path) -> dict[str, str]:
+    """Settings for a private embedded stack: own store, own Temporal ports.
+
+    Why: the default Temporal address (127.0.0.1:7233) is shared by everything
+    on the machine; a benchmark must neither use nor disturb another stack.
+    """
+    return {
+        "FORMWERK_DATA_DIR": str(data_dir),
+        "FORMWERK_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
+        "FORMWERK_TEMPORAL_UI_PORT": str(free_port()),
+        "FORMWERK_EMBEDDED_TEMPORAL": "true",
+    }
+
+
 def run_pipeline(files: Sequence[Path], data_dir: Path, *, command: Sequence[str] | None = None,
                  batch_size: int = 16, warmup: Path | None = None, seconds_per_page: float = 60.0,
-                 pages: dict[str, int] | None = None, extra_env: dict[str, str] | None = None) -> PipelineRun:
+                 pages: dict[str, int] | None = None, extra_env: dict[str, str] | None = None,
+                 isolated: bool = True) -> PipelineRun:
     """Process ``files`` in batches; results keyed by the file's base name.
 
     A file with no output line is reported in ``errors`` (and scored as wrong
     by the metrics). ``warmup`` (a file that is not part of the corpus) is
     processed first and timed apart, so start-up of the embedded stack and
-    model loading do not count against throughput.
+    model loading do not count against throughput. With ``isolated`` the
+    benchmark runs its own embedded stack on free ports and stops it at the
+    end (``formwerk down``); otherwise the environment's settings are used.
     """
     cmd = list(command or default_command())
     data_dir.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "FORMWERK_DATA_DIR": str(data_dir), "OMP_THREAD_LIMIT": "1", **(extra_env or {})}
+    stack = isolated_env(data_dir) if isolated else {"FORMWERK_DATA_DIR": str(data_dir)}
+    env = {**os.environ, **stack, "OMP_THREAD_LIMIT": "1", **(extra_env or {})}
     run = PipelineRun(command=cmd)
     pages = pages or {}
     with MemoryWatcher(data_dir) as mem:
@@ -188,8 +214,28 @@ def run_pipeline(files: Sequence[Path], data_dir: Path, *, command: Sequence[str
             if missing:
                 run.errors.append(f"batch {run.batches}: no result for {len(missing)} file(s): {', '.join(missing[:5])}")
             log.info("pipeline batch %d: %d files, %d results", run.batches, len(batch), len(objs))
+    if isolated and Path(cmd[0]).name == "formwerk":
+        _stop_stack(cmd[0], env, run)
     run.peak_rss_mb = mem.peak_by_name()
+    try:  # fallback for short-lived CLIs the poller missed: largest waited-for child
+        import resource
+
+        children_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0  # kB on Linux
+        if children_mb and not run.peak_rss_mb:
+            run.peak_rss_mb = {"cli (rusage)": round(children_mb, 1)}
+    except (ImportError, OSError):  # pragma: no cover - not Linux
+        pass
     return run
+
+
+def _stop_stack(exe: str, env: dict[str, str], run: PipelineRun) -> None:
+    # the private Temporal dev server was started by our CLI calls: stop it (pid file in data_dir)
+    try:
+        r = subprocess.run([exe, "down"], env=env, capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            run.errors.append(f"formwerk down: exit code {r.returncode}")
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        run.errors.append(f"formwerk down failed: {exc}")
 
 
 def _run_batch(cmd: list[str], files: list[Path], env: dict[str, str], mem: MemoryWatcher,

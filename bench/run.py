@@ -41,7 +41,7 @@ class BaselineSizes:
 
 BASELINE_SIZES = {
     "tiny": BaselineSizes(2, 3, 3),
-    "small": BaselineSizes(6, 8, 16),
+    "small": BaselineSizes(6, 10, 16),
     "full": BaselineSizes(16, 24, 48),
 }
 

@@ -71,7 +71,10 @@ class E5Encoder:
         kw = {"local_files_only": True} if local or os.environ.get("HF_HUB_OFFLINE") else {}
         self.tokenizer = AutoTokenizer.from_pretrained(path, **kw)
         # fp32 compute on CPU: fp16 matmuls are slow there; the file may be fp16
-        self.model = AutoModel.from_pretrained(path, torch_dtype=torch.float32, **kw).eval()
+        try:  # BERT-like models: skip the unused pooler (and its "newly initialized" warning)
+            self.model = AutoModel.from_pretrained(path, dtype=torch.float32, add_pooling_layer=False, **kw).eval()
+        except TypeError:
+            self.model = AutoModel.from_pretrained(path, dtype=torch.float32, **kw).eval()
         self.dim = int(self.model.config.hidden_size)
         self.name = self._name()
         self._torch = torch

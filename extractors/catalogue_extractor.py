@@ -24,12 +24,13 @@ from formwerk.models import AcroFormValue, DocumentContent, ExtractedField, Extr
 
 from extractors import checkbox as cb
 from extractors import confidence as conf
-from extractors.layout import Match, find_label, group_lines, norm, reading_key
+from extractors.editions import Registration, register
+from extractors.layout import Match, find_label, group_lines, norm, reading_key, union
 from extractors.normalise import clean_text, find_date_text, normalise
 from extractors.regions import PageWords, drop_ignored, read_region
 from extractors.rules import apply_rules
 from extractors.validators import CHECKSUM_VALIDATORS, FORMAT_MESSAGES, run_validators, validators_for
-from forms.catalogue import Catalogue, FieldDefinition, FormDefinition
+from forms.catalogue import Catalogue, Edition, FieldDefinition, FormDefinition
 
 PageImage = Callable[[int], "Image.Image | None"]
 
@@ -38,6 +39,8 @@ _OFF = {"", "off", "false", "0", "no", "nein", "none"}
 _MIN_PRINTED_SINGLE = 5
 #: how far (pixels at 300 dpi) an option label may be from its group label
 _OPTION_RADIUS = 1400
+_WIDGET_MARGIN_PT = 2.0
+_DEBRIS_CONF = 0.6
 
 
 def _acro_checked(v: AcroFormValue | None) -> bool:
@@ -60,6 +63,46 @@ class _Reader:
         self.lines = {n: group_lines(pw.words) for n, pw in self.pages.items()}
         self._gray: dict[int, Any] = {}
         self._mark_printed()
+        self.registered = self._register()
+
+    # -- known editions --------------------------------------------------
+    def _register(self) -> dict[int, tuple[Edition, Registration]]:
+        """edition page → (edition, registration of the document page that shows it)."""
+        best: dict[int, tuple[Edition, Registration]] = {}
+        for ed in self.form.editions:
+            for n, pw in self.pages.items():
+                for ep_no, ep in ed.pages.items():
+                    fit = register(self.lines[n], ep.anchors, pw.dpi)
+                    if fit is None:
+                        continue
+                    reg = Registration(n, ep_no, fit[0], fit[1], fit[2])
+                    cur = best.get(ep_no)
+                    if cur is None or reg.inliers > cur[1].inliers:
+                        best[ep_no] = (ed, reg)
+        # the edition's printed lines are never values
+        for ep_no, (ed, reg) in best.items():
+            pw = self.pages[reg.page]
+            for a in ed.pages[ep_no].anchors:
+                for m in find_label(a[0], self.lines[reg.page], 0.8):
+                    pw.mark_printed(m, stop=False)
+        return best
+
+    def widget_box(self, key: str) -> tuple[int, list[float]] | None:
+        """Document page and pixel box of an edition widget, when its page registered."""
+        for ep_no, (ed, reg) in self.registered.items():
+            w = ed.widgets.get(key)
+            if w is not None and int(w[0]) == ep_no:
+                return reg.page, reg.map_box(w[1:])
+        return None
+
+    def words_in(self, page: int, box: list[float]) -> list[Word]:
+        """Non-label words whose centre lies in ``box`` (slightly widened)."""
+        pw = self.pages[page]
+        # widgets are exact; a small margin (2 pt) absorbs registration error
+        m = _WIDGET_MARGIN_PT * pw.dpi / 72
+        x0, y0, x1, y1 = box[0] - m, box[1] - m, box[2] + m, box[3] + m
+        return [w for w in pw.words if x0 <= (w.bbox[0] + w.bbox[2]) / 2 <= x1
+                and y0 <= (w.bbox[1] + w.bbox[3]) / 2 <= y1 and not pw.is_skipped(w)]
 
     # -- printed words ---------------------------------------------------
     def _mark_printed(self) -> None:
@@ -219,6 +262,10 @@ class CatalogueExtractor:
 
     # -- words -------------------------------------------------------------
     def _from_words(self, f: FieldDefinition, r: _Reader, done: dict) -> ExtractedField:
+        if r.registered:
+            ef = self._from_edition(f, r, done)
+            if ef is not None:
+                return ef
         if f.options:
             return self._checkbox_group(f, r)
         if f.type == "table":
@@ -239,8 +286,6 @@ class CatalogueExtractor:
             raw = find_date_text(raw) or raw
         if f.type in ("tax_id", "iban", "bic"):
             raw = raw.replace(" ", "") if f.type != "iban" else raw
-        from extractors.layout import union
-
         declared = "below" if f.position == "inside" else f.position
         return self._finish(f, raw, r.sources[m.page], page=m.page, bbox=union([w.bbox for w in words]),
                             words=words, label_score=m.score, fallback=reg.position != declared)
@@ -333,11 +378,92 @@ class CatalogueExtractor:
                 break
         if not rows:
             return ExtractedField(name=f.name, source="none", page=anchor.page)
-        from extractors.layout import union
-
         return ExtractedField(name=f.name, value=rows, raw=f"{len(rows)} Zeilen", confidence=min_c,
                               page=anchor.page, bbox=union([w.bbox for w in all_words]),
                               source=r.sources[anchor.page])
+
+    # -- known edition: widget boxes -----------------------------------------
+    def _from_edition(self, f: FieldDefinition, r: _Reader, done: dict) -> ExtractedField | None:
+        """Read from the registered edition's widget boxes; None if the field has none."""
+        if f.options:
+            return self._edition_choice(f, r)
+        if f.type == "table":
+            return self._edition_table(f, r, done)
+        keys = f.compose or f.acroform[:1]
+        boxes = [(k, r.widget_box(k)) for k in keys]
+        if not keys or any(b is None for _, b in boxes):
+            return None
+        parts, words, page = [], [], None
+        for _, (pg, box) in boxes:  # type: ignore[misc]
+            ws = _pick_words(f.type, drop_ignored(r.words_in(pg, box), f.ignore))
+            page = page or pg
+            if ws:
+                sep = ", " if f.type == "address" else " "
+                parts.append(sep.join(" ".join(w.text for w in ln.words) for ln in group_lines(ws)))
+                words.extend(ws)
+        sep = f.compose_sep if f.compose else " "
+        raw = _split(clean_text(sep.join(parts)), f.split)
+        if f.type == "date":
+            raw = find_date_text(raw) or raw
+        if f.type in ("tax_id", "bic"):
+            raw = raw.replace(" ", "")
+        if not words:
+            return ExtractedField(name=f.name, source="none", page=page)
+        return self._finish(f, raw, r.sources[page], page=page, bbox=union([w.bbox for w in words]), words=words)
+
+    def _edition_choice(self, f: FieldDefinition, r: _Reader) -> ExtractedField | None:
+        readings = []
+        for o in f.options:
+            for key in o.acroform:
+                wb = r.widget_box(key)
+                if wb is None:
+                    continue
+                gray = r.gray(wb[0])
+                if gray is None:
+                    return None
+                readings.append((cb.tick_probability(cb.ink_in_box(gray, wb[1])), o, wb))
+                break
+        if not readings:
+            return None
+        readings.sort(key=lambda t: -t[0])
+        p1, o, (page, box) = readings[0]
+        p2 = readings[1][0] if len(readings) > 1 else 0.0
+        if p1 < 0.5:
+            return ExtractedField(name=f.name, source="checkbox", page=page)
+        issues = []
+        if p2 >= 0.5:
+            issues.append(ValidationIssue(code="multiple_options", message="Mehrere Kästchen sind angekreuzt.", fields=[f.name]))
+        return ExtractedField(name=f.name, value=_option_value(f, o.id), raw=o.label[0] if o.label else o.id,
+                              confidence=conf.combine("checkbox", extra=p1 * (1 - p2)), page=page,
+                              bbox=[float(v) for v in box], source="checkbox", issues=issues)
+
+    def _edition_table(self, f: FieldDefinition, r: _Reader, done: dict) -> ExtractedField | None:
+        rows, all_words, min_c, page, any_box = [], [], 1.0, None, False
+        for n in range(1, (f.max_rows or 10) + 1):
+            rec: dict[str, Any] = {}
+            for c in f.columns:
+                wb = next((r.widget_box(a.replace("{n}", str(n))) for a in c.acroform[:1]), None)
+                if wb is None:
+                    rec[c.name] = None
+                    continue
+                any_box = True
+                page = wb[0]
+                ws = r.words_in(*wb)
+                raw = clean_text(" ".join(w.text for w in ws))
+                if c.type == "date":
+                    raw = find_date_text(raw) or raw
+                rec[c.name] = normalise(c.type, raw) if raw else None
+                if ws:
+                    all_words.extend(ws)
+                    min_c = min(min_c, conf.combine(r.sources[page], words=ws, format_failed=rec[c.name] is None))
+            if any(v not in (None, "") for v in rec.values()):
+                rows.append(_row_defaults(f, rec, done))
+        if not any_box:
+            return None
+        if not rows:
+            return ExtractedField(name=f.name, source="none", page=page)
+        return ExtractedField(name=f.name, value=rows, raw=f"{len(rows)} Zeilen", confidence=min_c, page=page,
+                              bbox=union([w.bbox for w in all_words]), source=r.sources[page])
 
     # -- common ------------------------------------------------------------
     def _finish(self, f: FieldDefinition, raw: str, source: str, *, page=None, bbox=None,
@@ -385,7 +511,15 @@ def _split(raw: str, how: str | None) -> str:
 
 
 def _pick_words(type_: str, words: list[Word]) -> list[Word]:
-    """Keep the words that can belong to a value of this type (shared regions)."""
+    """Keep the words that can belong to a value of this type (shared regions).
+
+    OCR debris from squeezed labels and box frames (punctuation-only tokens,
+    short low-confidence tokens) is dropped when real words remain.
+    """
+    real = [w for w in words if re.search(r"[0-9A-Za-zÄÖÜäöüß@]", w.text)
+            and not (len(w.text) <= 2 and w.confidence < _DEBRIS_CONF and not w.text.isdigit())]
+    if real:
+        words = real
     if type_ == "email":
         at = [w for w in words if "@" in w.text]
         return at or words

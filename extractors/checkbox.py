@@ -124,3 +124,15 @@ def tick_probability(ink: float) -> float:
     if ink >= TICK_SURE:
         return 1.0
     return (ink - TICK_THRESHOLD * 0.5) / (TICK_SURE - TICK_THRESHOLD * 0.5)
+
+
+def ink_in_box(gray: np.ndarray, box: list[float], shrink: float = 0.25) -> float:
+    """Ink share inside a known checkbox box (frame excluded by ``shrink`` per side)."""
+    H, W = gray.shape
+    x0, y0, x1, y1 = box
+    dx, dy = (x1 - x0) * shrink, (y1 - y0) * shrink
+    ix0, ix1 = int(max(0, x0 + dx)), int(min(W, x1 - dx))
+    iy0, iy1 = int(max(0, y0 + dy)), int(min(H, y1 - dy))
+    if ix1 <= ix0 or iy1 <= iy0:
+        return 0.0
+    return float((gray[iy0:iy1, ix0:ix1] < DARK).mean())

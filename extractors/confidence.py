@@ -4,7 +4,8 @@
 
 * ``base`` — prior accuracy of the source (AcroForm value, text layer, OCR, checkbox).
 * ``ocr`` — for OCR words: ``OCR_MIX × mean + (1 − OCR_MIX) × min`` of the
-  words' recogniser confidences (0..1): one bad word spoils a value.
+  words' factors ``(c − OCR_FLOOR) / (OCR_SURE − OCR_FLOOR)`` clipped to
+  [0, 1] (``c`` = recogniser confidence): one bad word spoils a value.
 * ``label`` — ``LABEL_FLOOR + (1 − LABEL_FLOOR) × s`` for label-match score
   ``s`` in [0, 1] (a poorly matched label may point at the wrong region).
 * ``position`` — ``FALLBACK_POSITION`` when the value was found only in the
@@ -28,6 +29,8 @@ BASE = {
     "checkbox": 0.97,
 }
 OCR_MIX = 0.5
+OCR_SURE = 0.95
+OCR_FLOOR = 0.40
 LABEL_FLOOR = 0.55
 FALLBACK_POSITION = 0.85
 FAILED_CHECK = 0.35
@@ -39,10 +42,16 @@ LONG_TEXT_FACTOR = 0.93
 CONFIDENCE_VERSION = "c1"
 
 
+def word_factor(c: float) -> float:
+    """Tesseract word confidence → factor: ≥ ``OCR_SURE`` counts as sure,
+    ``OCR_FLOOR`` and below as worthless (its raw scores are over-confident)."""
+    return min(1.0, max(0.0, (c - OCR_FLOOR) / (OCR_SURE - OCR_FLOOR)))
+
+
 def ocr_factor(words: list[Word]) -> float:
     if not words:
         return 0.0
-    cs = [min(1.0, max(0.0, w.confidence)) for w in words]
+    cs = [word_factor(w.confidence) for w in words]
     return OCR_MIX * (sum(cs) / len(cs)) + (1 - OCR_MIX) * min(cs)
 
 

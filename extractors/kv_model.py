@@ -100,7 +100,7 @@ class TreeEnsemble:
         """Probabilities, shape (n, n_classes) (2 columns for a binary model)."""
         raw = self.raw(X)
         if raw.shape[1] == 1:
-            p = 1.0 / (1.0 + np.exp(-raw[:, 0]))
+            p = 1.0 / (1.0 + np.exp(-np.clip(raw[:, 0], -50, 50)))
             return np.stack([1 - p, p], axis=1)
         e = np.exp(raw - raw.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)

@@ -257,6 +257,8 @@ def normalise_address(raw: str | None) -> str | None:
     city = m[2].strip(" ,;")
     street = (s[: m.start()] + " , " + s[m.end():]).strip()
     street = ", ".join(p.strip() for p in re.split(r"[,;]", street) if p.strip())
+    # "12a." before the PLZ is an OCR-misread comma ("Str." keeps its dot)
+    street = re.sub(r"(\d[a-zA-Z]?)\.$", r"\1", street)
     if not street:
         return None
     return f"{street}, {plz} {city}"

@@ -148,6 +148,30 @@ class CrossFieldRule(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
+class EditionPage(BaseModel):
+    """One page of a known printed edition: size and anchor texts (PDF points, top-left)."""
+
+    width: float
+    height: float
+    # [text, x0, y0, x1, y1]: printed lines unique on the page, for registration
+    anchors: list[list[Any]] = Field(default_factory=list)
+
+
+class Edition(BaseModel):
+    """A known printed edition of a form (e.g. the Schwerin GewA 1).
+
+    When a scanned page registers onto an edition page (its anchor texts found
+    by OCR), values are read from the known widget boxes instead of relative
+    to labels. ``widgets`` maps AcroForm names (``name`` or ``name=export``)
+    to ``[page, x0, y0, x1, y1]`` in PDF points, top-left origin. Generated
+    from the edition's PDF with ``extractors.editions.measure_edition``.
+    """
+
+    id: str
+    pages: dict[int, EditionPage] = Field(default_factory=dict)
+    widgets: dict[str, list[float]] = Field(default_factory=dict)
+
+
 class FormDefinition(BaseModel):
     """A document type: identifiers for classification, fields for extraction."""
 
@@ -159,6 +183,7 @@ class FormDefinition(BaseModel):
     fields: list[FieldDefinition] = Field(default_factory=list)
     rules: list[CrossFieldRule] = Field(default_factory=list)
     policy: RoutingPolicy = Field(default_factory=RoutingPolicy)
+    editions: list[Edition] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _check(self) -> "FormDefinition":

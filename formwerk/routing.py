@@ -47,6 +47,10 @@ def route(
             if field.value is None or field.value == "" or field.value == []:
                 if name in required:
                     why = f"missing:{name}"
+                elif 0.0 < field.confidence < threshold:
+                    # the extractor saw something where the field should be but
+                    # could not read it: "empty" is then a guess, not a fact
+                    why = f"unreadable:{name}"
             elif field.issues:
                 why = f"invalid:{name}"
             elif field.confidence < threshold:

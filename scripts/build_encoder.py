@@ -45,7 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
-BUILDER_VERSION = "1"
+BUILDER_VERSION = "2"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "models" / "e5-small"
 QK = 32  # weights per Q4_0 block
@@ -191,6 +191,9 @@ def bert_config(h: dict) -> dict:
         "position_embedding_type": "absolute",
         "torch_dtype": "float16",
         "tokenizer_class": "XLMRobertaTokenizer",
+        # transformers 4.57 warns about a "Mistral regex" for local tokenizers
+        # whose config lacks a version; XLM-R has no such regex
+        "transformers_version": "4.57.1",
     }
 
 
@@ -258,7 +261,7 @@ def verify(out: Path, n_texts: int = 6) -> float:
         "Sehr geehrte Damen und Herren, hiermit kündige ich meinen Vertrag.",
     ][:n_texts]
     tokz = AutoTokenizer.from_pretrained(str(out))
-    model = AutoModel.from_pretrained(str(out), torch_dtype=torch.float32).eval()
+    model = AutoModel.from_pretrained(str(out), dtype=torch.float32, add_pooling_layer=False).eval()
     batch = tokz(["passage: " + t for t in texts], padding=True, truncation=True,
                  max_length=512, return_tensors="pt")
     with torch.inference_mode():

@@ -87,7 +87,7 @@ def test_plan_is_deterministic_and_sized():
     assert len(full) >= 200
     assert len(corpus.plan_corpus("full", 1, real_forms=False)) >= 200  # without shared data too
     cats = {s.category for s in full}
-    assert cats == {"scan", "digital", "acroform", "real_scan", "invoice", "letter", "blank"}
+    assert cats == {"scan", "digital", "acroform", "real_scan", "invoice", "letter", "blank", "other_form"}
     assert {s.profile for s in full if s.category == "scan"} == set(corpus.PROFILES)
     assert not any(s.category in ("acroform", "real_scan") for s in corpus.plan_corpus("full", 1, real_forms=False))
     with pytest.raises(ValueError):
@@ -191,3 +191,37 @@ def test_missing_results_are_errors(tmp_path):
     r = pipeline.run_pipeline(files, tmp_path / "data", command=[sys.executable, str(cli)], batch_size=10)
     assert r.results == {}
     assert any("exit code 3" in e for e in r.errors) and any("no result for 3" in e for e in r.errors)
+
+
+@pytest.mark.skipif(__import__("shutil").which("tesseract") is None, reason="tesseract not installed")
+def test_baselines_on_one_small_page(tmp_path):
+    from reportlab.pdfgen import canvas
+
+    from bench.baselines import naive_baseline, render_pages, tesseract_limit
+
+    pdf = tmp_path / "inv.pdf"
+    c = canvas.Canvas(str(pdf), pagesize=(420, 120), invariant=1)  # small page: fast OCR
+    c.setFont("Helvetica", 14)
+    c.drawString(20, 80, "Rechnung")
+    c.drawString(20, 50, "Rechnungsnummer: R18-31")
+    c.showPage()
+    c.save()
+    pages = render_pages(pdf, tmp_path / "pages")
+    assert len(pages) == 1 and pages[0].exists()
+    lim = tesseract_limit(pages * 2, workers=2)
+    assert lim.errors == 0 and lim.pages == 2 and lim.pages_per_minute > 0
+    nv = naive_baseline([("inv.pdf", pages)])
+    r = nv.results["inv.pdf"]
+    assert r["document_type"] == "invoice"
+    assert r["fields"]["invoice_number"]["value"] == "R18-31"
+    assert nv.throughput.pages == 1
+
+
+def test_unfillable_real_form_falls_back_to_generated(tmp_path):
+    g = corpus.generate(corpus.CorpusSpec("gewerbeanmeldung", "acroform", 7), FakeSynth, tmp_path)
+    assert g.category == "digital" and g.truth == FORM_TRUTH
+    g = corpus.generate(corpus.CorpusSpec("gewerbeanmeldung", "real_scan", 7, "fax"), FakeSynth, tmp_path)
+    assert g.category == "scan"
+    g = corpus.generate(corpus.CorpusSpec("unknown", "blank", 7), FakeSynth, tmp_path)
+    assert g.also_ok == ["rejected"] and g.truth == {}
+

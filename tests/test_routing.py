@@ -62,3 +62,10 @@ def test_unknown_type_low_type_confidence_and_four_eyes():
     assert route(unsure, ex, POLICY).reasons == ["low_type_confidence"]
     four = POLICY.model_copy(update={"four_eyes": True})
     assert route(CONFIDENT, ex, four).status == CaseStatus.NEEDS_REVIEW
+
+
+def test_optional_field_seen_but_unreadable_is_flagged():
+    ex = _extraction(family_name=("Müller", 0.95), birth_date=("1986-02-14", 0.97),
+                     employees_full_time=(None, 0.2), birth_name=(None, 0.0))
+    decision = route(CONFIDENT, ex, POLICY)
+    assert decision.reasons == ["unreadable:employees_full_time"]

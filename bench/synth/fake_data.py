@@ -156,6 +156,16 @@ NATIONALITY_ADJ = {"Deutschland": "deutsch", "Türkei": "türkisch", "Polen": "p
                    "Griechenland": "griechisch", "Ukraine": "ukrainisch",
                    "Kroatien": "kroatisch"}
 
+# German exonyms / Latin-1 spellings: what applicants write on German forms, and
+# printable with the PDF core fonts (WinAnsi) used for some fill-ins
+FOREIGN_CITIES = {
+    "Türkei": ["Istanbul", "Ankara", "Izmir", "Bursa"], "Polen": ["Krakau", "Danzig", "Posen"],
+    "Italien": ["Neapel", "Palermo", "Mailand"], "Österreich": ["Wien", "Graz", "Linz"],
+    "Syrien": ["Damaskus", "Aleppo", "Homs"], "Rumänien": ["Klausenburg", "Temeswar", "Bukarest"],
+    "Griechenland": ["Thessaloniki", "Athen", "Patras"], "Ukraine": ["Kiew", "Lemberg", "Charkiw"],
+    "Kroatien": ["Zagreb", "Split", "Rijeka"],
+}
+
 
 @dataclass
 class Person:
@@ -287,7 +297,8 @@ class FakeGermany:
             sex=sex,
             birth_date=self.birth_date(min_age, max_age),
             birth_name=birth_name,
-            birth_place=self.faker.city(),
+            birth_place=(self.faker.city() if country == "Deutschland"
+                         else self.rng.choice(FOREIGN_CITIES[country])),
             birth_country=country,
             nationality=NATIONALITY_ADJ[country] if self.rng.random() < 0.9 else "deutsch",
             street=self.faker.street_name(),

