@@ -20,9 +20,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="bench-out", help="output folder (generated, gitignored)")
     ap.add_argument("--size", choices=SIZES, default="small", help="small ≈ 40 documents, full ≥ 200")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--batch-size", type=int, default=16, help="files per `formwerk process` call")
+    ap.add_argument("--batch-size", type=int, default=24, help="files per `formwerk process` call (each call loads the models once)")
     ap.add_argument("--pipeline-cmd", default=None,
                     help="command instead of `formwerk process --json` (files are appended)")
+    ap.add_argument("--reuse-corpus", action="store_true",
+                    help="keep <out>/corpus if it was generated with the same size and seed")
     ap.add_argument("--no-baselines", action="store_true", help="skip the two Tesseract baselines")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
@@ -33,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench.run import run
 
     results = run(args.out, args.size, args.seed, batch_size=args.batch_size, baselines=not args.no_baselines,
+                  reuse_corpus=args.reuse_corpus,
                   command=shlex.split(args.pipeline_cmd) if args.pipeline_cmd else None)
     print(stdout_table(results))
     errors = results["pipeline"].get("errors") or []

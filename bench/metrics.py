@@ -142,17 +142,21 @@ class FieldObservation:
 
 
 def field_observations(items: Iterable[Item], results: Mapping[str, Result]) -> list[FieldObservation]:
-    """One observation per scored truth field (see :func:`has_truth`)."""
+    """One observation per scored truth field (see :func:`has_truth`).
+
+    A field the applicant left blank (truth ``None``) is scored only when the
+    pipeline nevertheless produced a value — a wrong value that may go through.
+    """
     out: list[FieldObservation] = []
     for item in items:
         res = results.get(item["file"]) or {}
         status = res.get("status")
         fields = res.get("fields") or {}
         for name, truth in (item.get("truth") or {}).items():
-            if not has_truth(truth):
-                continue
             f = fields.get(name)
             present = isinstance(f, Mapping) and has_truth(f.get("value"))
+            if not has_truth(truth) and not present:
+                continue  # left blank and read as blank: nothing to score
             value = f.get("value") if present else None
             conf = float(f.get("confidence") or 0.0) if present else 0.0
             needs_review = bool(f.get("needs_review", True)) if present else True
@@ -168,7 +172,7 @@ def field_observations(items: Iterable[Item], results: Mapping[str, Result]) -> 
                     confidence=min(1.0, max(0.0, conf)),
                     needs_review=needs_review,
                     accepted=present and not needs_review and status in ACCEPT_STATUSES,
-                    correct=present and values_equal(truth, value),
+                    correct=present and has_truth(truth) and values_equal(truth, value),
                     case_completed=status == "completed",
                 )
             )

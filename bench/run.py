@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -24,7 +25,7 @@ from typing import Any, Sequence
 
 from bench import metrics, negatives, plots, report
 from bench.baselines import naive_baseline, render_pages, sample_items, tesseract_limit
-from bench.corpus import build_corpus
+from bench.corpus import build_corpus, read_manifest
 from bench.pipeline import PipelineRun, default_command, run_pipeline
 
 log = logging.getLogger(__name__)
@@ -123,17 +124,30 @@ def write_outputs(out: Path, results: dict[str, Any]) -> None:
     (out / "report.md").write_text(report.markdown(results))
 
 
+def load_or_build_corpus(out: Path, size: str, seed: int, reuse: bool, synth: Any) -> tuple[list[dict[str, Any]], list]:
+    """Generate the corpus, or reuse ``<out>/corpus`` if it was made with the same size and seed."""
+    meta_path = out / "corpus" / "corpus.json"
+    if reuse and meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+        if meta.get("size") == size and meta.get("seed") == seed:
+            log.info("reusing corpus in %s", meta_path.parent)
+            return read_manifest(meta_path.parent / "manifest.jsonl"), meta.get("skipped", [])
+    log.info("generating %s corpus (seed %d) into %s", size, seed, out / "corpus")
+    corpus_items, skipped = build_corpus(out, size, seed, synth=synth)
+    meta_path.write_text(json.dumps({"size": size, "seed": seed, "skipped": skipped}, default=str))
+    return [it.to_json() for it in corpus_items], skipped
+
+
 def run(out: str | Path, size: str = "small", seed: int = 0, *, command: Sequence[str] | None = None,
-        batch_size: int = 16, baselines: bool = True, synth: Any = ...) -> dict[str, Any]:
+        batch_size: int = 16, baselines: bool = True, synth: Any = ...,
+        reuse_corpus: bool = False) -> dict[str, Any]:
     """The whole benchmark; returns the ``results.json`` dict (also written)."""
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
 
-    log.info("generating %s corpus (seed %d) into %s", size, seed, out / "corpus")
-    corpus_items, skipped = build_corpus(out, size, seed, synth=synth)
-    items = [it.to_json() for it in corpus_items]
+    items, skipped = load_or_build_corpus(out, size, seed, reuse_corpus, synth)
     pages = {it["file"]: it["pages"] for it in items}
 
     warm = out / "warmup" / "warmup-letter.pdf"
@@ -141,6 +155,9 @@ def run(out: str | Path, size: str = "small", seed: int = 0, *, command: Sequenc
     # a letter scan loads every model (OCR, classifier) without being part of the corpus
     warm.write_bytes(negatives.rasterise(negatives.letter_pdf(seed + 7_777_777), seed))
     cmd = list(command or default_command())
+    # a fresh store: cases are keyed by content hash, so a store kept from an
+    # earlier run would answer from history and fake the speed
+    shutil.rmtree(out / "formwerk-data", ignore_errors=True)
     log.info("running the pipeline over %d files (%d pages): %s", len(items), sum(pages.values()), " ".join(cmd))
     prun = run_pipeline([out / "corpus" / it["file"] for it in items], out / "formwerk-data", command=cmd,
                         batch_size=batch_size, warmup=warm, pages=pages)

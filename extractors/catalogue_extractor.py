@@ -27,7 +27,8 @@ from extractors import confidence as conf
 from extractors.editions import Registration, register
 from extractors.layout import Match, find_label, group_lines, norm, reading_key, union
 from extractors.normalise import clean_text, find_date_text, normalise
-from extractors.regions import PageWords, drop_ignored, read_region
+from extractors.regions import PageWords, drop_ignored, read_below, read_right
+from extractors.reocr import WHITELISTS, ink_share, ocr_box
 from extractors.rules import apply_rules
 from extractors.validators import CHECKSUM_VALIDATORS, FORMAT_MESSAGES, run_validators, validators_for
 from forms.catalogue import Catalogue, Edition, FieldDefinition, FormDefinition
@@ -62,6 +63,7 @@ class _Reader:
             self.sources[p.page] = "text_layer" if p.source == "text_layer" else "ocr"
         self.lines = {n: group_lines(pw.words) for n, pw in self.pages.items()}
         self._gray: dict[int, Any] = {}
+        self._img: dict[int, Any] = {}
         self._mark_printed()
         self.registered = self._register()
 
@@ -164,9 +166,14 @@ class _Reader:
         i = f.occurrence - 1
         return pool[i] if i < len(pool) else None
 
+    def image(self, page: int) -> Image.Image | None:
+        if page not in self._img:
+            self._img[page] = self.page_image(page) if self.page_image else None
+        return self._img[page]
+
     def gray(self, page: int):
         if page not in self._gray:
-            img = self.page_image(page) if self.page_image else None
+            img = self.image(page)
             self._gray[page] = cb.to_gray(img) if img is not None else None
         return self._gray[page]
 
@@ -274,21 +281,29 @@ class CatalogueExtractor:
         if m is None:
             return ExtractedField(name=f.name, source="none")
         pw = r.pages[m.page]
-        reg = read_region(pw, m, f.position, f.max_dx, f.max_dy)
-        words = _pick_words(f.type, drop_ignored(reg.words, f.ignore))
-        if not words:
-            return ExtractedField(name=f.name, source="none", page=m.page)
-        sep = ", " if f.type == "address" else " "
-        lines = [ln.words for ln in group_lines(words)]
-        raw = sep.join(" ".join(w.text for w in ln) for ln in lines)
-        raw = _split(clean_text(raw), f.split)
-        if f.type == "date":
-            raw = find_date_text(raw) or raw
-        if f.type in ("tax_id", "iban", "bic"):
-            raw = raw.replace(" ", "") if f.type != "iban" else raw
         declared = "below" if f.position == "inside" else f.position
-        return self._finish(f, raw, r.sources[m.page], page=m.page, bbox=union([w.bbox for w in words]),
-                            words=words, label_score=m.score, fallback=reg.position != declared)
+        first: ExtractedField | None = None
+        for pos in (declared, "below" if declared == "right" else "right"):
+            fallback = pos != declared
+            # the declared limits belong to the declared layout; a fallback gets defaults
+            reg = (read_right if pos == "right" else read_below)(
+                pw, m, None if fallback else f.max_dx, None if fallback else f.max_dy)
+            words = _pick_words(f.type, drop_ignored(reg.words, f.ignore))
+            if not words:
+                continue
+            sep = ", " if f.type == "address" else " "
+            raw = sep.join(" ".join(w.text for w in ln.words) for ln in group_lines(words))
+            raw = _split(clean_text(raw), f.split)
+            if f.type == "date":
+                raw = find_date_text(raw) or raw
+            if f.type in ("tax_id", "iban", "bic"):
+                raw = re.sub(r"[\s|\[\]()]", "", raw)
+            ef = self._finish(f, raw, r.sources[m.page], page=m.page, bbox=union([w.bbox for w in words]),
+                              words=words, label_score=m.score, fallback=fallback)
+            if not any(i.code.startswith("format_") for i in ef.issues):
+                return ef
+            first = first or ef  # unreadable as its type: maybe the other layout reads
+        return first or ExtractedField(name=f.name, source="none", page=m.page)
 
     def _checkbox_group(self, f: FieldDefinition, r: _Reader) -> ExtractedField:
         anchor = r.locate(f) if f.label else None
@@ -390,13 +405,29 @@ class CatalogueExtractor:
         if f.type == "table":
             return self._edition_table(f, r, done)
         keys = f.compose or f.acroform[:1]
-        boxes = [(k, r.widget_box(k)) for k in keys]
-        if not keys or any(b is None for _, b in boxes):
+        boxes = [r.widget_box(k) for k in keys]
+        if not keys or any(b is None for b in boxes):
             return None
+        ef = self._read_boxes(f, r, boxes, reocr=False)  # type: ignore[arg-type]
+        if _worth_reocr(f, ef) and r.sources[boxes[0][0]] == "ocr" and r.image(boxes[0][0]) is not None:
+            # page OCR missed or garbled the value: recognise the boxes alone
+            again = self._read_boxes(f, r, boxes, reocr=True)  # type: ignore[arg-type]
+            if again.value is not None and (ef.value is None or len(again.issues) < len(ef.issues)):
+                return again
+        return ef
+
+    def _read_boxes(self, f: FieldDefinition, r: _Reader, boxes: list[tuple[int, list[float]]],
+                    reocr: bool) -> ExtractedField:
         parts, words, page = [], [], None
-        for _, (pg, box) in boxes:  # type: ignore[misc]
-            ws = _pick_words(f.type, drop_ignored(r.words_in(pg, box), f.ignore))
+        for pg, box in boxes:
             page = page or pg
+            if reocr:
+                k = r.pages[pg].dpi / 72
+                ws = ocr_box(r.image(pg), box, pg, multiline=(box[3] - box[1]) > 26 * k,
+                             whitelist=_whitelist(f))
+            else:
+                ws = r.words_in(pg, box)
+            ws = _pick_words(f.type, drop_ignored(ws, f.ignore))
             if ws:
                 sep = ", " if f.type == "address" else " "
                 parts.append(sep.join(" ".join(w.text for w in ln.words) for ln in group_lines(ws)))
@@ -405,8 +436,8 @@ class CatalogueExtractor:
         raw = _split(clean_text(sep.join(parts)), f.split)
         if f.type == "date":
             raw = find_date_text(raw) or raw
-        if f.type in ("tax_id", "bic"):
-            raw = raw.replace(" ", "")
+        if f.type in ("tax_id", "bic", "iban"):
+            raw = re.sub(r"[\s|\[\]()]", "", raw)
         if not words:
             return ExtractedField(name=f.name, source="none", page=page)
         return self._finish(f, raw, r.sources[page], page=page, bbox=union([w.bbox for w in words]), words=words)
@@ -449,6 +480,10 @@ class CatalogueExtractor:
                 any_box = True
                 page = wb[0]
                 ws = r.words_in(*wb)
+                img = r.image(page) if r.sources[page] == "ocr" else None
+                if not ws and img is not None and ink_share(img, wb[1]) >= 0.01:
+                    # page OCR skipped a filled cell: recognise the cell alone
+                    ws = ocr_box(img, wb[1], page, whitelist=WHITELISTS.get(c.type))
                 raw = clean_text(" ".join(w.text for w in ws))
                 if c.type == "date":
                     raw = find_date_text(raw) or raw
@@ -495,6 +530,15 @@ class CatalogueExtractor:
 # --------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------
+
+
+def _worth_reocr(f: FieldDefinition, ef: ExtractedField) -> bool:
+    """Empty box, unreadable value, or a failed check on a value OCR often garbles."""
+    return ef.value is None or bool(ef.issues)
+
+
+def _whitelist(f: FieldDefinition) -> str | None:
+    return WHITELISTS.get(f.type) or next((WHITELISTS[v] for v in f.validators if v in WHITELISTS), None)
 
 
 def _option_value(f: FieldDefinition, option_id: str) -> Any:

@@ -191,6 +191,10 @@ def normalise_iban(raw: str | None) -> str | None:
         s = s[4:]
     if len(s) < 15:
         return None
+    if re.fullmatch(r"\d{20}", s):  # "DE" lost (tiny comb cells): German account
+        s = "DE" + s
+    elif len(s) == 22 and re.fullmatch(r"\d{22}", fix_digits(s)):  # "DE" misread as digits
+        s = "DE" + s[2:]
     cc = s[:2].upper().replace("0", "O").replace("1", "I")
     rest = s[2:]
     if cc == "DE":

