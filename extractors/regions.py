@@ -72,6 +72,23 @@ class PageWords:
         return id(w) in self.skipped or id(w) in self.printed
 
 
+def _label_end(pw: PageWords, m: Match) -> float:
+    """Right edge of the printed text that continues the label on its line.
+
+    Printed or skipped words following the label with gaps under one label
+    height belong to it (a longer variant or an instruction in brackets)."""
+    lb = m.bbox
+    h = m.height
+    end = lb[2]
+    row = sorted((w for w in pw.words if w.bbox[0] >= lb[2] - 1 and abs(center(w.bbox)[1] - center(lb)[1]) < 0.5 * h
+                  and id(w) not in {id(x) for x in m.words}), key=lambda w: w.bbox[0])
+    for w in row:
+        if w.bbox[0] - end > 1.0 * h or not pw.is_skipped(w):
+            break
+        end = w.bbox[2]
+    return end
+
+
 def _band(label: list[float], h: float, factor: float) -> tuple[float, float]:
     return label[1] - factor * h, label[3] + factor * h
 
@@ -85,7 +102,8 @@ def read_right(pw: PageWords, m: Match, max_dx: float | None, max_dy: float | No
         y1 = max(y1, lb[1] + max_dy * pw.k)
     x_limit = lb[2] + (max_dx * pw.k if max_dx else pw.width)
     label_ids = {id(w) for w in m.words}
-    cands = [w for w in pw.words if id(w) not in label_ids and y0 <= center(w.bbox)[1] <= y1 and w.bbox[0] >= lb[2] - 0.5 * h]
+    end = _label_end(pw, m)
+    cands = [w for w in pw.words if id(w) not in label_ids and y0 <= center(w.bbox)[1] <= y1 and w.bbox[0] >= end - 0.5 * h]
     # the first printed word right of the label closes the region
     for w in sorted(cands, key=lambda w: w.bbox[0]):
         if pw.is_printed(w) and abs(center(w.bbox)[1] - center(lb)[1]) < 1.5 * h:
@@ -101,9 +119,11 @@ def read_below(pw: PageWords, m: Match, max_dx: float | None, max_dy: float | No
     h = m.height
     x0 = lb[0] - 1.5 * h
     x1 = lb[0] + (max_dx * pw.k if max_dx else pw.width)
-    # next printed word right of the label on the label's own line ends the column
+    # next printed word right of the label on the label's own line ends the
+    # column — unless it continues the label's own text (a longer variant)
+    end = _label_end(pw, m)
     for w in sorted(pw.words, key=lambda w: w.bbox[0]):
-        if pw.is_printed(w) and w.bbox[0] > lb[2] + 0.3 * h and abs(center(w.bbox)[1] - center(lb)[1]) < 0.7 * h:
+        if pw.is_printed(w) and w.bbox[0] > end + 0.3 * h and abs(center(w.bbox)[1] - center(lb)[1]) < 0.7 * h:
             x1 = min(x1, w.bbox[0] - 0.3 * h)
             break
     y0 = lb[3] - 0.2 * h

@@ -102,7 +102,8 @@ def _png(image: Image.Image) -> bytes:
     buf = io.BytesIO()
     # grey pages compress 3x better and OCR reads them the same
     img = image.convert("L") if image.mode != "L" else image
-    img.save(buf, format="PNG", optimize=False, compress_level=3)
+    # level 1: scans are noisy and barely compress; speed matters more
+    img.save(buf, format="PNG", optimize=False, compress_level=1)
     return buf.getvalue()
 
 

@@ -21,16 +21,21 @@ def estimate_skew(image: Image.Image, max_angle: float = 5.0, step: float = 0.2)
     if ink.mean() < 0.002:  # blank page: nothing to level
         return 0.0
     ys, xs = np.nonzero(ink)
+    if len(xs) > 150_000:  # noisy scans: a random subset keeps the profile shape
+        pick = np.random.default_rng(0).choice(len(xs), 150_000, replace=False)
+        ys, xs = ys[pick], xs[pick]
     cx, cy = arr.shape[1] / 2.0, arr.shape[0] / 2.0
-    best_angle, best_score = 0.0, -1.0
-    for angle in np.arange(-max_angle, max_angle + 1e-9, step):
+
+    def score(angle: float) -> float:
         theta = np.deg2rad(angle)
         # y coordinate of every ink pixel after rotating by `angle`
         yr = -(xs - cx) * np.sin(theta) + (ys - cy) * np.cos(theta)
-        hist = np.bincount((yr - yr.min()).astype(np.int64))
-        score = float(np.var(hist))
-        if score > best_score:
-            best_angle, best_score = float(angle), score
+        return float(np.var(np.bincount((yr - yr.min()).astype(np.int64))))
+
+    # coarse-to-fine: 1° steps over the range, then `step` around the best
+    coarse = max(np.arange(-max_angle, max_angle + 1e-9, 1.0), key=score)
+    fine = np.arange(coarse - 1.0, coarse + 1.0 + 1e-9, step)
+    best_angle = float(max(fine, key=score))
     return best_angle
 
 
@@ -38,8 +43,9 @@ def deskew(image: Image.Image) -> tuple[Image.Image, float]:
     angle = estimate_skew(image)
     if abs(angle) < 0.25:  # below this, resampling blurs more than it helps
         return image, 0.0
-    fill = (255, 255, 255) if image.mode == "RGB" else 255
-    return image.rotate(angle, resample=Image.BICUBIC, expand=False, fillcolor=fill), angle
+    # grey + bilinear: OCR reads grey pages, and at 300 dpi bicubic buys nothing
+    gray = image.convert("L")
+    return gray.rotate(angle, resample=Image.BILINEAR, expand=False, fillcolor=255), angle
 
 
 def rotate_upright(image: Image.Image, rotate_cw: int) -> Image.Image:
