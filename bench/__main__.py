@@ -25,6 +25,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="command instead of `formwerk process --json` (files are appended)")
     ap.add_argument("--reuse-corpus", action="store_true",
                     help="keep <out>/corpus if it was generated with the same size and seed")
+    ap.add_argument("--rescore", action="store_true",
+                    help="recompute metrics and report of an earlier run in --out (no OCR)")
     ap.add_argument("--no-baselines", action="store_true", help="skip the two Tesseract baselines")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
@@ -32,8 +34,12 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     from bench.report import stdout_table
-    from bench.run import run
+    from bench.run import rescore, run
 
+    if args.rescore:
+        results = rescore(args.out)
+        print(stdout_table(results))
+        return 0
     results = run(args.out, args.size, args.seed, batch_size=args.batch_size, baselines=not args.no_baselines,
                   reuse_corpus=args.reuse_corpus,
                   command=shlex.split(args.pipeline_cmd) if args.pipeline_cmd else None)

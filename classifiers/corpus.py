@@ -241,3 +241,67 @@ def split(docs: list[LabelledDoc], test_fraction: float = 0.3, seed: int = 0) ->
         rng.shuffle(g)
         test_groups.update(g[: max(1, round(len(g) * test_fraction))])
     return [d for d in docs if d.group not in test_groups], [d for d in docs if d.group in test_groups]
+
+
+# ---------------------------------------------------------------- bench.synth documents
+
+
+def synth_available() -> bool:
+    try:
+        from bench.synth.document import render_document  # noqa: F401
+    except Exception:
+        return False
+    return True
+
+
+def _synth_text(doc_type: str, seed: int, scan_profile: str | None) -> tuple[list[str], str, str]:
+    """(pages, label, variant) of one bench.synth document, cached as JSON.
+
+    The label is the generator's doc type when it is a form type (a catalogue
+    class such as ``gewerbeabmeldung`` is a class here), else its expected class.
+    """
+    out_dir = CACHE / "synth"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cache = out_dir / f"{doc_type}-{seed}-{scan_profile or 'text'}.json"
+    if cache.exists():
+        d = json.loads(cache.read_text())
+        return d["pages"], d["label"], d["variant"]
+    import io
+
+    import pdfplumber
+
+    from bench.synth.document import render_document
+    from bench.synth.forms import FORM_MODULES
+
+    doc = render_document(doc_type, seed)
+    label = doc.doc_type if doc.doc_type in FORM_MODULES else doc.expected_class
+    if scan_profile:
+        import pytesseract
+
+        from bench.synth.scan import scan_pages
+
+        os.environ["OMP_THREAD_LIMIT"] = "1"
+        imgs = scan_pages(doc.pdf_bytes, scan_profile, seed, None)
+        pages = [pytesseract.image_to_string(im, lang="deu+eng") for im in imgs]
+    else:
+        with pdfplumber.open(io.BytesIO(doc.pdf_bytes)) as pdf:
+            pages = [p.extract_text() or "" for p in pdf.pages]
+    cache.write_text(json.dumps({"pages": pages, "label": label, "variant": doc.variant}, ensure_ascii=False))
+    return pages, label, doc.variant
+
+
+SYNTH_TYPES = ("gewerbeanmeldung", "wohngeld_mietzuschuss", "meldebehoerde_anmeldung", "kindergeld_kg1",
+               "gewerbeabmeldung", "invoice", "letter", "unknown_form", "blank", "noise")
+
+
+def synth_corpus(seeds: range, types: tuple[str, ...] = SYNTH_TYPES, scan_every: int = 0,
+                 scan_profile: str = "office_200") -> list[LabelledDoc]:
+    """bench.synth documents (text layer; every ``scan_every``-th one scanned + OCR'd)."""
+    docs = []
+    for t in types:
+        for s in seeds:
+            scanned = bool(scan_every) and s % scan_every == 0 and t not in ("blank", "noise")
+            pages, label, variant = _synth_text(t, s, scan_profile if scanned else None)
+            kind = f"synth-{'scan' if scanned else 'text'}"
+            docs.append(LabelledDoc(pages, label, f"synth:{t}:{s}", kind))
+    return docs

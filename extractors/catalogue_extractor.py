@@ -39,7 +39,7 @@ _OFF = {"", "off", "false", "0", "no", "nein", "none"}
 #: a single word becomes a stopping "printed" word only if at least this long
 _MIN_PRINTED_SINGLE = 5
 #: how far (pixels at 300 dpi) an option label may be from its group label
-_OPTION_RADIUS = 1400
+_OPTION_RADIUS = 2600
 _WIDGET_MARGIN_PT = 2.0
 _DEBRIS_CONF = 0.6
 
@@ -560,7 +560,8 @@ def _pick_words(type_: str, words: list[Word]) -> list[Word]:
     OCR debris from squeezed labels and box frames (punctuation-only tokens,
     short low-confidence tokens) is dropped when real words remain.
     """
-    real = [w for w in words if re.search(r"[0-9A-Za-zÄÖÜäöüß@]", w.text)
+    real = [w for w in words if (re.search(r"[0-9A-Za-zÄÖÜäöüß@§&]", w.text) or w.confidence >= 0.9)
+            and not re.fullmatch(r"[|\[\]_.,:;—\-~'\"()]+", w.text)
             and not (len(w.text) <= 2 and w.confidence < _DEBRIS_CONF and not w.text.isdigit())]
     if real:
         words = real

@@ -89,6 +89,20 @@ def _label_end(pw: PageWords, m: Match) -> float:
     return end
 
 
+def _label_start(pw: PageWords, m: Match) -> float:
+    """Left edge of the printed text the label ends (mirror of :func:`_label_end`)."""
+    lb = m.bbox
+    h = m.height
+    start = lb[0]
+    row = sorted((w for w in pw.words if w.bbox[2] <= lb[0] + 1 and abs(center(w.bbox)[1] - center(lb)[1]) < 0.5 * h),
+                 key=lambda w: -w.bbox[2])
+    for w in row:
+        if start - w.bbox[2] > 1.0 * h or not pw.is_skipped(w):
+            break
+        start = w.bbox[0]
+    return start
+
+
 def _band(label: list[float], h: float, factor: float) -> tuple[float, float]:
     return label[1] - factor * h, label[3] + factor * h
 
@@ -117,7 +131,7 @@ def read_below(pw: PageWords, m: Match, max_dx: float | None, max_dy: float | No
     """Words under the label, within its column, down to the next printed word."""
     lb = m.bbox
     h = m.height
-    x0 = lb[0] - 1.5 * h
+    x0 = _label_start(pw, m) - 1.5 * h
     x1 = lb[0] + (max_dx * pw.k if max_dx else pw.width)
     # next printed word right of the label on the label's own line ends the
     # column — unless it continues the label's own text (a longer variant)

@@ -225,3 +225,17 @@ def test_unfillable_real_form_falls_back_to_generated(tmp_path):
     g = corpus.generate(corpus.CorpusSpec("unknown", "blank", 7), FakeSynth, tmp_path)
     assert g.also_ok == ["rejected"] and g.truth == {}
 
+
+
+def test_rescore_reproduces_a_run(tmp_path):
+    from bench.run import rescore
+
+    cli = tmp_path / "fake_formwerk.py"
+    cli.write_text(FAKE_CLI)
+    out = tmp_path / "bench-out"
+    first = run(out, "tiny", 3, command=[sys.executable, str(cli)], baselines=False, synth=FakeSynth)
+    (out / "report.md").unlink()
+    again = rescore(out)
+    assert again["pipeline"]["fields"] == first["pipeline"]["fields"]
+    assert again["pipeline"]["speed"] == first["pipeline"]["speed"]
+    assert (out / "report.md").exists()

@@ -10,6 +10,8 @@ from datetime import timedelta
 
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
 
 from formwerk.db import CaseStore
 from formwerk.intake import submit
@@ -18,6 +20,7 @@ from formwerk.storage import BlobStore
 from tests import badfiles
 from tests.fakes import FakeClassifier, FakeExtractor, FakeOcr
 from workflows.activities import CaseActivities
+from workflows.case_workflow import CaseWorkflow
 from workflows.names import REVIEW_UPDATE, STATE_QUERY
 from worker import make_workers
 
@@ -56,6 +59,9 @@ async def test_confident_case_goes_straight_through(temporal_env, queues, stores
     assert final.fields["family_name"].value == "Müller"
     assert final.timings_ms["total"] >= final.timings_ms["ocr"] >= 0
     assert stores[1].get(sub.case_id).status == CaseStatus.COMPLETED
+    # the recorded history replays on the current code: the workflow is deterministic
+    history = await sub.handle.fetch_history()
+    await Replayer(workflows=[CaseWorkflow], data_converter=pydantic_data_converter).replay_workflow(history)
 
 
 async def test_review_case_is_corrected_through_the_update(temporal_env, queues, stores):
@@ -91,6 +97,8 @@ async def test_review_case_is_corrected_through_the_update(temporal_env, queues,
     assert final.contract_json()["fields"]["birth_date"]["value"] == "1986-02-15"  # delivered merged
     stored = stores[1].corrections_for(sub.case_id)
     assert [(c.field, c.corrected_value, c.clerk) for c in stored] == [("birth_date", "1986-02-15", "anna")]
+    history = await sub.handle.fetch_history()  # updates and waits replay too
+    await Replayer(workflows=[CaseWorkflow], data_converter=pydantic_data_converter).replay_workflow(history)
 
 
 async def test_reclassify_reextracts_for_the_new_type(temporal_env, queues, stores):
