@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import random
+import time
 from datetime import date, timedelta
 
 import numpy as np
@@ -126,5 +127,8 @@ def rasterise(pdf_bytes: bytes, seed: int, dpi: int = 200) -> bytes:
 
 def _images_to_pdf(images: list[Image.Image], dpi: int) -> bytes:
     buf = io.BytesIO()
-    images[0].save(buf, format="PDF", save_all=True, append_images=images[1:], resolution=dpi)
+    # fixed dates: PIL stamps the current time otherwise, and same seed must mean same bytes
+    fixed = time.gmtime(1735689600)  # 2025-01-01T00:00:00Z
+    images[0].save(buf, format="PDF", save_all=True, append_images=images[1:], resolution=dpi,
+                   creationDate=fixed, modDate=fixed)
     return buf.getvalue()

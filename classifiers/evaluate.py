@@ -79,6 +79,10 @@ def short(m: dict) -> str:
     return "  ".join(f"{k}={m[k]:.4f}" if isinstance(m.get(k), float) else f"{k}={m.get(k)}" for k in keys)
 
 
+def _subset(docs, pred) -> list:
+    return [d for d in docs if pred(d)]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="bench-out/classifier", help="where eval artefacts and report go")
@@ -86,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-encoder", action="store_true")
     ap.add_argument("--new-class", default="kindergeld_kg1", help="class held out of training for the new-type test")
     ap.add_argument("--per-form", type=int, default=40)
+    ap.add_argument("--synth-test", type=int, default=30, help="bench.synth seeds 0..N-1 per type as test")
+    ap.add_argument("--synth-train", type=int, default=40, help="bench.synth seeds 10000.. per type for training")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if not corpus_mod.data_available():
@@ -97,7 +103,15 @@ def main(argv: list[str] | None = None) -> int:
     labels_all = [c.id for c in class_defs(cat)] + [UNKNOWN]
     enc = None if args.no_encoder else load_encoder()
     docs = corpus_mod.build_corpus(n_per_form=args.per_form)
-    train_docs, test_docs = corpus_mod.split(docs)
+    real_train, real_test = corpus_mod.split(docs)
+    syn_train, syn_test = [], []
+    if corpus_mod.synth_available():
+        syn_test = corpus_mod.synth_corpus(range(args.synth_test), scan_every=10)
+        syn_train = corpus_mod.synth_corpus(range(10000, 10000 + args.synth_train))
+    # the catalogue-only type: no training example in the main run
+    zs = "gewerbeabmeldung"
+    train_docs = [d for d in real_train + syn_train if d.label != zs]
+    test_docs = real_test + syn_test
     out = Path(args.out)
     report: dict = {"corpus": {"train": len(train_docs), "test": len(test_docs),
                                "test_by_label": {lab: sum(d.label == lab for d in test_docs) for lab in labels_all},
@@ -107,32 +121,57 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     vdir = train(pairs_of(train_docs), cat, out / "models", encoder=enc)
     report["train_seconds"] = round(time.perf_counter() - t0, 1)
-    results = {}
+    subsets = {
+        "all": test_docs,
+        "real_templates": real_test,
+        "synth_text": _subset(syn_test, lambda d: d.kind == "synth-text"),
+        "synth_scan_ocr": _subset(syn_test, lambda d: d.kind == "synth-scan"),
+        "catalogue_only_" + zs: _subset(test_docs, lambda d: d.label == zs),
+    }
+    results: dict = {}
+
+    def run(name: str, clf: DocumentClassifier) -> None:
+        results[name] = {k: measure(clf, v, labels_all) for k, v in subsets.items() if v}
+
     if enc is not None:
-        results["e5"] = measure(DocumentClassifier.from_catalogue(cat, vdir), test_docs, labels_all)
-    results["tfidf_fallback"] = measure(DocumentClassifier.from_catalogue(cat, vdir, encoder="none"), test_docs, labels_all)
+        run("e5", DocumentClassifier.from_catalogue(cat, vdir))
+    run("tfidf_fallback", DocumentClassifier.from_catalogue(cat, vdir, encoder="none"))
     if enc is not None:
-        results["zero_shot_e5"] = measure(DocumentClassifier.zero_shot(class_defs(cat), enc), test_docs, labels_all)
-    results["zero_shot_tfidf"] = measure(DocumentClassifier.zero_shot(class_defs(cat), None), test_docs, labels_all)
-    results["baseline_tfidf_lr"] = baseline(train_docs, test_docs, labels_all)
-    # new form type: no training example of it, then with examples
+        run("zero_shot_e5", DocumentClassifier.zero_shot(class_defs(cat), enc))
+    run("zero_shot_tfidf", DocumentClassifier.zero_shot(class_defs(cat), None))
+    results["baseline_tfidf_lr"] = {k: baseline(train_docs, v, labels_all) for k, v in subsets.items() if v}
+    # layouts never seen: train on the real-form corpus only, test on bench.synth
+    if syn_test:
+        v_real = train(pairs_of(real_train), cat, out / "models-realonly", encoder=enc)
+        clf = DocumentClassifier.from_catalogue(cat, v_real, encoder=None if enc is not None else "none")
+        results["unseen_layouts_trained_on_real_only"] = {
+            "synth_all": measure(clf, syn_test, labels_all),
+            "baseline_tfidf_lr": baseline(real_train, syn_test, labels_all)}
+    # a new form type: no training example of it, then with examples
     nc = args.new_class
     held = [d for d in test_docs if d.label == nc]
-    vdir_nc = train(pairs_of([d for d in train_docs if d.label != nc]), cat, out / "models-newclass", encoder=enc)
-    clf_nc = DocumentClassifier.from_catalogue(cat, vdir_nc, encoder=None if enc is not None else "none")
-    results[f"new_class_{nc}_without_examples"] = {
-        "on_new_class": measure(clf_nc, held, labels_all), "overall": measure(clf_nc, test_docs, labels_all)}
+    v_nc = train(pairs_of([d for d in train_docs if d.label != nc]), cat, out / "models-newclass", encoder=enc)
+    clf_nc = DocumentClassifier.from_catalogue(cat, v_nc, encoder=None if enc is not None else "none")
+    results[f"new_class_{nc}"] = {"without_examples": measure(clf_nc, held, labels_all),
+                                  "with_examples": results["e5" if enc is not None else "tfidf_fallback"]["all"]["per_class"].get(nc)}
+    zs_docs = subsets["catalogue_only_" + zs]
+    if zs_docs:
+        zs_train = [d for d in syn_train if d.label == zs]
+        v_zs = train(pairs_of(train_docs + zs_train), cat, out / "models-zs-examples", encoder=enc)
+        clf_zs = DocumentClassifier.from_catalogue(cat, v_zs, encoder=None if enc is not None else "none")
+        results[f"new_class_{zs}_examples_arrive"] = {"n_examples": len(zs_train),
+                                                     "on_class": measure(clf_zs, zs_docs, labels_all),
+                                                     "all": measure(clf_zs, test_docs, labels_all)}
     report["results"] = results
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=2))
-    for name, m in results.items():
-        if "overall" in m:
-            print(f"{name:40s} new-class docs: {short(m['on_new_class'])}")
-            print(f"{'':40s} all docs:       {short(m['overall'])}")
-        else:
-            print(f"{name:40s} {short(m)}")
+    for name, per in results.items():
+        for sub, m in per.items():
+            if isinstance(m, dict) and "n" in m:
+                print(f"{name:38s} {sub:32s} n={m['n']:4d} {short(m)}")
     if args.final:
-        vfinal = train(pairs_of(docs), cat, DEFAULT_MODEL_ROOT, encoder=enc,
+        final_docs = docs + syn_train
+        vfinal = train(pairs_of(final_docs), cat, DEFAULT_MODEL_ROOT, encoder=enc,
                        extra_metrics={"held_out_evaluation": results, "corpus": report["corpus"]})
         print(f"final model: {vfinal}")
     return 0

@@ -26,8 +26,9 @@ from extractors import checkbox as cb
 from extractors import confidence as conf
 from extractors.editions import Registration, register
 from extractors.layout import Match, find_label, group_lines, norm, reading_key, union
+from extractors.names import split_given_family
 from extractors.normalise import clean_text, find_date_text, normalise
-from extractors.regions import PageWords, drop_ignored, read_below, read_right
+from extractors.regions import PageWords, drop_ignored, read_below, read_right, read_top
 from extractors.reocr import WHITELISTS, ink_share, ocr_box
 from extractors.rules import apply_rules
 from extractors.validators import CHECKSUM_VALIDATORS, FORMAT_MESSAGES, run_validators, validators_for
@@ -40,7 +41,7 @@ _OFF = {"", "off", "false", "0", "no", "nein", "none"}
 _MIN_PRINTED_SINGLE = 5
 #: how far (pixels at 300 dpi) an option label may be from its group label
 _OPTION_RADIUS = 2600
-_WIDGET_MARGIN_PT = 2.0
+_WIDGET_MARGIN_PT = 1.0
 _DEBRIS_CONF = 0.6
 
 
@@ -102,9 +103,11 @@ class _Reader:
         pw = self.pages[page]
         # widgets are exact; a small margin (2 pt) absorbs registration error
         m = _WIDGET_MARGIN_PT * pw.dpi / 72
-        x0, y0, x1, y1 = box[0] - m, box[1] - m, box[2] + m, box[3] + m
-        return [w for w in pw.words if x0 <= (w.bbox[0] + w.bbox[2]) / 2 <= x1
-                and y0 <= (w.bbox[1] + w.bbox[3]) / 2 <= y1 and not pw.is_skipped(w)]
+        y0, y1 = box[1] - m, box[3] + m
+        # most of a word's width must lie in the box: printed text ends right
+        # beside many boxes ("Geburtsort und –land|value")
+        return [w for w in pw.words if y0 <= (w.bbox[1] + w.bbox[3]) / 2 <= y1 and not pw.is_skipped(w)
+                and _overlap_x(w.bbox, box) >= 0.5 * max(w.bbox[2] - w.bbox[0], 1)]
 
     # -- printed words ---------------------------------------------------
     def _mark_printed(self) -> None:
@@ -153,18 +156,29 @@ class _Reader:
         return sorted([m for m in ms if m.score >= best - 0.05], key=reading_key)[0]
 
     def locate(self, f: FieldDefinition, labels: list[str] | None = None) -> Match | None:
-        cands = self.matches(labels or f.label, f.page)
+        pool = self.candidates(f, labels)
+        i = f.occurrence - 1
+        return pool[i] if i < len(pool) else None
+
+    def candidates(self, f: FieldDefinition, labels: list[str] | None = None) -> list[Match]:
+        """Label matches in preference order: best score group, preferred variant, reading order."""
+        texts = labels or f.label
+        cands = self.matches(texts, f.page)
         if f.after:
             a = self.anchor(f.after, f.page)
             if a is not None:
                 ab = a.bbox
                 cands = [m for m in cands if (m.page, m.bbox[1]) >= (a.page, ab[1] - 0.5 * a.height)]
         if not cands:
-            return None
+            return []
         best = max(m.score for m in cands)
-        pool = sorted([m for m in cands if m.score >= best - 0.06], key=reading_key)
-        i = f.occurrence - 1
-        return pool[i] if i < len(pool) else None
+        pool = [m for m in cands if m.score >= best - 0.06]
+        # variants are listed in order of preference (the one nearest the value first)
+        rank = {t: i for i, t in enumerate(texts)}
+        top = min(rank.get(m.label, 99) for m in pool)
+        preferred = sorted([m for m in pool if rank.get(m.label, 99) == top], key=reading_key)
+        others = sorted([m for m in pool if rank.get(m.label, 99) != top], key=reading_key)
+        return preferred + others
 
     def image(self, page: int) -> Image.Image | None:
         if page not in self._img:
@@ -277,9 +291,21 @@ class CatalogueExtractor:
             return self._checkbox_group(f, r)
         if f.type == "table":
             return self._table(f, r, done)
-        m = r.locate(f)
-        if m is None:
+        if f.position == "top":
+            return self._read_top(f, r)
+        pool = r.candidates(f)
+        if f.occurrence > 1:
+            pool = pool[f.occurrence - 1 : f.occurrence]
+        if not pool:
             return ExtractedField(name=f.name, source="none")
+        result = None
+        for m in pool[:3]:
+            result = self._read_near(f, r, m)
+            if result.value is not None:
+                return result
+        return result  # type: ignore[return-value]
+
+    def _read_near(self, f: FieldDefinition, r: _Reader, m: Match) -> ExtractedField:
         pw = r.pages[m.page]
         declared = "below" if f.position == "inside" else f.position
         first: ExtractedField | None = None
@@ -298,12 +324,39 @@ class CatalogueExtractor:
                 raw = find_date_text(raw) or raw
             if f.type in ("tax_id", "iban", "bic"):
                 raw = re.sub(r"[\s|\[\]()]", "", raw)
+            for extra in f.also:  # further boxes of the same value (PLZ/Ort beside the street)
+                am = r.anchor([extra], m.page)
+                if am is not None:
+                    ws = _pick_words(f.type, read_below(r.pages[am.page], am, None, f.max_dy).words)
+                    if ws:
+                        raw = f"{raw}, " + clean_text(" ".join(w.text for w in ws))
+                        words = words + ws
             ef = self._finish(f, raw, r.sources[m.page], page=m.page, bbox=union([w.bbox for w in words]),
                               words=words, label_score=m.score, fallback=fallback)
             if not any(i.code.startswith("format_") for i in ef.issues):
                 return ef
             first = first or ef  # unreadable as its type: maybe the other layout reads
         return first or ExtractedField(name=f.name, source="none", page=m.page)
+
+    def _read_top(self, f: FieldDefinition, r: _Reader) -> ExtractedField:
+        # a labelled variant wins ("Verkäufer: ..."); else the letterhead line
+        if f.label:
+            m = r.locate(f)
+            if m is not None:
+                ef = self._read_near(f, r, m)
+                if ef.value is not None:
+                    return ef
+        if not r.pages:
+            return ExtractedField(name=f.name, source="none")
+        first = min(r.pages)
+        reg = read_top(r.pages[first])
+        words = _pick_words(f.type, reg.words)
+        if not words:
+            return ExtractedField(name=f.name, source="none")
+        raw = clean_text(" ".join(w.text for w in words))
+        # no label evidence: the position alone is weaker
+        return self._finish(f, raw, r.sources[first], page=first, bbox=union([w.bbox for w in words]),
+                            words=words, label_score=0.6)
 
     def _checkbox_group(self, f: FieldDefinition, r: _Reader) -> ExtractedField:
         anchor = r.locate(f) if f.label else None
@@ -366,7 +419,7 @@ class CatalogueExtractor:
         words = [w for w in pw.words if header_bottom - 0.2 * h < (w.bbox[1] + w.bbox[3]) / 2 < y1
                  and not pw.is_skipped(w) and w.bbox[2] > cols[0][0] - 2 * h]
         rows, all_words, min_c = [], [], 1.0
-        for ln in group_lines(words):
+        for ln in group_lines(words, split_gaps=False):
             rec: dict[str, Any] = {}
             cells: dict[str, list[Word]] = {}
             for w in ln.words:
@@ -409,11 +462,24 @@ class CatalogueExtractor:
         if not keys or any(b is None for b in boxes):
             return None
         ef = self._read_boxes(f, r, boxes, reocr=False)  # type: ignore[arg-type]
-        if _worth_reocr(f, ef) and r.sources[boxes[0][0]] == "ocr" and r.image(boxes[0][0]) is not None:
+        page = boxes[0][0]  # type: ignore[index]
+        if r.sources[page] != "ocr" or r.image(page) is None:
+            return ef
+        if _worth_reocr(f, ef):
             # page OCR missed or garbled the value: recognise the boxes alone
             again = self._read_boxes(f, r, boxes, reocr=True)  # type: ignore[arg-type]
             if again.value is not None and (ef.value is None or len(again.issues) < len(ef.issues)):
                 return again
+            return ef
+        if ef.confidence < conf.SECOND_READ_BELOW:
+            # not sure: a second, independent read of the box decides
+            again = self._read_boxes(f, r, boxes, reocr=True)  # type: ignore[arg-type]
+            if again.value is not None and _same(ef.value, again.value):
+                ef.confidence = max(ef.confidence, conf.AGREEMENT)
+            elif again.value is not None and not again.issues:
+                best = again if again.confidence > ef.confidence else ef
+                best.confidence *= conf.DISAGREEMENT
+                return best
         return ef
 
     def _read_boxes(self, f: FieldDefinition, r: _Reader, boxes: list[tuple[int, list[float]]],
@@ -532,6 +598,15 @@ class CatalogueExtractor:
 # --------------------------------------------------------------------------
 
 
+def _overlap_x(a: list[float], b: list[float]) -> float:
+    return max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+
+
+def _same(a: Any, b: Any) -> bool:
+    norm_ = lambda v: " ".join(str(v).casefold().split())  # noqa: E731
+    return norm_(a) == norm_(b)
+
+
 def _worth_reocr(f: FieldDefinition, ef: ExtractedField) -> bool:
     """Empty box, unreadable value, or a failed check on a value OCR often garbles."""
     return ef.value is None or bool(ef.issues)
@@ -580,6 +655,11 @@ def _dist(a: list[float], b: list[float]) -> float:
 
 
 def _row_defaults(f: FieldDefinition, rec: dict, done: dict) -> dict:
+    if f.name_split and isinstance(rec.get(f.name_split), str) and not rec.get("family_name"):
+        given, family = split_given_family(rec[f.name_split])
+        rec[f.name_split] = given
+        if family:
+            rec["family_name"] = family
     for c in f.columns:
         if rec.get(c.name) in (None, "") and c.default_from and c.default_from in done:
             rec[c.name] = done[c.default_from].value

@@ -14,6 +14,10 @@
   that cannot be read as its type by ``FORMAT_FAILURE``; a passed checksum
   (IBAN, Steuer-ID) removes ``CHECKSUM_PASS_SHRINK`` of the remaining doubt.
 
+On a known edition, an uncertain value gets a second, independent read of
+its box (``SECOND_READ_BELOW``): agreement sets ``AGREEMENT``, disagreement
+multiplies by ``DISAGREEMENT``.
+
 The benchmark calibrates these against measured accuracy; change them here
 only (they travel as the extractor version).
 """
@@ -39,6 +43,12 @@ CHECKSUM_PASS_SHRINK = 0.8
 # free text with many words is read right less often than a short value
 LONG_TEXT_WORDS = 6
 LONG_TEXT_FACTOR = 0.93
+# second read of a known box (edition path): below this confidence the box is
+# recognised again on its own; agreement sets the confidence to AGREEMENT,
+# disagreement multiplies the better read by DISAGREEMENT
+SECOND_READ_BELOW = 0.95
+AGREEMENT = 0.97
+DISAGREEMENT = 0.5
 CONFIDENCE_VERSION = "c1"
 
 

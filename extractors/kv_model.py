@@ -128,24 +128,34 @@ class HashedTextModel:
         self.dim = int(dim)
 
     @staticmethod
-    def vectorize(texts: list[str], dim: int) -> np.ndarray:
-        X = np.zeros((len(texts), dim), dtype=np.float32)
+    def vectorize(texts: list[str], dim: int, sparse: bool = False):
+        """L2-normalised hashed n-gram counts, (n, dim); scipy CSR when ``sparse``."""
+        rows, cols, vals = [], [], []
         for i, text in enumerate(texts):
-            grams = char_ngrams(text)
-            for g in grams:
-                X[i, zlib.crc32(g.encode("utf-8")) % dim] += 1.0
-            norm = np.linalg.norm(X[i])
-            if norm > 0:
-                X[i] /= norm
+            counts: dict[int, float] = {}
+            for g in char_ngrams(text):
+                k = zlib.crc32(g.encode("utf-8")) % dim
+                counts[k] = counts.get(k, 0.0) + 1.0
+            norm = float(np.sqrt(sum(v * v for v in counts.values()))) or 1.0
+            for k, v in counts.items():
+                rows.append(i)
+                cols.append(k)
+                vals.append(v / norm)
+        if sparse:
+            from scipy.sparse import csr_matrix
+
+            return csr_matrix((vals, (rows, cols)), shape=(len(texts), dim), dtype=np.float64)
+        X = np.zeros((len(texts), dim), dtype=np.float64)
+        X[rows, cols] = vals
         return X
 
     @classmethod
     def fit(cls, texts: list[str], labels: list[str], classes: list[str], dim: int = 4096, C: float = 4.0) -> "HashedTextModel":
         from sklearn.linear_model import LogisticRegression
 
-        X = cls.vectorize(texts, dim)
+        X = cls.vectorize(texts, dim, sparse=True)
         y = np.array([classes.index(label) for label in labels])
-        lr = LogisticRegression(C=C, max_iter=2000).fit(X, y)
+        lr = LogisticRegression(C=C, max_iter=1000).fit(X, y)
         coef = np.zeros((len(classes), dim))
         intercept = np.zeros(len(classes))
         coef[lr.classes_] = lr.coef_

@@ -34,6 +34,8 @@ def norm(s: str) -> str:
     s = unicodedata.normalize("NFC", s).lower()
     s = re.sub(r"[\u2010-\u2015\u2212]", "-", s)
     s = re.sub(r"[\u201c\u201d\u201e\u00ab\u00bb\"]", '"', s)
+    # a trailing colon is optional on labels ("IBAN" / "IBAN:")
+    s = re.sub(r":(?=\s|$)", "", s)
     return " ".join(s.split())
 
 
@@ -68,7 +70,7 @@ class Line:
         return union([w.bbox for w in self.words])
 
 
-def group_lines(words: list[Word]) -> list[Line]:
+def group_lines(words: list[Word], split_gaps: bool = True) -> list[Line]:
     """Group words into lines by vertical overlap (recogniser ids are not trusted:
     Tesseract splits one printed line into several blocks on forms)."""
     out: list[Line] = []
@@ -98,7 +100,7 @@ def group_lines(words: list[Word]) -> list[Line]:
         cur = [row[0]]
         for w in row[1:]:
             h = max(w.bbox[3] - w.bbox[1], 1)
-            if w.bbox[0] - cur[-1].bbox[2] > 6 * h:
+            if split_gaps and w.bbox[0] - cur[-1].bbox[2] > 6 * h:
                 out.append(Line(cur[0].page, cur))
                 cur = [w]
             else:

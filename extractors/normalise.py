@@ -197,8 +197,8 @@ def normalise_iban(raw: str | None) -> str | None:
         s = "DE" + s[2:]
     cc = s[:2].upper().replace("0", "O").replace("1", "I")
     rest = s[2:]
-    if cc == "DE":
-        rest = fix_digits(rest)
+    if cc == "DE":  # exactly 20 digits follow; anything after is not the IBAN
+        rest = fix_digits(rest[:20])
     else:
         rest = fix_digits(rest[:2]) + rest[2:].upper()
     iban = (cc + rest).upper()

@@ -111,7 +111,7 @@ def read_right(pw: PageWords, m: Match, max_dx: float | None, max_dy: float | No
     """Words right of the label on its line, up to the next printed word."""
     lb = m.bbox
     h = m.height
-    y0, y1 = _band(lb, h, 0.9)
+    y0, y1 = _band(lb, h, 0.5)
     if max_dy is not None:  # multi-line labels/values: allow a taller band
         y1 = max(y1, lb[1] + max_dy * pw.k)
     x_limit = lb[2] + (max_dx * pw.k if max_dx else pw.width)
@@ -164,3 +164,20 @@ def drop_ignored(words: list[Word], ignore_texts: list[str]) -> list[Word]:
 
 def lines_of(words: list[Word]) -> list[Line]:
     return group_lines(words)
+
+
+def read_top(pw: PageWords, max_lines: int = 1) -> Region:
+    """The topmost non-printed line of the page (an invoice's letterhead / sender).
+
+    A sender line "Firma · Straße · PLZ Ort" is cut at its first separator.
+    """
+    lines = [ln for ln in group_lines([w for w in pw.words if not pw.is_skipped(w)])
+             if sum(c.isalpha() for c in " ".join(w.text for w in ln.words)) >= 3]
+    lines.sort(key=lambda ln: ln.bbox[1])
+    words: list[Word] = []
+    for ln in lines[:max_lines]:
+        for w in ln.words:
+            if w.text in ("·", "|", "•"):
+                break
+            words.append(w)
+    return Region(pw.page, words, "top")

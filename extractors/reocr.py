@@ -57,14 +57,28 @@ def ocr_box(img: Image.Image, box: list[float], page: int, *, multiline: bool = 
     a = _erase_lines(np.asarray(img.convert("L").crop((x0, y0, x1, y1))))
     if float((a < DARK).mean()) < MIN_INK:
         return []
-    crop = Image.fromarray(a)
+    # binarise: widget backgrounds are grey, and grey against the white pad
+    # reads as a frame
+    crop = Image.fromarray(np.where(a < DARK, 0, 255).astype(np.uint8))
     f = 1.0
-    if crop.height < 60:  # Tesseract likes x-heights of 20+ px
-        f = 60 / crop.height
-        crop = crop.resize((int(crop.width * f), 60), Image.LANCZOS)
+    if crop.height < 100:  # Tesseract likes x-heights of 20+ px
+        f = 100 / crop.height
+        crop = crop.resize((int(crop.width * f), 100), Image.LANCZOS)
     pad = Image.new("L", (crop.width + 40, crop.height + 40), 255)
     pad.paste(crop, (20, 20))
-    config = f"--psm {6 if multiline else 7}"
+    # one line; a lone character (a count "0") needs the single-word/char modes
+    for psm in ((6,) if multiline else (7, 8, 10)):
+        words = _recognise(pad, psm, whitelist, x0, y0, f, page)
+        if words:
+            return words
+    return []
+
+
+def _recognise(pad: Image.Image, psm: int, whitelist: str | None, x0: int, y0: int, f: float,
+               page: int) -> list[Word]:
+    import pytesseract
+
+    config = f"--psm {psm}"
     if whitelist:
         config += f" -c tessedit_char_whitelist={whitelist}"
     d = pytesseract.image_to_data(pad, lang=LANG, config=config, output_type=pytesseract.Output.DICT)

@@ -80,7 +80,8 @@ class FieldDefinition(BaseModel):
     type: str
     required: bool = False
     label: list[str] = Field(default_factory=list)
-    position: Literal["right", "below", "inside"] = "below"
+    # "top": no label; the topmost text line of page 1 (letterhead / sender)
+    position: Literal["right", "below", "inside", "top"] = "below"
     page: int | None = None  # restrict the label search to one page (1-based)
     # when the label text occurs several times (Person 1 / Person 2): take the
     # n-th match in reading order (1 = topmost), after ``after`` if given
@@ -101,6 +102,11 @@ class FieldDefinition(BaseModel):
     options: list[ChoiceOption] = Field(default_factory=list)
     columns: list[ColumnDefinition] = Field(default_factory=list)
     max_rows: int = 0
+    # table column whose cell may carry "Vorname [Familienname]": the trailing
+    # family name is split off into ``family_name`` (see extractors.names)
+    name_split: str | None = None
+    # labels of further boxes whose values are appended (", "), e.g. "PLZ, Ort"
+    also: list[str] = Field(default_factory=list)
     # AcroForm field names that carry this value (any edition); first
     # non-empty wins. ``compose``: names whose values are joined with
     # ``compose_sep`` instead (street + "PLZ Ort"; the four Steuer-ID boxes).
@@ -109,7 +115,7 @@ class FieldDefinition(BaseModel):
     compose_sep: str = ", "
     description: str = ""
 
-    @field_validator("label", "acroform", "validators", "stop_labels", "after", "ignore", "compose", mode="before")
+    @field_validator("label", "acroform", "validators", "stop_labels", "after", "ignore", "compose", "also", mode="before")
     @classmethod
     def _listify(cls, v: Any) -> Any:
         return [v] if isinstance(v, str) else v

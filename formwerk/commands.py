@@ -212,7 +212,7 @@ async def worker(settings: Settings, args) -> int:
 
 async def up(settings: Settings, args) -> int:
     client = await _client(settings)
-    _err("Formwerk läuft / is running:")
+    _err("Formwerk is running:")
     _err(f"  Temporal        {settings.temporal_address} (namespace {settings.temporal_namespace})")
     _err(f"  Temporal UI     http://127.0.0.1:{settings.temporal_ui_port}")
     _err(f"  data directory  {settings.data_dir}")

@@ -102,6 +102,15 @@ class Classification(BaseModel):
     model_version: str = ""
 
 
+class DocumentSegment(BaseModel):
+    """One document inside a scanned batch: pages ``start``..``end`` (1-based, inclusive)."""
+
+    start: int
+    end: int
+    document_type: str
+    confidence: float = 0.0
+
+
 class ValidationIssue(BaseModel):
     """A failed check on a field or between fields."""
 
@@ -202,6 +211,9 @@ class CaseInput(BaseModel):
     submitted_at: datetime | None = None
     callback_url: str | None = None
     ocr_task_queue: str = ""  # empty: the default OCR queue
+    # set for a document split out of a batch: its pages in the original file
+    pages: list[int] | None = None
+    parent_case_id: str | None = None
 
 
 class Timings(BaseModel):
@@ -233,6 +245,8 @@ class CaseResult(BaseModel):
     sha256: str = ""
     timings_ms: dict[str, int] = Field(default_factory=dict)
     escalated: bool = False
+    parent_case_id: str | None = None  # the batch this document was split from
+    documents: list["CaseResult"] = Field(default_factory=list)  # a batch's documents, as routed
     claimed_by: str | None = None
     reviewed_by: str | None = None
 
@@ -272,7 +286,13 @@ class CaseResult(BaseModel):
             },
             "timings_ms": self.timings_ms,
         }
+        if self.documents:
+            out["documents"] = [d.contract_json() for d in self.documents]
+        if self.parent_case_id:
+            out["parent_case_id"] = self.parent_case_id
         if self.status == CaseStatus.REJECTED:
             out["reason"] = self.reason
             out["reason_code"] = self.reason_code
         return out
+
+CaseResult.model_rebuild()

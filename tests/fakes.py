@@ -39,7 +39,7 @@ class FakeExtractor:
 
     def extract(self, form_id: str, content: DocumentContent, page_image) -> Extraction:
         self.calls.append(form_id)
-        assert page_image(1) is not None  # the page rendering is reachable
+        assert page_image(content.pages[0].page) is not None  # the page rendering is reachable
         return Extraction(
             document_type=form_id,
             fields={
@@ -48,3 +48,23 @@ class FakeExtractor:
                 for n, v in self.values.items()
             },
         )
+
+
+@dataclass
+class FakeBatchClassifier:
+    """Pages 1–2 are a Gewerbe-Anmeldung, page 3 an invoice (by page number)."""
+
+    version: str = "fake-batch-1"
+
+    def classify(self, content: DocumentContent) -> Classification:
+        first = content.pages[0].page
+        doc_type = "invoice" if first == 3 else "gewerbeanmeldung"
+        return Classification(document_type=doc_type, confidence=0.99, model_version=self.version)
+
+    def split_batch(self, pages):
+        from types import SimpleNamespace as NS
+
+        if len(pages) != 3:
+            return [NS(start=1, end=len(pages), document_type="gewerbeanmeldung", confidence=0.99)]
+        return [NS(start=1, end=2, document_type="gewerbeanmeldung", confidence=0.99),
+                NS(start=3, end=3, document_type="invoice", confidence=0.98)]

@@ -143,3 +143,14 @@ def test_tesseract_reads_title_and_family_name_from_office_scan():
     # pieces ("Gewerbe-An meld u n g"); the letters must all be there
     assert "Gewerbe-Anmeldung" in text.replace(" ", "")
     assert doc.truth["family_name"] in text
+
+
+def test_scan_to_multipage_tiff():
+    from PIL import Image
+
+    doc = render_document("gewerbeanmeldung", 6, "lined")
+    tiff = scan_document(doc, "upside_down", seed=3, fmt="tiff", dpi=60)
+    im = Image.open(io.BytesIO(tiff))
+    assert im.format == "TIFF" and im.n_frames == 2
+    with pytest.raises(ValueError):
+        scan_document(doc, "no_such_profile", seed=1)

@@ -170,3 +170,30 @@ async def test_sla_breach_escalates_a_waiting_case(time_skipping_env, queues, st
                                                                       comment="Unvollständig."))
         final = await sub.handle.result()
     assert final.status == CaseStatus.REJECTED and final.reason == "Unvollständig."
+
+
+async def test_mixed_batch_becomes_one_case_per_document(temporal_env, queues, stores):
+    import io
+
+    from PIL import Image
+
+    from tests.fakes import FakeBatchClassifier
+
+    client = temporal_env.client
+    acts = _activities(stores, classifier=FakeBatchClassifier())
+    acts.known_types = {"gewerbeanmeldung", "invoice"}
+    frames = [Image.open(io.BytesIO(badfiles.text_image([f"Seite {i}"]))) for i in (1, 2, 3)]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="TIFF", save_all=True, append_images=frames[1:])
+    async with make_workers(client, acts, *queues, ocr_slots=2):
+        sub = await _submit(client, stores[0], buf.getvalue(), queues, name="stapel.tiff")
+        batch = await wait_routed(sub.handle, 60)
+        assert batch.document_type == "batch" and batch.status == CaseStatus.COMPLETED
+        docs = batch.documents
+        assert [(d.document_type, d.page_count, d.parent_case_id) for d in docs] == [
+            ("gewerbeanmeldung", 2, sub.case_id), ("invoice", 1, sub.case_id)]
+        assert [d.case_id for d in docs] == [f"{sub.case_id}-doc1", f"{sub.case_id}-doc2"]
+        # each document is a case of its own, with its own pages of the original
+        second = await client.get_workflow_handle(docs[1].case_id, result_type=CaseResult).result()
+        assert second.page_count == 1 and second.document_type == "invoice"
+        assert stores[1].get(docs[0].case_id).status == CaseStatus.COMPLETED

@@ -31,12 +31,14 @@ from formwerk.models import (
     AcroFormValue,
     Classification,
     DocumentContent,
+    DocumentSegment,
     Extraction,
     PageContent,
 )
 from formwerk.ocr import OcrEngine
 from formwerk.storage import BlobStore, sha256_hex
 from workflows.messages import (
+    ClassifyInput,
     ClassifyOutput,
     ContentRef,
     ExtractInput,
@@ -173,7 +175,8 @@ class CaseActivities:
             info = read_pdf(data, opts.dpi, opts.max_pages)
             if info.has_filled_form:
                 acroform_key = self._put_json([v.model_dump() for v in info.acroform])
-            for page in info.pages[len(done):]:
+            wanted = [p for p in info.pages if inp.pages is None or p.index + 1 in inp.pages]
+            for page in wanted[len(done):]:
                 image = render_pdf_page(data, page.index, opts.dpi, draw_forms=True)
                 image_key = self.blobs.put(_png(image))
                 job = PageJob(page=page.index + 1, image_key=image_key, dpi=opts.dpi,
@@ -188,7 +191,9 @@ class CaseActivities:
                 activity.heartbeat([j.model_dump() for j in done])
         else:
             pages = load_image_pages(data, kind, opts.max_image_pixels, opts.max_pages)
-            for i, (image, dpi) in enumerate(pages[len(done):], start=len(done) + 1):
+            numbered = [(i, pg) for i, pg in enumerate(pages, start=1)
+                        if inp.pages is None or i in inp.pages]
+            for i, (image, dpi) in numbered[len(done):]:
                 done.append(PageJob(page=i, image_key=self.blobs.put(_png(image)), dpi=dpi))
                 activity.heartbeat([j.model_dump() for j in done])
         return PrepareOutput(kind=kind.value, pages=done, acroform_key=acroform_key,
@@ -218,10 +223,25 @@ class CaseActivities:
 
     @activity.defn(name="classify_document")
     @boundary
-    def classify_document(self, ref: ContentRef) -> ClassifyOutput:
+    def classify_document(self, inp: ClassifyInput) -> ClassifyOutput:
         start = time.perf_counter()
-        result = self.classifier.classify(self._load_content(ref))
-        return ClassifyOutput(classification=result, duration_ms=_ms(start))
+        content = self._load_content(inp.content)
+        result = self.classifier.classify(content)
+        segments: list[DocumentSegment] = []
+        splitter = getattr(self.classifier, "split_batch", None)
+        if inp.split and splitter is not None and len(content.pages) > 1:
+            ranges = splitter(content.pages)
+            # Split only when the batch holds documents of different types: a
+            # false split of one multi-page form costs more than a missed one
+            # (the clerk can still reclassify), so same-type runs stay together.
+            if len(ranges) > 1 and len({r.document_type for r in ranges}) > 1:
+                numbers = [p.page for p in content.pages]
+                segments = [
+                    DocumentSegment(start=numbers[r.start - 1], end=numbers[r.end - 1],
+                                    document_type=r.document_type, confidence=r.confidence)
+                    for r in ranges
+                ]
+        return ClassifyOutput(classification=result, segments=segments, duration_ms=_ms(start))
 
     @activity.defn(name="extract_fields")
     @boundary

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.workflow import ParentClosePolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -21,12 +22,14 @@ with workflow.unsafe.imports_passed_through():
         CaseStatus,
         Classification,
         Correction,
+        DocumentSegment,
         Extraction,
         ReviewAction,
         ReviewDecision,
     )
     from formwerk.routing import route
     from workflows.messages import (
+        ClassifyInput,
         ClassifyOutput,
         ContentRef,
         ExtractOutput,
@@ -43,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.names import (
         CASE_WORKFLOW,
         DEFAULT_OCR_TASK_QUEUE,
+        DOCUMENT_ROUTED_SIGNAL,
         REVIEW_UPDATE,
         ROUTED_UPDATE,
         STATE_QUERY,
@@ -73,9 +77,14 @@ class CaseWorkflow:
         self._result: CaseResult | None = None
         self._decision: ReviewDecision | None = None
         self._routed = False  # True once the machine's decision is stored
+        self._children: dict[str, CaseResult] = {}  # a batch's routed documents
         self._ocr_queue = DEFAULT_OCR_TASK_QUEUE
 
     # -- messages ----------------------------------------------------------
+
+    @workflow.signal(name=DOCUMENT_ROUTED_SIGNAL)
+    def document_routed(self, child: CaseResult) -> None:
+        self._children[child.case_id] = child
 
     @workflow.query(name=STATE_QUERY)
     def state(self) -> CaseResult | None:
@@ -124,7 +133,8 @@ class CaseWorkflow:
         started = workflow.now()
         info = workflow.info()
         self._ocr_queue = inp.ocr_task_queue or DEFAULT_OCR_TASK_QUEUE
-        result = CaseResult(case_id=info.workflow_id, reference=inp.reference, file=inp.filename)
+        result = CaseResult(case_id=info.workflow_id, reference=inp.reference, file=inp.filename,
+                            parent_case_id=inp.parent_case_id)
         self._result = result
         timings: dict[str, int] = {}
         try:
@@ -136,7 +146,10 @@ class CaseWorkflow:
             result.sha256 = reg.sha256
             await self._save()
             content, ocr_ms = await self._read_pages(inp, timings)
-            classification = await self._classify(content, timings)
+            classification, segments = await self._classify(inp, content, timings)
+            if segments:  # a scanned batch of several documents
+                await self._run_batch(inp, segments, started, timings)
+                return result
             extraction = await self._extract(classification.document_type, content, timings)
         except ActivityError as err:
             rejection = _rejection(err)
@@ -146,7 +159,7 @@ class CaseWorkflow:
             result.reason_code, result.reason = rejection
             result.timings_ms = {**timings, "total": self._ms_since(started)}
             await self._save()
-            self._routed = True
+            await self._mark_routed(inp)
             await workflow.wait_condition(workflow.all_handlers_finished)
             return result
 
@@ -157,7 +170,7 @@ class CaseWorkflow:
         result.timings_ms = {**timings, "total": self._ms_since(started)}
         result.status = decision.status
         await self._save()
-        self._routed = True
+        await self._mark_routed(inp)
 
         if result.status == CaseStatus.NEEDS_REVIEW:
             await self._await_review(inp, content, policy.review_sla_hours)
@@ -169,7 +182,8 @@ class CaseWorkflow:
     async def _read_pages(self, inp: CaseInput, timings: dict[str, int]):
         t0 = workflow.now()
         prepared = await workflow.execute_activity(
-            "prepare_document", PrepareInput(blob_key=inp.blob_key, filename=inp.filename),
+            "prepare_document",
+            PrepareInput(blob_key=inp.blob_key, filename=inp.filename, pages=inp.pages),
             result_type=PrepareOutput, **PREPARE)
         self._result.page_count = len(prepared.pages)
         timings["pages"] = self._ms_since(t0)
@@ -187,11 +201,57 @@ class CaseWorkflow:
         keys = [p.content_key if not p.needs_ocr else ocr_results[p.page] for p in prepared.pages]
         return ContentRef(content_keys=keys, acroform_key=prepared.acroform_key), timings["ocr"]
 
-    async def _classify(self, content: ContentRef, timings: dict[str, int]) -> Classification:
+    async def _classify(self, inp: CaseInput, content: ContentRef, timings: dict[str, int]):
         out = await workflow.execute_activity(
-            "classify_document", content, result_type=ClassifyOutput, **SHORT)
+            "classify_document", ClassifyInput(content=content, split=inp.pages is None),
+            result_type=ClassifyOutput, **SHORT)
         timings["classify"] = out.duration_ms
-        return out.classification
+        return out.classification, out.segments
+
+    async def _mark_routed(self, inp: CaseInput) -> None:
+        self._routed = True
+        if inp.parent_case_id:  # tell the batch this document has been routed
+            parent = workflow.get_external_workflow_handle(inp.parent_case_id)
+            await parent.signal(DOCUMENT_ROUTED_SIGNAL, self._result)
+
+    async def _run_batch(self, inp: CaseInput, segments: list[DocumentSegment], started,
+                         timings: dict[str, int]) -> None:
+        """Each document of the batch becomes its own case, linked to this one.
+
+        The children outlive the batch (they may wait days for a clerk); the
+        batch finishes once every document has been routed.
+        """
+        r = self._result
+        r.document_type = "batch"
+        ids = []
+        for i, seg in enumerate(segments, start=1):
+            child_id = f"{r.case_id}-doc{i}"
+            ids.append(child_id)
+            child = inp.model_copy(update={
+                "pages": list(range(seg.start, seg.end + 1)),
+                "parent_case_id": r.case_id,
+                "reference": f"{inp.reference}#doc{i}",
+                "filename": f"{inp.filename} (S. {seg.start}-{seg.end})",
+            })
+            await workflow.start_child_workflow(
+                CASE_WORKFLOW, child, id=child_id, task_queue=workflow.info().task_queue,
+                parent_close_policy=ParentClosePolicy.ABANDON)
+        await workflow.wait_condition(lambda: all(i in self._children for i in ids))
+        r.documents = [self._children[i] for i in ids]
+        statuses = {d.status for d in r.documents}
+        if CaseStatus.NEEDS_REVIEW in statuses:
+            r.status = CaseStatus.NEEDS_REVIEW
+        elif statuses == {CaseStatus.REJECTED}:
+            r.status = CaseStatus.REJECTED
+            r.reason_code, r.reason = "batch_rejected", "Alle Dokumente des Stapels wurden abgelehnt."
+        else:
+            r.status = CaseStatus.COMPLETED
+        r.review_reasons = [f"document_needs_review:{d.case_id}" for d in r.documents
+                            if d.status == CaseStatus.NEEDS_REVIEW]
+        r.timings_ms = {**timings, "total": self._ms_since(started)}
+        await self._save()
+        self._routed = True
+        await workflow.wait_condition(workflow.all_handlers_finished)
 
     async def _extract(self, document_type: str, content: ContentRef,
                        timings: dict[str, int]) -> Extraction | None:

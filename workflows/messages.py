@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from formwerk.models import CaseResult, Classification, Correction, Extraction
+from formwerk.models import CaseResult, Classification, Correction, DocumentSegment, Extraction
 
 
 class RegisterInput(BaseModel):
@@ -26,6 +26,7 @@ class RegisterOutput(BaseModel):
 class PrepareInput(BaseModel):
     blob_key: str
     filename: str = ""
+    pages: list[int] | None = None  # only these pages (a document split from a batch)
 
 
 class PageJob(BaseModel):
@@ -60,8 +61,14 @@ class ContentRef(BaseModel):
     acroform_key: str | None = None
 
 
+class ClassifyInput(BaseModel):
+    content: ContentRef
+    split: bool = True  # look for several documents in a multi-page batch
+
+
 class ClassifyOutput(BaseModel):
     classification: Classification
+    segments: list[DocumentSegment] = Field(default_factory=list)  # >1: a batch to split
     duration_ms: int = 0
 
 

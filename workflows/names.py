@@ -5,6 +5,7 @@ DEFAULT_TASK_QUEUE = "formwerk-cases"
 DEFAULT_OCR_TASK_QUEUE = "formwerk-ocr"
 REVIEW_UPDATE = "review"
 ROUTED_UPDATE = "routed"
+DOCUMENT_ROUTED_SIGNAL = "document_routed"
 STATE_QUERY = "state"
 
 

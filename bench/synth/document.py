@@ -45,8 +45,12 @@ class SyntheticDocument:
 
     @property
     def name(self) -> str:
-        """A stable file stem, e.g. ``gewerbeanmeldung-boxed-0007``."""
-        return f"{self.doc_type}-{self.variant}-{self.seed:04d}"
+        """A stable file stem, e.g. ``gewerbeanmeldung-boxed-0007``.
+
+        Uses the generator name (``letter``, ``noise`` ...) rather than the
+        doc type, so that two generators' documents never share a name.
+        """
+        return f"{self.meta.get('generator', self.doc_type)}-{self.variant}-{self.seed:04d}"
 
 
 def _sub_seed(doc_type: str, seed: int) -> int:
@@ -76,8 +80,8 @@ def render_document(doc_type: str, seed: int, variant: str | None = None) -> Syn
         style = variant or fake.rng.choice(STYLES)
         truth, values = mod.make(fake)
         pdf = render_form(mod.spec(), values, random.Random(fake.rng.random()), style)
-        return SyntheticDocument(doc_type, truth, pdf, style, seed)
+        return SyntheticDocument(doc_type, truth, pdf, style, seed, {"generator": doc_type})
     if doc_type in NEGATIVE_TYPES:
         real_type, truth, pdf, variant = NEGATIVE_TYPES[doc_type](fake, variant)
-        return SyntheticDocument(real_type, truth, pdf, variant, seed)
+        return SyntheticDocument(real_type, truth, pdf, variant, seed, {"generator": doc_type})
     raise ValueError(f"unknown synthetic doc type {doc_type!r}; known: {available_types()}")

@@ -61,7 +61,10 @@ class Check:
 
 @dataclass
 class Heading:
+    """A grey section bar; ``right`` is a second title starting mid-page."""
+
     text: str
+    right: str = ""
 
 
 @dataclass
@@ -268,10 +271,11 @@ class _Renderer:
             self.text(self.left + 3, top - 9, s.authority_label, size=6.5)
             self.fill_text(self.left + 2, top - 30, str(self.values.get(s.authority_key, "")), 226)
         tx = self.right - 250
-        self.text(tx, top - 16, s.title, "Helvetica-Bold", 16)
+        code_w = pdfmetrics.stringWidth(s.code, "Helvetica-Bold", 14) + 10 if s.code else 0
+        size = self.fit(s.title, "Helvetica-Bold", 16, self.right - tx - code_w)
+        self.text(tx, top - 16, s.title, "Helvetica-Bold", size)
         if s.code:
-            self.text(self.right - pdfmetrics.stringWidth(s.code, "Helvetica-Bold", 14),
-                      top - 16, s.code, "Helvetica-Bold", 14)
+            self.text(self.right - code_w + 10, top - 16, s.code, "Helvetica-Bold", 14)
         if s.subtitle:
             self.text(tx, top - 30, s.subtitle, size=8)
         self.y = top - 56
@@ -291,6 +295,9 @@ class _Renderer:
         self.c.rect(self.left, self.y - 12, self.right - self.left, 12, stroke=0, fill=1)
         self.c.setFillColorRGB(0, 0, 0)
         self.text(self.left + 3, self.y - 9, h.text, "Helvetica-Bold", 8.5)
+        if h.right:
+            mid = (self.left + self.right) / 2
+            self.text(mid + 3, self.y - 9, h.right, "Helvetica-Bold", 8.5)
         self.y -= 14
 
     def note(self, n: Note):

@@ -31,8 +31,7 @@ def spec() -> FormSpec:
         authority_label="Tagesstempel / Amtl. Vermerke",
         instruction="",
         items=[
-            Heading("Neue Wohnung                                                          "
-                    "Bisherige Wohnung"),
+            Heading("Neue Wohnung", right="Bisherige Wohnung"),
             [Cell("", "Gemeindekennzahl", None), Cell("", "Gemeindekennzahl", None)],
             [Check("", "Die neue Wohnung ist", "new_kind", KIND),
              Check("", "Die (letzte) bisherige Wohnung (im Inland) war", "old_kind", KIND)],

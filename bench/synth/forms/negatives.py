@@ -27,7 +27,7 @@ from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen import canvas as rl_canvas
 
 from ..fake_data import FakeGermany, de_date, de_money, group4
-from ._layout import Cell, Check, FormSpec, Heading, Note, STYLES, render_form
+from ._layout import STYLES, Cell, Check, FormSpec, Heading, render_form
 
 W, H = A4
 Result = tuple[str, dict[str, Any], bytes, str]
