@@ -63,7 +63,7 @@ def fix_digits(s: str) -> str:
 
 
 def normalise_text(raw: str | None) -> str | None:
-    s = clean_text(raw).strip(" ,;:_")
+    s = clean_text(raw).strip(" ,;:_‘’'\"„“`|")
     return s or None
 
 

@@ -57,20 +57,23 @@ def ocr_box(img: Image.Image, box: list[float], page: int, *, multiline: bool = 
     a = _erase_lines(np.asarray(img.convert("L").crop((x0, y0, x1, y1))))
     if float((a < DARK).mean()) < MIN_INK:
         return []
-    # binarise: widget backgrounds are grey, and grey against the white pad
-    # reads as a frame
-    crop = Image.fromarray(np.where(a < DARK, 0, 255).astype(np.uint8))
-    f = 1.0
-    if crop.height < 100:  # Tesseract likes x-heights of 20+ px
-        f = 100 / crop.height
-        crop = crop.resize((int(crop.width * f), 100), Image.LANCZOS)
-    pad = Image.new("L", (crop.width + 40, crop.height + 40), 255)
-    pad.paste(crop, (20, 20))
-    # one line; a lone character (a count "0") needs the single-word/char modes
-    for psm in ((6,) if multiline else (7, 8, 10)):
-        words = _recognise(pad, psm, whitelist, x0, y0, f, page)
-        if words:
-            return words
+    # first as scanned (grey levels help Tesseract), then binarised and larger:
+    # grey widget backgrounds against the white pad read as a frame, and a lone
+    # character (a count "0") needs the single-word/char modes
+    for binarise, target, modes in ((False, 60, (6,) if multiline else (7,)),
+                                    (True, 100, (6,) if multiline else (7, 8, 10))):
+        b = np.where(a < DARK, 0, 255).astype(np.uint8) if binarise else a
+        crop = Image.fromarray(b)
+        f = 1.0
+        if crop.height < target:  # Tesseract likes x-heights of 20+ px
+            f = target / crop.height
+            crop = crop.resize((int(crop.width * f), target), Image.LANCZOS)
+        pad = Image.new("L", (crop.width + 40, crop.height + 40), 255)
+        pad.paste(crop, (20, 20))
+        for psm in modes:
+            words = _recognise(pad, psm, whitelist, x0, y0, f, page)
+            if words:
+                return words
     return []
 
 

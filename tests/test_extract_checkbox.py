@@ -1,0 +1,106 @@
+"""Checkbox ticks from pixels: ticked, crossed, filled, empty — never from OCR text."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from PIL import Image, ImageDraw
+
+from extractors import CatalogueExtractor
+from extractors.checkbox import ink_in_box, read_box, tick_probability
+from forms import FormDefinition
+from forms.catalogue import Catalogue
+from formwerk.models import DocumentContent, PageContent, Word
+
+SIDE = 36  # checkbox side, pixels (≈ 3 mm at 300 dpi)
+
+
+def draw_box(d: ImageDraw.ImageDraw, x: int, y: int, tick: str | None) -> None:
+    d.rectangle([x, y, x + SIDE, y + SIDE], outline=0, width=3)
+    if tick == "cross":
+        d.line([x + 5, y + 5, x + SIDE - 5, y + SIDE - 5], fill=0, width=5)
+        d.line([x + 5, y + SIDE - 5, x + SIDE - 5, y + 5], fill=0, width=5)
+    elif tick == "check":
+        d.line([x + 5, y + SIDE // 2, x + SIDE // 2 - 2, y + SIDE - 6, x + SIDE + 6, y - 8], fill=0, width=5)
+    elif tick == "fill":
+        d.rectangle([x + 4, y + 4, x + SIDE - 4, y + SIDE - 4], fill=30)
+
+
+def page_with(options: list[tuple[str, str | None]]) -> tuple[Image.Image, list[Word]]:
+    """Boxes at x=200, labels right of them, one option per row."""
+    img = Image.new("L", (1200, 200 + 100 * len(options)), 246)
+    d = ImageDraw.Draw(img)
+    words = []
+    for i, (label, tick) in enumerate(options):
+        y = 150 + 100 * i
+        draw_box(d, 200, y, tick)
+        words.append(Word(text=label, bbox=[250, y + 4, 250 + 18 * len(label), y + 34], confidence=0.95))
+    return img, words
+
+
+@pytest.mark.parametrize("tick", ["cross", "check", "fill"])
+def test_read_box_sees_ticks(tick):
+    img, words = page_with([("ja", tick), ("nein", None)])
+    gray = __import__("numpy").asarray(img)
+    on = read_box(gray, words[0].bbox, "left")
+    off = read_box(gray, words[1].bbox, "left")
+    assert on is not None and off is not None
+    assert tick_probability(on.ink) == 1.0
+    assert tick_probability(off.ink) == 0.0
+    assert off.found_frame  # the empty frame itself is found, not counted as ink
+
+
+def test_ink_in_known_box():
+    img, _ = page_with([("ja", "cross"), ("nein", None)])
+    import numpy as np
+
+    gray = np.asarray(img)
+    assert ink_in_box(gray, [200, 150, 236, 186]) > 0.15
+    assert ink_in_box(gray, [200, 250, 236, 286]) < 0.02
+
+
+def _extract(img, words, form):
+    content = DocumentContent(pages=[PageContent(page=1, width=img.width, height=img.height, words=words)])
+    return CatalogueExtractor(Catalogue({form.id: form}), today=date(2026, 11, 27)).extract(
+        form.id, content, lambda n: img)
+
+
+FORM = FormDefinition.model_validate({"id": "cb", "title": "CB", "fields": [
+    {"name": "kind", "type": "choice", "label": ["Betriebsart"], "options": [
+        {"id": "industry", "label": ["Industrie"]}, {"id": "craft", "label": ["Handwerk"]},
+        {"id": "trade", "label": ["Handel"]}]},
+]})
+
+
+@pytest.mark.parametrize("tick", ["cross", "check", "fill"])
+def test_choice_group_from_pixels(tick):
+    img, words = page_with([("Industrie", None), ("Handwerk", tick), ("Handel", None)])
+    words.append(Word(text="Betriebsart", bbox=[150, 60, 400, 95], confidence=0.95))
+    f = _extract(img, words, FORM).fields["kind"]
+    assert f.value == "craft" and f.source == "checkbox"
+    assert f.confidence > 0.8
+    assert f.bbox is not None and abs(f.bbox[0] - 200) < 15 and abs(f.bbox[1] - 250) < 15
+
+
+def test_nothing_ticked_is_none_and_an_x_in_the_text_is_ignored():
+    img, words = page_with([("Industrie", None), ("Handwerk", None), ("Handel", None)])
+    # OCR often reads a box as "X" or "[X]": the text must not count
+    words.append(Word(text="[X]", bbox=[195, 245, 240, 290], confidence=0.6))
+    f = _extract(img, words, FORM).fields["kind"]
+    assert f.value is None and f.confidence == 0
+
+
+def test_two_ticks_are_flagged():
+    img, words = page_with([("Industrie", "cross"), ("Handwerk", "cross"), ("Handel", None)])
+    f = _extract(img, words, FORM).fields["kind"]
+    assert f.value in ("industry", "craft")
+    assert [i.code for i in f.issues] == ["multiple_options"] and f.confidence < 0.5
+
+
+def test_bool_field_returns_python_bool():
+    form = FormDefinition.model_validate({"id": "b", "title": "B", "fields": [
+        {"name": "sideline", "type": "bool", "label": ["Nebenerwerb"], "options": [
+            {"id": "true", "label": ["ja"]}, {"id": "false", "label": ["nein"]}]}]})
+    img, words = page_with([("ja", None), ("nein", "cross")])
+    assert _extract(img, words, form).fields["sideline"].value is False
