@@ -25,6 +25,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="command instead of `formwerk process --json` (files are appended)")
     ap.add_argument("--reuse-corpus", action="store_true",
                     help="keep <out>/corpus if it was generated with the same size and seed")
+    ap.add_argument("--cli-worker", action="store_true",
+                    help="no long-lived `formwerk worker`: each `process` call runs its own worker")
     ap.add_argument("--rescore", action="store_true",
                     help="recompute metrics and report of an earlier run in --out (no OCR)")
     ap.add_argument("--no-baselines", action="store_true", help="skip the two Tesseract baselines")
@@ -41,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         print(stdout_table(results))
         return 0
     results = run(args.out, args.size, args.seed, batch_size=args.batch_size, baselines=not args.no_baselines,
-                  reuse_corpus=args.reuse_corpus,
+                  reuse_corpus=args.reuse_corpus, warm_worker=not args.cli_worker,
                   command=shlex.split(args.pipeline_cmd) if args.pipeline_cmd else None)
     print(stdout_table(results))
     errors = results["pipeline"].get("errors") or []

@@ -254,14 +254,20 @@ def doc_type_accuracy(items: Sequence[Item], results: Mapping[str, Result]) -> d
 
 
 def confusion_matrix(items: Sequence[Item], results: Mapping[str, Result]) -> dict[str, Any]:
-    """Counts ``matrix[i][j]`` = documents of true ``labels[i]`` predicted ``labels[j]``."""
+    """Counts ``matrix[i][j]`` = documents of true ``labels[i]`` predicted ``predicted_labels[j]``.
+
+    Columns are the true labels in the same order, then predictions that are
+    no true label (``rejected``, ``missing``, a type absent from the corpus).
+    """
     pairs = [(it["doc_type"], predicted_type(results.get(it["file"]))) for it in items]
-    labels = sorted({t for t, _ in pairs} | {p for _, p in pairs})
-    idx = {lab: i for i, lab in enumerate(labels)}
-    m = [[0] * len(labels) for _ in labels]
+    labels = sorted({t for t, _ in pairs})
+    cols = labels + sorted({p for _, p in pairs} - set(labels))
+    ri = {lab: i for i, lab in enumerate(labels)}
+    ci = {lab: j for j, lab in enumerate(cols)}
+    m = [[0] * len(cols) for _ in labels]
     for t, p in pairs:
-        m[idx[t]][idx[p]] += 1
-    return {"labels": labels, "matrix": m}
+        m[ri[t]][ci[p]] += 1
+    return {"labels": labels, "predicted_labels": cols, "matrix": m}
 
 
 def straight_through(items: Sequence[Item], results: Mapping[str, Result],

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -49,10 +50,14 @@ class PipelineRun:
     errors: list[str] = field(default_factory=list)  # human-readable problems
     peak_rss_mb: dict[str, float] = field(default_factory=dict)  # process name -> VmHWM, MiB
     command: list[str] = field(default_factory=list)
+    worker_pid: int | None = None  # the long-lived `formwerk worker`, if one was used
+    worker_warmup_s: float | None = None
 
     @property
     def worker_peak_rss_mb(self) -> float | None:
-        """Largest peak among Python processes (the worker/CLI), MiB."""
+        """Peak of the dedicated worker, else the largest Python process (CLI worker), MiB."""
+        if "worker" in self.peak_rss_mb:
+            return self.peak_rss_mb["worker"]
         py = [v for k, v in self.peak_rss_mb.items() if k.startswith(("python", "formwerk", "cli"))]
         return max(py) if py else (max(self.peak_rss_mb.values()) if self.peak_rss_mb else None)
 
@@ -173,50 +178,68 @@ def isolated_env(data_dir: Path) -> dict[str, str]:
 
 
 def run_pipeline(files: Sequence[Path], data_dir: Path, *, command: Sequence[str] | None = None,
-                 batch_size: int = 16, warmup: Path | None = None, seconds_per_page: float = 60.0,
+                 batch_size: int = 24, warmup: Path | None = None, seconds_per_page: float = 60.0,
                  pages: dict[str, int] | None = None, extra_env: dict[str, str] | None = None,
-                 isolated: bool = True) -> PipelineRun:
+                 isolated: bool = True, warm_worker: bool = True) -> PipelineRun:
     """Process ``files`` in batches; results keyed by the file's base name.
 
     A file with no output line is reported in ``errors`` (and scored as wrong
     by the metrics). ``warmup`` (a file that is not part of the corpus) is
     processed first and timed apart, so start-up of the embedded stack and
-    model loading do not count against throughput. With ``isolated`` the
-    benchmark runs its own embedded stack on free ports and stops it at the
-    end (``formwerk down``); otherwise the environment's settings are used.
+    model loading do not count against throughput.
+
+    ``isolated``: run a private embedded stack on free ports, stopped at the
+    end (``formwerk down``). ``warm_worker`` (real ``formwerk`` CLI only): one
+    long-lived ``formwerk worker`` as in production, and ``process
+    --no-worker`` for the batches — so models load once, and "peak memory of
+    the worker" is that process. If the worker cannot be started, the CLI's
+    own in-process worker is used and the problem is reported.
     """
     cmd = list(command or default_command())
+    is_formwerk = Path(cmd[0]).name == "formwerk"
     data_dir.mkdir(parents=True, exist_ok=True)
     stack = isolated_env(data_dir) if isolated else {"FORMWERK_DATA_DIR": str(data_dir)}
     env = {**os.environ, **stack, "OMP_THREAD_LIMIT": "1", **(extra_env or {})}
     run = PipelineRun(command=cmd)
     pages = pages or {}
+    worker: subprocess.Popen | None = None
     with MemoryWatcher(data_dir) as mem:
-        if warmup is not None:
-            t0 = time.perf_counter()
-            _, err = _run_batch(cmd, [warmup], env, mem, timeout=600)
-            run.warmup_s = time.perf_counter() - t0
-            if err:
-                run.errors.append(f"warm-up: {err}")
-        for i in range(0, len(files), batch_size):
-            batch = list(files[i:i + batch_size])
-            timeout = 120 + seconds_per_page * sum(pages.get(f.name, 2) for f in batch)
-            t0 = time.perf_counter()
-            objs, err = _run_batch(cmd, batch, env, mem, timeout=timeout)
-            run.wall_s += time.perf_counter() - t0
-            run.batches += 1
-            if err:
-                run.errors.append(f"batch {run.batches}: {err}")
-            for obj in objs:
-                name = Path(str(obj.get("file", ""))).name
-                run.results[name] = obj
-            missing = [f.name for f in batch if f.name not in run.results]
-            if missing:
-                run.errors.append(f"batch {run.batches}: no result for {len(missing)} file(s): {', '.join(missing[:5])}")
-            log.info("pipeline batch %d: %d files, %d results", run.batches, len(batch), len(objs))
-    if isolated and Path(cmd[0]).name == "formwerk":
-        _stop_stack(cmd[0], env, run)
+        try:
+            if warmup is not None:
+                t0 = time.perf_counter()
+                objs, err = _run_batch(cmd, [warmup], env, mem, timeout=900)
+                run.warmup_s = time.perf_counter() - t0
+                if err or not objs:
+                    run.errors.append(f"warm-up: {err or 'no result'}")
+            batch_cmd = cmd
+            if warm_worker and is_formwerk:
+                worker, batch_cmd = _start_worker(cmd, env, data_dir, warmup, mem, run)
+            for i in range(0, len(files), batch_size):
+                batch = list(files[i:i + batch_size])
+                timeout = 120 + seconds_per_page * sum(pages.get(f.name, 2) for f in batch)
+                t0 = time.perf_counter()
+                objs, err = _run_batch(batch_cmd, batch, env, mem, timeout=timeout)
+                run.wall_s += time.perf_counter() - t0
+                run.batches += 1
+                if err:
+                    run.errors.append(f"batch {run.batches}: {err}")
+                for obj in objs:
+                    name = Path(str(obj.get("file", ""))).name
+                    run.results[name] = obj
+                missing = [f.name for f in batch if f.name not in run.results]
+                if missing:
+                    run.errors.append(f"batch {run.batches}: no result for {len(missing)} file(s): "
+                                      f"{', '.join(missing[:5])}")
+                log.info("pipeline batch %d: %d files, %d results", run.batches, len(batch), len(objs))
+        finally:
+            if worker is not None:
+                run.worker_pid = worker.pid
+                _stop_worker(worker)
+            if isolated and is_formwerk:
+                _stop_stack(cmd[0], env, run)
     run.peak_rss_mb = mem.peak_by_name()
+    if run.worker_pid in mem.peaks:
+        run.peak_rss_mb["worker"] = round(mem.peaks[run.worker_pid][1], 1)
     try:  # fallback for short-lived CLIs the poller missed: largest waited-for child
         import resource
 
@@ -226,6 +249,43 @@ def run_pipeline(files: Sequence[Path], data_dir: Path, *, command: Sequence[str
     except (ImportError, OSError):  # pragma: no cover - not Linux
         pass
     return run
+
+
+def _start_worker(cmd: list[str], env: dict[str, str], data_dir: Path, warmup: Path | None,
+                  mem: MemoryWatcher, run: PipelineRun) -> tuple[subprocess.Popen | None, list[str]]:
+    """Start ``formwerk worker`` and warm it; returns (worker, command for batches)."""
+    log_path = data_dir / "worker.log"
+    try:
+        worker = subprocess.Popen([cmd[0], "worker"], env=env, stdout=subprocess.DEVNULL,
+                                  stderr=open(log_path, "w"))
+    except OSError as exc:
+        run.errors.append(f"formwerk worker: cannot start ({exc}); CLI worker used")
+        return None, cmd
+    batch_cmd = [*cmd, "--no-worker"]
+    if warmup is not None:
+        # different bytes than the first warm-up, else the case would simply be found again
+        warm2 = warmup.with_name(f"worker-{warmup.name}")
+        warm2.write_bytes(warmup.read_bytes() + b"\n%worker warm-up\n")
+        t0 = time.perf_counter()
+        objs, err = _run_batch(batch_cmd, [warm2], env, mem, timeout=900)
+        run.worker_warmup_s = time.perf_counter() - t0
+        if not objs or worker.poll() is not None:
+            run.errors.append(f"formwerk worker: warm-up failed ({err or 'no result'}, see {log_path}); "
+                              "CLI worker used")
+            _stop_worker(worker)
+            return None, cmd
+    return worker, batch_cmd
+
+
+def _stop_worker(worker: subprocess.Popen) -> None:
+    # SIGINT: the worker shuts down gracefully (finishes or hands back its tasks)
+    if worker.poll() is None:
+        worker.send_signal(signal.SIGINT)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait(timeout=10)
 
 
 def _stop_stack(exe: str, env: dict[str, str], run: PipelineRun) -> None:

@@ -72,10 +72,10 @@ def threshold_curve(curve: dict[str, Any], path: Path) -> Path:
 def confusion(cm: dict[str, Any], path: Path) -> Path:
     """Confusion matrix of document types (rows: truth, columns: predicted)."""
     labels, m = cm["labels"], cm["matrix"]
-    n = max(1, len(labels))
-    fig, ax = plt.subplots(figsize=(1.1 * n + 3, 0.9 * n + 2.5))
+    cols = cm.get("predicted_labels", labels)
+    fig, ax = plt.subplots(figsize=(1.1 * max(1, len(cols)) + 3, 0.9 * max(1, len(labels)) + 2.5))
     ax.imshow(m or [[0]], cmap="Blues")
-    ax.set_xticks(range(len(labels)), labels, rotation=40, ha="right", fontsize=8)
+    ax.set_xticks(range(len(cols)), cols, rotation=40, ha="right", fontsize=8)
     ax.set_yticks(range(len(labels)), labels, fontsize=8)
     top = max((max(r) for r in m), default=0)
     for i, row in enumerate(m):

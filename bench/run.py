@@ -80,6 +80,8 @@ def speed(run: PipelineRun, pages: int) -> dict[str, Any]:
     return {
         "wall_s": run.wall_s,
         "warmup_s": run.warmup_s,
+        "worker_warmup_s": run.worker_warmup_s,
+        "mode": "warm `formwerk worker` + `process --no-worker`" if run.worker_pid else "CLI with in-process worker",
         "batches": run.batches,
         "pages_per_minute": metrics.pages_per_minute(pages, run.wall_s),
         "stages": metrics.stage_timings(run.results.values()),
@@ -139,8 +141,8 @@ def load_or_build_corpus(out: Path, size: str, seed: int, reuse: bool, synth: An
 
 
 def run(out: str | Path, size: str = "small", seed: int = 0, *, command: Sequence[str] | None = None,
-        batch_size: int = 16, baselines: bool = True, synth: Any = ...,
-        reuse_corpus: bool = False) -> dict[str, Any]:
+        batch_size: int = 24, baselines: bool = True, synth: Any = ...,
+        reuse_corpus: bool = False, warm_worker: bool = True) -> dict[str, Any]:
     """The whole benchmark; returns the ``results.json`` dict (also written)."""
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -160,7 +162,7 @@ def run(out: str | Path, size: str = "small", seed: int = 0, *, command: Sequenc
     shutil.rmtree(out / "formwerk-data", ignore_errors=True)
     log.info("running the pipeline over %d files (%d pages): %s", len(items), sum(pages.values()), " ".join(cmd))
     prun = run_pipeline([out / "corpus" / it["file"] for it in items], out / "formwerk-data", command=cmd,
-                        batch_size=batch_size, warmup=warm, pages=pages)
+                        batch_size=batch_size, warmup=warm, pages=pages, warm_worker=warm_worker)
     with open(out / "pipeline.jsonl", "w", encoding="utf-8") as fh:
         for it in items:
             if it["file"] in prun.results:

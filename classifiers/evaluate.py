@@ -100,6 +100,33 @@ def short(m: dict) -> str:
     return "  ".join(f"{k}={m[k]:.4f}" if isinstance(m.get(k), float) else f"{k}={m.get(k)}" for k in keys)
 
 
+def fit_zero_shot(docs, cat, enc) -> dict:
+    """Fusion parameters for the no-artefact mode (heads off), per backend.
+
+    The values are copied into ``classifiers.classifier.ZERO_SHOT``; printed
+    here so they can be refreshed when the catalogue or encoder changes.
+    """
+    from classifiers import fusion
+    from classifiers.baseline_tfidf import TfidfEncoder
+    from classifiers.engine import Engine, encode_units
+
+    classes = class_defs(cat)
+    units = [d.pages for d in docs if any(p.strip() for p in d.pages)]
+    labels = [d.label for d in docs if any(p.strip() for p in d.pages)]
+    out = {}
+    backends = [("tfidf", TfidfEncoder().fit([c.prototype for c in classes]))]
+    if enc is not None:
+        backends.append(("e5", CachedEncoder(enc, CACHE_DIR)))
+    for kind, e in backends:
+        eng = Engine(kind, e, classes, fusion.FusionParams(w_h=0.0))
+        U, _, _, _ = encode_units(e, units)
+        f, _ = eng.features(U, units)
+        y = fusion.label_index(labels, eng.class_ids)
+        p = fusion.fit(f, y, fixed={"w_h": 0.0, "w_i": 0.0, "w_s": 0.0, "b_t": 0.0}, l2=1e-4)
+        out[kind] = {k: round(v, 2) for k, v in p.to_dict().items()}
+    return out
+
+
 def _subset(docs, pred) -> list:
     return [d for d in docs if pred(d)]
 
@@ -186,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
                                                      "on_class": measure(clf_zs, zs_docs, labels_all),
                                                      "all": measure(clf_zs, test_docs, labels_all)}
     report["results"] = results
+    report["zero_shot_params_fitted_on_train"] = fit_zero_shot(train_docs, cat, enc)
+    print("zero-shot params:", report["zero_shot_params_fitted_on_train"])
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=2))
     for k in ("timing_e5", "timing_tfidf_fallback"):

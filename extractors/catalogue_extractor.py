@@ -42,7 +42,9 @@ _MIN_PRINTED_SINGLE = 5
 #: how far (pixels at 300 dpi) an option label may be from its group label
 _OPTION_RADIUS = 2600
 _WIDGET_MARGIN_PT = 1.0
+_SMALL_PRINT = 0.6
 _DEBRIS_CONF = 0.6
+_EDGE_DEBRIS = re.compile(r"^[|\[\]_]+|[|\[\]_]+$")
 
 
 def _acro_checked(v: AcroFormValue | None) -> bool:
@@ -56,7 +58,14 @@ class _Reader:
         self.form = form
         self.today = today
         self.page_image = page_image
-        self.acro = {a.name: a for a in content.acroform}
+        # one entry per widget: radio groups repeat the name, one kid per
+        # option; keep the ticked kid (any state other than Off)
+        self.acro: dict[str, AcroFormValue] = {}
+        for a in content.acroform:
+            if a.name not in self.acro or not _acro_checked(self.acro[a.name]) and a.value.strip():
+                self.acro[a.name] = a
+        if not any(a.value.strip() and a.value.strip().lstrip("/").lower() not in _OFF for a in self.acro.values()):
+            self.acro = {}  # an unfilled form: the values (if any) are in the words
         self.pages: dict[int, PageWords] = {}
         self.sources: dict[int, str] = {}
         for p in content.pages:
@@ -98,6 +107,9 @@ class _Reader:
                 return reg.page, reg.map_box(w[1:])
         return None
 
+    def registration_of(self, page: int) -> Registration | None:
+        return next((reg for _, reg in self.registered.values() if reg.page == page), None)
+
     def words_in(self, page: int, box: list[float]) -> list[Word]:
         """Non-label words whose centre lies in ``box`` (slightly widened)."""
         pw = self.pages[page]
@@ -106,8 +118,14 @@ class _Reader:
         y0, y1 = box[1] - m, box[3] + m
         # most of a word's width must lie in the box: printed text ends right
         # beside many boxes ("Geburtsort und –land|value")
-        return [w for w in pw.words if y0 <= (w.bbox[1] + w.bbox[3]) / 2 <= y1 and not pw.is_skipped(w)
-                and _overlap_x(w.bbox, box) >= 0.5 * max(w.bbox[2] - w.bbox[0], 1)]
+        ws = [w for w in pw.words if y0 <= (w.bbox[1] + w.bbox[3]) / 2 <= y1 and not pw.is_skipped(w)
+              and _overlap_x(w.bbox, box) >= 0.5 * max(w.bbox[2] - w.bbox[0], 1)]
+        if len(ws) > 1:
+            # printed small print (6–7 pt) reaching into a box is much smaller
+            # than filled-in values: drop words far below the tallest one
+            hmax = max(w.bbox[3] - w.bbox[1] for w in ws)
+            ws = [w for w in ws if (w.bbox[3] - w.bbox[1]) >= _SMALL_PRINT * hmax]
+        return ws
 
     # -- printed words ---------------------------------------------------
     def _mark_printed(self) -> None:
@@ -461,8 +479,16 @@ class CatalogueExtractor:
         boxes = [r.widget_box(k) for k in keys]
         if not keys or any(b is None for b in boxes):
             return None
-        ef = self._read_boxes(f, r, boxes, reocr=False)  # type: ignore[arg-type]
-        page = boxes[0][0]  # type: ignore[index]
+        ef = self._read_with_second_look(f, r, boxes)  # type: ignore[arg-type]
+        reg = r.registration_of(boxes[0][0])  # type: ignore[index]
+        if reg is not None and abs(reg.angle) > conf.MAX_SAFE_SKEW_DEG:
+            # mapped boxes of a page that is still skewed catch neighbours
+            ef.confidence *= conf.SKEWED_PAGE
+        return ef
+
+    def _read_with_second_look(self, f: FieldDefinition, r: _Reader, boxes) -> ExtractedField:
+        ef = self._read_boxes(f, r, boxes, reocr=False)
+        page = boxes[0][0]
         if r.sources[page] != "ocr" or r.image(page) is None:
             return ef
         if _worth_reocr(f, ef):
@@ -518,7 +544,7 @@ class CatalogueExtractor:
                 gray = r.gray(wb[0])
                 if gray is None:
                     return None
-                readings.append((cb.tick_probability(cb.ink_in_box(gray, wb[1])), o, wb))
+                readings.append((cb.tick_probability(cb.ink_near_box(gray, wb[1])), o, wb))
                 break
         if not readings:
             return None
@@ -571,7 +597,7 @@ class CatalogueExtractor:
                 words: list[Word] | None = None, label_score: float = 1.0, fallback: bool = False) -> ExtractedField:
         if not raw:
             return ExtractedField(name=f.name, source=source if source == "acroform" else "none", page=page)
-        value = normalise(f.type, raw)
+        value = normalise(f.normaliser or f.type, raw)
         issues: list[ValidationIssue] = []
         format_failed = value is None
         if format_failed:
@@ -635,8 +661,11 @@ def _pick_words(type_: str, words: list[Word]) -> list[Word]:
     OCR debris from squeezed labels and box frames (punctuation-only tokens,
     short low-confidence tokens) is dropped when real words remain.
     """
+    # frame/line debris is never a value on its own, nor glued to one ("|82000")
+    words = [w if not _EDGE_DEBRIS.search(w.text) else w.model_copy(update={"text": _EDGE_DEBRIS.sub("", w.text)})
+             for w in words]
+    words = [w for w in words if w.text and not re.fullmatch(r"[|\[\]_.,:;—–\-~'\"()‘’!]+", w.text)]
     real = [w for w in words if (re.search(r"[0-9A-Za-zÄÖÜäöüß@§&]", w.text) or w.confidence >= 0.9)
-            and not re.fullmatch(r"[|\[\]_.,:;—\-~'\"()]+", w.text)
             and not (len(w.text) <= 2 and w.confidence < _DEBRIS_CONF and not w.text.isdigit())]
     if real:
         words = real

@@ -39,6 +39,11 @@ class Registration:
     inliers: int
     residual: float  # mean pixel residual of inliers
 
+    @property
+    def angle(self) -> float:
+        """Rotation of the page against the edition, degrees (deskew leaves ~0)."""
+        return float(np.degrees(np.arctan2(self.matrix[1, 0], self.matrix[0, 0])))
+
     def map_box(self, box: list[float]) -> list[float]:
         x0, y0, x1, y1 = box
         pts = np.array([[x0, y0, 1.0], [x1, y0, 1.0], [x0, y1, 1.0], [x1, y1, 1.0]])
@@ -115,11 +120,11 @@ def measure_edition(pdf_path: str, edition_id: str, widget_names: set[str] | Non
     pages: dict[int, dict] = {}
     with pdfplumber.open(pdf_path) as pdf:
         for i, p in enumerate(pdf.pages, start=1):
-            lines = p.extract_text_lines()
+            lines = _phrases(p.extract_words(use_text_flow=False))
             counts: dict[str, int] = {}
             for ln in lines:
                 counts[norm(ln["text"])] = counts.get(norm(ln["text"]), 0) + 1
-            cands = [ln for ln in lines if counts[norm(ln["text"])] == 1 and len(ln["text"]) >= 12
+            cands = [ln for ln in lines if counts[norm(ln["text"])] == 1 and len(ln["text"]) >= 10
                      and ln["x1"] - ln["x0"] > ln["bottom"] - ln["top"]
                      and "(cid:" not in ln["text"]]
             # spread anchors over the page: take every k-th line top to bottom
@@ -155,6 +160,23 @@ def measure_edition(pdf_path: str, edition_id: str, widget_names: set[str] | Non
                 widgets.setdefault(key, box)
     used = {int(b[0]) for b in widgets.values()}
     return {"id": edition_id, "pages": {k: v for k, v in pages.items() if k in used}, "widgets": widgets}
+
+
+def _phrases(words: list[dict]) -> list[dict]:
+    """Words → phrases: same line, gaps under 1.5 × the font height.
+
+    Printed lines of a form often hold several labels far apart; OCR splits
+    them the same way, so phrases match OCR lines better than whole lines.
+    """
+    rows: list[list[dict]] = []
+    for w in sorted(words, key=lambda w: (round(w["top"]), w["x0"])):
+        if rows and abs(rows[-1][-1]["top"] - w["top"]) < 2 and \
+                w["x0"] - rows[-1][-1]["x1"] < 1.5 * (w["bottom"] - w["top"]):
+            rows[-1].append(w)
+        else:
+            rows.append([w])
+    return [{"text": " ".join(w["text"] for w in r), "x0": r[0]["x0"], "top": min(w["top"] for w in r),
+             "x1": r[-1]["x1"], "bottom": max(w["bottom"] for w in r)} for r in rows]
 
 
 def _qualified_name(a) -> str:

@@ -50,7 +50,8 @@ class TreeEnsemble:
                 out.append(
                     {
                         "f": np.where(leaf, -1, n["feature_idx"]).astype(int).tolist(),
-                        "t": _r(np.where(leaf, 0.0, n["num_threshold"])),
+                        # thresholds keep full precision: they can equal a training value exactly
+                        "t": np.where(leaf, 0.0, n["num_threshold"]).astype(float).tolist(),
                         "l": n["left"].astype(int).tolist(),
                         "r": n["right"].astype(int).tolist(),
                         "v": _r(np.where(leaf, n["value"], 0.0)),
@@ -155,7 +156,7 @@ class HashedTextModel:
 
         X = cls.vectorize(texts, dim, sparse=True)
         y = np.array([classes.index(label) for label in labels])
-        lr = LogisticRegression(C=C, max_iter=1000).fit(X, y)
+        lr = LogisticRegression(C=C, solver="saga", max_iter=300, tol=1e-3).fit(X, y)
         coef = np.zeros((len(classes), dim))
         intercept = np.zeros(len(classes))
         coef[lr.classes_] = lr.coef_

@@ -260,7 +260,7 @@ def normalise_address(raw: str | None) -> str | None:
     plz = fix_digits(m[1])
     city = m[2].strip(" ,;")
     street = (s[: m.start()] + " , " + s[m.end():]).strip()
-    street = ", ".join(p.strip() for p in re.split(r"[,;]", street) if p.strip())
+    street = ", ".join(p.strip() for p in re.split(r"[,;]", street) if re.search(r"\w", p))
     # "12a." before the PLZ is an OCR-misread comma ("Str." keeps its dot)
     street = re.sub(r"(\d[a-zA-Z]?)\.$", r"\1", street)
     if not street:
@@ -287,6 +287,18 @@ def normalise_bool(raw: str | bool | None) -> bool | None:
     return None
 
 
+def normalise_id_document(raw: str | None) -> str | None:
+    """Serial number of a German ID card or passport: upper case, no spaces.
+
+    The serial alphabet has no vowels (``CFGHJKLMNPRTVWXYZ`` and digits), so an
+    ``O`` is a zero and an ``I`` a one.
+    """
+    s = re.sub(r"[^0-9A-Za-z]", "", clean_text(raw)).upper()
+    if not s:
+        return None
+    return s.replace("O", "0").replace("I", "1")
+
+
 NORMALISERS = {
     "text": normalise_text,
     "date": normalise_date,
@@ -300,6 +312,7 @@ NORMALISERS = {
     "email": normalise_email,
     "phone": normalise_phone,
     "bool": normalise_bool,
+    "id_document": normalise_id_document,
 }
 
 

@@ -99,6 +99,8 @@ class FieldDefinition(BaseModel):
     # checkbox position relative to each option label
     box: Literal["left", "right"] = "left"
     validators: list[str] = Field(default_factory=list)
+    # a named normaliser instead of the type's (e.g. "id_document": O→0 in serials)
+    normaliser: str | None = None
     options: list[ChoiceOption] = Field(default_factory=list)
     columns: list[ColumnDefinition] = Field(default_factory=list)
     max_rows: int = 0

@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -75,10 +76,16 @@ def main(argv: list[str] | None = None) -> int:
         "down": commands.down,
     }
     try:
-        return asyncio.run(handlers[args.command](settings, args)) or 0
+        code = asyncio.run(handlers[args.command](settings, args)) or 0
     except KeyboardInterrupt:
-        return 130
+        code = 130
+    # Leave without interpreter finalisation: the Temporal client's Rust
+    # runtime threads may still call into Python while it tears down, which
+    # was seen to segfault (exit -11) after all output had been written.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

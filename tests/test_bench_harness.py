@@ -51,9 +51,19 @@ class FakeSynth:
 # for letters, and a rejection for blank pages; like the real CLI, one JSON
 # object per file and line, with `file` as given on the command line.
 FAKE_CLI = r'''
-import json, sys, pathlib, os
+import json, sys, pathlib, os, time
 assert os.environ["FORMWERK_DATA_DIR"]
+if sys.argv[1:2] == ["worker"]:  # a long-lived worker: runs until SIGINT
+    try:
+        while True:
+            time.sleep(0.1)
+    except KeyboardInterrupt:
+        sys.exit(0)
+if sys.argv[1:2] == ["down"]:
+    sys.exit(0)
 for arg in sys.argv[1:]:
+    if arg in ("process",) or arg.startswith("--"):
+        continue
     p = pathlib.Path(arg)
     man = p.parent / "manifest.jsonl"
     items = {}
@@ -239,3 +249,22 @@ def test_rescore_reproduces_a_run(tmp_path):
     assert again["pipeline"]["fields"] == first["pipeline"]["fields"]
     assert again["pipeline"]["speed"] == first["pipeline"]["speed"]
     assert (out / "report.md").exists()
+
+
+def test_warm_worker_mode_with_fake_formwerk(tmp_path):
+    exe = tmp_path / "bin" / "formwerk"  # named like the real CLI: worker mode is used
+    exe.parent.mkdir()
+    exe.write_text(f"#!{sys.executable}\n" + FAKE_CLI)
+    exe.chmod(0o755)
+    items, _ = corpus.build_corpus(tmp_path, "tiny", 0, synth=FakeSynth, data_dir=tmp_path / "no-data")
+    warm = tmp_path / "warm.pdf"
+    warm.write_bytes(_tiny_pdf("warm-up"))
+    r = pipeline.run_pipeline([tmp_path / "corpus" / i.file for i in items], tmp_path / "data",
+                              command=[str(exe), "process", "--json"], warmup=warm)
+    assert r.errors == []
+    assert r.worker_pid is not None and r.worker_warmup_s is not None
+    assert len(r.results) == 3
+    assert (tmp_path / f"worker-warm.pdf").exists()
+    with pytest.raises(ProcessLookupError):  # the worker was stopped
+        import os
+        os.kill(r.worker_pid, 0)

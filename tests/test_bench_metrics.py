@@ -79,9 +79,11 @@ def test_doc_type_and_confusion():
     assert dt["accuracy"] == pytest.approx(3 / 4)
     assert dt["per_type"]["invoice"]["accuracy"] == 0.0
     cm = m.confusion_matrix(ITEMS, RESULTS)
-    labels = cm["labels"]
-    assert labels == sorted(["gewerbeanmeldung", "invoice", "kindergeld_kg1", "missing", "unknown"])
-    assert cm["matrix"][labels.index("invoice")][labels.index("missing")] == 1
+    labels, cols = cm["labels"], cm["predicted_labels"]
+    assert labels == ["gewerbeanmeldung", "invoice", "kindergeld_kg1", "unknown"]
+    assert cols == labels + ["missing"]  # truth rows only; extra predicted columns after them
+    assert cm["matrix"][labels.index("invoice")][cols.index("missing")] == 1
+    assert cm["matrix"][labels.index("kindergeld_kg1")][cols.index("kindergeld_kg1")] == 1
     assert sum(map(sum, cm["matrix"])) == 4
     # a blank page may be rejected instead of "unknown"
     blank = [{"file": "e.pdf", "doc_type": "unknown", "also_ok": ["rejected"], "truth": {}}]

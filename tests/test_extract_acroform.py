@@ -114,3 +114,54 @@ def test_wohngeld_acroform(extractor):
     assert f["rent_total"].value == "642.50"
     assert f["account_number"].value == "DE89 3704 0044 0532 0130 00"  # as printed (FORMS.md)
     assert not f["account_number"].issues
+
+
+def test_radio_group_one_entry_per_widget(extractor):
+    """The page reader gives one entry per widget: the ticked kid must win."""
+    from forms import FormDefinition
+    from forms.catalogue import Catalogue
+
+    form = FormDefinition.model_validate({"id": "r", "title": "R", "fields": [
+        {"name": "sex", "type": "choice", "options": [
+            {"id": "male", "acroform": ["geschlecht=1"]}, {"id": "female", "acroform": ["geschlecht=2"]}]}]})
+    vals = [AcroFormValue(name="geschlecht", value="Off", kind="checkbox"),
+            AcroFormValue(name="geschlecht", value="2", kind="checkbox")]
+    ext = CatalogueExtractor(Catalogue({"r": form}))
+    assert ext.extract("r", DocumentContent(acroform=vals), lambda n: None).fields["sex"].value == "female"
+    vals.reverse()
+    assert ext.extract("r", DocumentContent(acroform=vals), lambda n: None).fields["sex"].value == "female"
+
+
+def test_unfilled_acroform_falls_back_to_words(extractor):
+    from formwerk.models import PageContent, Word
+
+    words = [Word(text="Angaben", bbox=[100, 300, 250, 330]), Word(text="zur", bbox=[260, 300, 320, 330]),
+             Word(text="Person", bbox=[330, 300, 450, 330]),
+             Word(text="3", bbox=[100, 400, 115, 430]), Word(text="Name", bbox=[130, 400, 220, 430]),
+             Word(text="Schäfer", bbox=[110, 450, 260, 480])]
+    content = DocumentContent(pages=[PageContent(page=1, width=2480, height=3508, words=words)],
+                              acroform=[AcroFormValue(name="Name", value=""),
+                                        AcroFormValue(name="männlich", value="Off", kind="checkbox")])
+    f = extractor.extract("gewerbeanmeldung", content, lambda n: None).fields["family_name"]
+    assert f.value == "Schäfer" and f.source == "ocr"
+
+
+@pytest.mark.parametrize("doc_type", ["gewerbeanmeldung", "wohngeld_mietzuschuss", "meldebehoerde_anmeldung",
+                                      "kindergeld_kg1"])
+def test_real_filled_acroforms_all_right(extractor, doc_type):
+    """The real PDFs filled with fake data (../shared/data; skipped without): 100 %, all confident."""
+    synth = pytest.importorskip("bench.synth")
+    from bench.metrics import has_truth, values_equal
+    from formwerk.documents.pdf import read_acroform
+
+    for seed in range(2):
+        doc = synth.fill_real_form(doc_type, seed)
+        if doc is None:
+            pytest.skip("../shared/data not available")
+        content = DocumentContent(acroform=read_acroform(doc.pdf_bytes, 300 / 72))
+        res = extractor.extract(doc_type, content, lambda n: None)
+        for name, truth in doc.truth.items():
+            if has_truth(truth):
+                f = res.fields[name]
+                assert values_equal(truth, f.value), (seed, name, truth, f.value)
+                assert f.confidence >= 0.95 and f.source == "acroform", (name, f)
