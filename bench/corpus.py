@@ -315,14 +315,19 @@ def generate(spec: CorpusSpec, synth: Any | None, data_dir: Path | None = None) 
 
 
 def build_corpus(out_dir: str | Path, size: str = "small", seed: int = 0, *, synth: Any | None = ...,
-                 data_dir: Path | None = None) -> tuple[list[CorpusItem], list[dict[str, Any]]]:
+                 data_dir: Path | None = None, workers: int | None = None,
+                 ) -> tuple[list[CorpusItem], list[dict[str, Any]]]:
     """Generate the corpus into ``<out_dir>/corpus``; returns ``(items, skipped)``.
 
-    ``synth`` defaults to the real ``bench.synth``; tests pass a fake. Specs
-    whose source is unavailable are *skipped and reported* (``skipped``: spec +
-    reason), never silently dropped. The manifest lists the generated items.
+    ``synth`` defaults to the real ``bench.synth`` (then documents are made in
+    ``workers`` processes, default: all cores — every spec is independent and
+    seeded, so the result does not depend on the order); tests pass a fake,
+    made in this process. Specs whose source is unavailable are *skipped and
+    reported* (``skipped``: spec + reason), never silently dropped. The
+    manifest lists the generated items in plan order.
     """
-    if synth is ...:
+    real_synth = synth is ...
+    if real_synth:
         synth = load_synth()
     data_dir = data_dir or shared_data_dir()
     real_forms = data_dir.joinpath("forms").is_dir() and synth is not None and hasattr(synth, "fill_real_form")
@@ -330,27 +335,40 @@ def build_corpus(out_dir: str | Path, size: str = "small", seed: int = 0, *, syn
                         synthetic_invoices=_synth_has(synth, "invoice"))
     corpus_dir = Path(out_dir) / "corpus"
     corpus_dir.mkdir(parents=True, exist_ok=True)
-    items: list[CorpusItem] = []
-    skipped: list[dict[str, Any]] = []
-    for i, spec in enumerate(specs):
-        try:
-            g = generate(spec, synth, data_dir)
-        except LookupError as exc:
-            skipped.append({**asdict(spec), "reason": str(exc)})
-            continue
-        except Exception as exc:  # a generator bug must not cost the whole run
-            log.exception("generating %s failed", spec.stem)
-            skipped.append({**asdict(spec), "reason": f"{type(exc).__name__}: {exc}"})
-            continue
-        profile = None if g.category in ("digital", "acroform") else spec.profile
-        stem = "-".join([g.category, spec.doc_type, profile or "plain", str(spec.seed)])
-        name = f"{i:04d}-{stem}{sniff_extension(g.data)}"
-        (corpus_dir / name).write_bytes(g.data)
-        items.append(CorpusItem(file=name, doc_type=spec.doc_type, category=g.category,
-                                profile=profile, truth=_jsonable(g.truth), pages=count_pages(g.data),
-                                seed=spec.seed, variant=g.variant, also_ok=g.also_ok))
+    jobs = [(i, spec, corpus_dir, data_dir) for i, spec in enumerate(specs)]
+    workers = workers or os.cpu_count() or 1
+    if real_synth and synth is not None and workers > 1 and len(jobs) > 4:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            outcomes = list(pool.map(_make_one, jobs, chunksize=2))
+    else:
+        outcomes = [_make_one(job, synth) for job in jobs]
+    items = [o for o in outcomes if isinstance(o, CorpusItem)]
+    skipped = [o for o in outcomes if isinstance(o, dict)]
     write_manifest(corpus_dir / "manifest.jsonl", items)
     return items, skipped
+
+
+def _make_one(job: tuple[int, CorpusSpec, Path, Path], synth: Any = ...) -> CorpusItem | dict[str, Any]:
+    """Generate and write one spec: its manifest item, or a skip record with the reason."""
+    i, spec, corpus_dir, data_dir = job
+    if synth is ...:  # in a pool process: import the real generator there
+        synth = load_synth()
+    try:
+        g = generate(spec, synth, data_dir)
+    except LookupError as exc:
+        return {**asdict(spec), "reason": str(exc)}
+    except Exception as exc:  # a generator bug must not cost the whole run
+        log.exception("generating %s failed", spec.stem)
+        return {**asdict(spec), "reason": f"{type(exc).__name__}: {exc}"}
+    profile = None if g.category in ("digital", "acroform") else spec.profile
+    stem = "-".join([g.category, spec.doc_type, profile or "plain", str(spec.seed)])
+    name = f"{i:04d}-{stem}{sniff_extension(g.data)}"
+    (corpus_dir / name).write_bytes(g.data)
+    return CorpusItem(file=name, doc_type=spec.doc_type, category=g.category, profile=profile,
+                      truth=_jsonable(g.truth), pages=count_pages(g.data), seed=spec.seed,
+                      variant=g.variant, also_ok=g.also_ok)
 
 
 def _jsonable(truth: dict[str, Any]) -> dict[str, Any]:

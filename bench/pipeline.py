@@ -270,8 +270,9 @@ def _start_worker(cmd: list[str], env: dict[str, str], data_dir: Path, warmup: P
         objs, err = _run_batch(batch_cmd, [warm2], env, mem, timeout=900)
         run.worker_warmup_s = time.perf_counter() - t0
         if not objs or worker.poll() is not None:
-            run.errors.append(f"formwerk worker: warm-up failed ({err or 'no result'}, see {log_path}); "
-                              "CLI worker used")
+            state = "running" if worker.poll() is None else f"exited with {worker.returncode}"
+            run.errors.append(f"formwerk worker: warm-up failed ({err or 'no result'}; worker {state}; "
+                              f"see {log_path}); CLI worker used")
             _stop_worker(worker)
             return None, cmd
     return worker, batch_cmd

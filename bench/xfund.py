@@ -31,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from extractors.kv_data import FormPage, load_xfund
-from extractors.kv_pairing import KVModels, entities_from_words, link_entities, load_models
+from extractors.kv_data import FormPage, load_xfund, match_entities
+from extractors.kv_pairing import KVModels, entities_from_words, link_entities, link_segments, load_models
 from extractors.kv_segment import median_height
 
 DATA_DIR = Path(os.environ.get("FORMWERK_XFUND_DIR", "/work/shared/data/xfund_de"))
@@ -60,32 +60,13 @@ def eval_task_a(pages: list[FormPage], models: KVModels) -> dict[str, float]:
     return prf(tp, n_pred, n_gold)
 
 
-def match_entities(pred_words: list[list[int]], gold_words: list[list[int]], min_iou: float = 0.5) -> list[int]:
-    """For each predicted entity the index of the matching gold entity, or -1."""
-    owner: dict[int, int] = {}
-    for gi, ws in enumerate(gold_words):
-        for w in ws:
-            owner[w] = gi
-    out = []
-    for ws in pred_words:
-        best, best_iou = -1, 0.0
-        for gi in {owner[w] for w in ws if w in owner}:
-            g = set(gold_words[gi])
-            inter = len(g & set(ws))
-            iou = inter / len(g | set(ws))
-            if iou > best_iou:
-                best, best_iou = gi, iou
-        out.append(best if best_iou >= min_iou else -1)
-    return out
-
-
 def eval_task_b(pages: list[FormPage], models: KVModels) -> dict[str, object]:
     tp = n_pred = n_gold = 0
     seg_match = n_gold_ents = label_ok = 0
     t0 = time.perf_counter()
     for p in pages:
         boxes = np.array([w.box for w in p.words], dtype=float).reshape(-1, 4)
-        ents, _, h = entities_from_words(boxes, [w.text for w in p.words], models)
+        ents, proba, h = entities_from_words(boxes, [w.text for w in p.words], models)
         m = match_entities([e.word_ids for e in ents], [g.word_ids for g in p.entities])
         gold_ids = [g.id for g in p.entities]
         matched = [gold_ids[k] if k >= 0 else None for k in m]
@@ -94,7 +75,7 @@ def eval_task_b(pages: list[FormPage], models: KVModels) -> dict[str, object]:
         label_of = {g.id: g.label for g in p.entities}
         label_ok += sum(1 for e, g in zip(ents, matched) if g is not None and label_of[g] == e.label)
         claimed: set[tuple[int, int]] = set()
-        for qid, aid, _ in link_entities(ents, h, models):
+        for qid, aid, _ in link_segments(ents, proba, h, models):
             n_pred += 1
             pair = (matched[qid], matched[aid])
             if pair in p.links and pair not in claimed:

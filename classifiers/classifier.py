@@ -28,7 +28,7 @@ import numpy as np
 from classifiers.baseline_tfidf import TfidfEncoder
 from classifiers.classes import UNKNOWN, ClassDef, class_defs
 from classifiers.encoder import load_encoder
-from classifiers.engine import Engine, encode_units
+from classifiers.engine import CachedEncoder, Engine, LruEncoder, encode_units
 from classifiers.fusion import FusionParams
 from classifiers.splitting import PageRange, segment_pages
 from classifiers.text import is_blank
@@ -52,6 +52,8 @@ class DocumentClassifier:
     """Classifies documents (and splits batches) into catalogue types, invoice or unknown."""
 
     def __init__(self, engine: Engine, version: str):
+        if engine.kind == "e5" and not isinstance(engine.encoder, (LruEncoder, CachedEncoder)):
+            engine.encoder = LruEncoder(engine.encoder)
         self.engine = engine
         self.version = version
 

@@ -120,13 +120,14 @@ class Engine:
             lp = np.stack([lp_all[:, col[c]] if c in col else lp_unk for c in self.class_ids], axis=1)
         else:
             lp, lp_unk = np.zeros((n, k)), np.zeros(n)
-        ident = np.zeros((n, k))
+        ident, strong = np.zeros((n, k)), np.zeros((n, k))
         reasons = []
         for u, pages in enumerate(units):
-            scores, why = self.matcher.match(pages)
+            scores, st, why = self.matcher.analyse(pages)
             ident[u] = [scores[c] for c in self.class_ids]
+            strong[u] = [st[c] for c in self.class_ids]
             reasons.append(why)
-        return Features(lp, lp_unk, ident, sim, self.trained_mask()), reasons
+        return Features(lp, lp_unk, ident, sim, self.trained_mask(), contradiction(strong)), reasons
 
     def proba(self, U, units: list[list[str]]) -> tuple[np.ndarray, list[dict[str, list[str]]]]:
         f, reasons = self.features(U, units)
@@ -139,6 +140,55 @@ class Engine:
             return None
         v = page_vec.toarray().ravel() if sp.issparse(page_vec) else np.asarray(page_vec).ravel()
         return float(v @ a - v @ b)
+
+
+def contradiction(strong: np.ndarray) -> np.ndarray:
+    """o_k = max_{j≠k} strong_j · (1 − strong_k) for (N, K) strong-identifier scores."""
+    n, k = strong.shape
+    if k < 2:
+        return np.zeros_like(strong)
+    top2 = np.sort(strong, axis=1)[:, -2:]
+    best_other = np.where(strong >= top2[:, [1]], top2[:, [0]], top2[:, [1]])
+    return best_other * (1.0 - strong)
+
+
+class LruEncoder:
+    """In-memory LRU of page vectors (dense encoders).
+
+    A worker classifies a document and then splits the same pages as a batch;
+    each page should pass through the transformer once, not twice.
+    """
+
+    def __init__(self, encoder, size: int = 256):
+        from collections import OrderedDict
+
+        self.encoder = encoder
+        self.name = encoder.name
+        self.size = size
+        self._mem: "OrderedDict[str, np.ndarray]" = OrderedDict()
+        self._lock = __import__("threading").Lock()
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        keys = [hashlib.sha1(t.encode()).hexdigest() for t in texts]
+        with self._lock:
+            todo = {k: t for k, t in zip(keys, texts) if k not in self._mem}
+        if todo:
+            vecs = self.encoder.encode(list(todo.values()))
+            with self._lock:
+                for k, v in zip(todo, vecs):
+                    self._mem[k] = v
+        with self._lock:
+            out = []
+            for k in keys:
+                v = self._mem.get(k)
+                if v is None:  # evicted by a concurrent call in between: recompute
+                    v = self.encoder.encode([texts[keys.index(k)]])[0]
+                self._mem[k] = v
+                self._mem.move_to_end(k)
+                out.append(v)
+            while len(self._mem) > self.size:
+                self._mem.popitem(last=False)
+        return np.stack(out) if out else np.zeros((0, 1), np.float32)
 
 
 class CachedEncoder:

@@ -9,12 +9,16 @@ For a document ``d`` and every class ``k`` (catalogue forms + invoice):
 * ``id_k`` — identifier score in [0, 1] (:mod:`classifiers.identifiers`).
 * ``s_k`` — cosine similarity between the document embedding and the class
   prototype (the catalogue definition's ``prototype_text()``).
+* ``o_k`` — contradiction: the best *strong* identifier (title, form code) of
+  another class, where ``k``'s own strong identifiers are absent:
+  ``max_j≠k strong_j · (1 − strong_k)``. It lets a "Gewerbe-Abmeldung" title
+  outvote a head that has only ever seen the look-alike Gewerbe-Anmeldung.
 
 Logits (a conditional-logit model with weights shared across classes, so it
 applies to classes it has never seen)::
 
-    z_k   = w_h·lp_k + w_i·id_k + w_s·s_k + b_t          (k trained in the head)
-    z_k   = w_h·lp_k + v_i·id_k + v_s·s_k + b_n          (k new, not in the head)
+    z_k   = w_h·lp_k + w_i·id_k + w_s·s_k + w_o·o_k + b_t     (k trained in the head)
+    z_k   = w_h·lp_k + v_i·id_k + v_s·s_k + w_o·o_k + b_n     (k new, not in the head)
     z_unk = w_h·lp_unknown + b_u
 
 ``P = softmax(z)``. The parameters are fitted by minimum negative
@@ -32,7 +36,7 @@ from scipy.optimize import minimize
 
 from classifiers.classes import UNKNOWN
 
-PARAMS = ("w_h", "w_i", "w_s", "b_t", "v_i", "v_s", "b_n", "b_u")
+PARAMS = ("w_h", "w_i", "w_s", "b_t", "v_i", "v_s", "b_n", "b_u", "w_o")
 
 
 @dataclass
@@ -45,6 +49,7 @@ class FusionParams:
     v_s: float = 20.0
     b_n: float = -20.0
     b_u: float = 0.0
+    w_o: float = 0.0
 
     def to_dict(self) -> dict[str, float]:
         return {k: float(v) for k, v in asdict(self).items()}
@@ -68,6 +73,7 @@ class Features:
     ident: np.ndarray
     sim: np.ndarray
     trained: np.ndarray
+    other: np.ndarray | None = None  # (N, K) contradiction o_k; None = zeros
 
     def concat(self, other: "Features") -> "Features":
         assert self.lp.shape[1] == other.lp.shape[1]
@@ -77,15 +83,19 @@ class Features:
         return Features(
             np.vstack([self.lp, other.lp]), np.concatenate([self.lp_unk, other.lp_unk]),
             np.vstack([self.ident, other.ident]), np.vstack([self.sim, other.sim]),
-            np.vstack([tr_a, tr_b]),
+            np.vstack([tr_a, tr_b]), np.vstack([self.contra(), other.contra()]),
         )
+
+    def contra(self) -> np.ndarray:
+        return self.other if self.other is not None else np.zeros_like(self.ident)
 
 
 def logits(f: Features, p: FusionParams) -> np.ndarray:
     """(N, K+1) logits; the last column is ``unknown``."""
     tr = np.broadcast_to(f.trained, f.lp.shape)
-    z_t = p.w_h * f.lp + p.w_i * f.ident + p.w_s * f.sim + p.b_t
-    z_n = p.w_h * f.lp + p.v_i * f.ident + p.v_s * f.sim + p.b_n
+    o = p.w_o * f.contra()
+    z_t = p.w_h * f.lp + p.w_i * f.ident + p.w_s * f.sim + o + p.b_t
+    z_n = p.w_h * f.lp + p.v_i * f.ident + p.v_s * f.sim + o + p.b_n
     z = np.where(tr, z_t, z_n)
     z_u = p.w_h * f.lp_unk + p.b_u
     return np.concatenate([z, z_u[:, None]], axis=1)

@@ -129,17 +129,28 @@ class IdentifierMatcher:
 
     def match(self, pages: list[str]) -> tuple[dict[str, float], dict[str, list[str]]]:
         """(score per class in [0, 1], German reasons per class)."""
-        scores = {c: 0.0 for c in self.classes}
+        scores, _, reasons = self.analyse(pages)
+        return scores, reasons
+
+    def analyse(self, pages: list[str]) -> tuple[dict[str, float], dict[str, float], dict[str, list[str]]]:
+        """(noisy-OR score, best strong-identifier quality, reasons) per class.
+
+        The strong score (titles/codes only, weak words ignored) is what tells
+        look-alike forms apart: a "Gewerbe-Abmeldung" title on a page that
+        otherwise reads like a Gewerbe-Anmeldung is evidence *against* the latter.
+        """
         reasons: dict[str, list[str]] = {c: [] for c in self.classes}
         miss: dict[str, float] = {c: 1.0 for c in self.classes}
+        strong: dict[str, float] = {c: 0.0 for c in self.classes}
         for h in sorted(self.hits(pages), key=lambda h: (h.weak, -h.score)):
             thr = 100.0 if h.score >= 99.5 else _threshold(len(fold(h.identifier)))
             # quality: 1.0 for exact, falling to 0.9 at the threshold
             q = 1.0 if h.score >= 99.5 else 0.9 + 0.1 * (h.score - thr) / max(1e-6, 100.0 - thr)
             if h.weak:
                 q *= WEAK_FACTOR
+            else:
+                strong[h.class_id] = max(strong[h.class_id], q)
             miss[h.class_id] *= 1.0 - min(q, 0.999)
             reasons[h.class_id].append(h.reason())
-        for c in self.classes:
-            scores[c] = 1.0 - miss[c]
-        return scores, reasons
+        scores = {c: 1.0 - miss[c] for c in self.classes}
+        return scores, strong, reasons

@@ -115,3 +115,26 @@ def load_xfund(path: str | Path) -> list[FormPage]:
             )
         )
     return pages
+
+
+def match_entities(pred_words: list[list[int]], gold_words: list[list[int]], min_iou: float = 0.5) -> list[int]:
+    """For each predicted entity the index of the matching gold entity, or -1.
+
+    Entities are word-index lists. A predicted entity matches the gold entity
+    with which its word set has the highest IoU, if that IoU is >= ``min_iou``.
+    """
+    owner: dict[int, int] = {}
+    for gi, ws in enumerate(gold_words):
+        for w in ws:
+            owner[w] = gi
+    out = []
+    for ws in pred_words:
+        best, best_iou = -1, 0.0
+        for gi in {owner[w] for w in ws if w in owner}:
+            g = set(gold_words[gi])
+            inter = len(g & set(ws))
+            iou = inter / len(g | set(ws))
+            if iou > best_iou:
+                best, best_iou = gi, iou
+        out.append(best if best_iou >= min_iou else -1)
+    return out

@@ -28,6 +28,18 @@ def _r(values: np.ndarray) -> list[float]:
     return [float(f"{v:.{_PREC}g}") for v in values]
 
 
+def f32_thresholds(values) -> list[float]:
+    """Split thresholds as the smallest float32 >= each value, in their shortest
+    decimal form. Features are float32, so for every feature value x,
+    ``x <= t`` holds exactly when ``x <= f32(t)``: predictions are unchanged
+    while the JSON stays short. Read back through float32 (see ``__init__``)."""
+    t = np.asarray(values, dtype=float)
+    t32 = t.astype(np.float32)
+    low = t32.astype(float) < t
+    t32[low] = np.nextafter(t32[low], np.float32(np.inf))
+    return [float(np.format_float_positional(v, unique=True, trim="-")) if np.isfinite(v) else float(v) for v in t32]
+
+
 class TreeEnsemble:
     """Gradient-boosted trees: ``raw = baseline + sum(tree(x))``, then sigmoid/softmax."""
 
@@ -35,7 +47,11 @@ class TreeEnsemble:
         self.baseline = np.asarray(baseline, dtype=float)  # (n_outputs,)
         # trees[iteration][output] = {"f": feature, "t": threshold, "l": left, "r": right, "v": value}
         self.trees = [
-            [{k: np.asarray(v) for k, v in tree.items()} for tree in per_iter] for per_iter in trees
+            [
+                {k: (np.asarray(v, dtype=np.float32).astype(float) if k == "t" else np.asarray(v)) for k, v in tree.items()}
+                for tree in per_iter
+            ]
+            for per_iter in trees
         ]
         self.features = list(features)
 
@@ -50,8 +66,7 @@ class TreeEnsemble:
                 out.append(
                     {
                         "f": np.where(leaf, -1, n["feature_idx"]).astype(int).tolist(),
-                        # thresholds keep full precision: they can equal a training value exactly
-                        "t": np.where(leaf, 0.0, n["num_threshold"]).astype(float).tolist(),
+                        "t": f32_thresholds(np.where(leaf, 0.0, n["num_threshold"])),
                         "l": n["left"].astype(int).tolist(),
                         "r": n["right"].astype(int).tolist(),
                         "v": _r(np.where(leaf, n["value"], 0.0)),
@@ -77,8 +92,8 @@ class TreeEnsemble:
         return cls(data["baseline"], data["trees"], data["features"])
 
     def raw(self, X: np.ndarray) -> np.ndarray:
-        """Raw scores, shape (n, n_outputs)."""
-        X = np.asarray(X, dtype=float)
+        """Raw scores, shape (n, n_outputs). Features are rounded to float32, as in training."""
+        X = np.asarray(X, dtype=np.float32).astype(float)
         n = X.shape[0]
         out = np.tile(self.baseline, (n, 1))
         rows = np.arange(n)

@@ -32,7 +32,7 @@ from pydantic import BaseModel
 from formwerk.models import BBox, Word
 
 from .kv_data import LABELS, Entity
-from .kv_features import pair_features
+from .kv_features import PAIR_FEATURES, pair_features
 from .kv_labels import label_features
 from .kv_model import HashedTextModel, TreeEnsemble
 from .kv_segment import Segment, median_height, segment_words
@@ -65,6 +65,9 @@ class KVModels:
     v_merge: TreeEnsemble | None = None
     text: HashedTextModel | None = None
     label: TreeEnsemble | None = None
+    # links between *predicted* segments, with label probabilities as features
+    seg_link: TreeEnsemble | None = None
+    seg_link_threshold: float = 0.2
     version: str = "rules"
 
     def to_json(self) -> dict:
@@ -79,6 +82,8 @@ class KVModels:
             "v_merge": j(self.v_merge),
             "text": j(self.text),
             "label": j(self.label),
+            "seg_link": j(self.seg_link),
+            "seg_link_threshold": self.seg_link_threshold,
         }
 
     @classmethod
@@ -93,6 +98,8 @@ class KVModels:
             v_merge=t("v_merge"),
             text=HashedTextModel.from_json(d["text"]) if d.get("text") else None,
             label=t("label"),
+            seg_link=t("seg_link"),
+            seg_link_threshold=float(d.get("seg_link_threshold", 0.2)),
             version=str(d.get("version", "")),
         )
 
@@ -118,22 +125,23 @@ def _boxes(ents: list[Entity]) -> np.ndarray:
 
 def link_heuristic(questions: list[Entity], answers: list[Entity], h: float) -> list[tuple[int, int, float]]:
     """Baseline: each answer goes to the nearest question left of it on the same
-    row or above it (box distance). Returns ``(q_index, a_index, confidence)``."""
+    row; if there is none, to the nearest question above it (box distance).
+    Returns ``(q_index, a_index, confidence)``."""
     out = []
     for ai, a in enumerate(answers):
-        best, best_d = -1, np.inf
+        left: list[tuple[float, int]] = []
+        above: list[tuple[float, int]] = []
         for qi, q in enumerate(questions):
             y_ov = min(a.box[3], q.box[3]) - max(a.box[1], q.box[1])
-            left = y_ov > 0.3 * min(a.box[3] - a.box[1], q.box[3] - q.box[1]) and q.box[0] < a.box[0]
-            above = (q.box[1] + q.box[3]) / 2 < a.box[1]
-            if not (left or above):
-                continue
             dx = max(0.0, q.box[0] - a.box[2], a.box[0] - q.box[2])
             dy = max(0.0, q.box[1] - a.box[3], a.box[1] - q.box[3])
             d = float(np.hypot(dx, dy))
-            if d < best_d:
-                best, best_d = qi, d
-        if best >= 0:
+            if y_ov > 0.3 * min(a.box[3] - a.box[1], q.box[3] - q.box[1]) and q.box[2] <= a.box[0] + 0.4 * h:
+                left.append((d, qi))
+            elif (q.box[1] + q.box[3]) / 2 < a.box[1]:
+                above.append((d, qi))
+        if left or above:
+            best_d, best = min(left) if left else min(above)
             # a crude confidence: decays with distance in word heights
             out.append((best, ai, float(np.exp(-best_d / max(h, 1.0) / 10))))
     return out
@@ -226,6 +234,60 @@ def entities_from_words(
     return ents, proba, h
 
 
+SEG_PAIR_FEATURES = PAIR_FEATURES + ["q_p_question", "q_p_answer", "q_p_other", "a_p_question", "a_p_answer", "a_p_other"]
+SEG_TAU = 0.1  # a segment is a key (value) candidate when p(question) (p(answer)) >= SEG_TAU
+
+
+def segment_pair_features(
+    ents: list[Entity], proba: np.ndarray, h: float
+) -> tuple[list[int], list[int], np.ndarray]:
+    """Candidate keys ``qi``, candidate values ``ai`` (indices into ``ents``) and
+    features (len(ai), len(qi), len(SEG_PAIR_FEATURES)): the geometric pair
+    features plus the label probabilities of both sides."""
+    qi = [i for i in range(len(ents)) if proba[i, 0] >= SEG_TAU]
+    ai = [i for i in range(len(ents)) if proba[i, 1] >= SEG_TAU]
+    oi = [i for i in range(len(ents)) if proba[i, 0] < SEG_TAU and proba[i, 1] < SEG_TAU]
+    qs, ans = [ents[i] for i in qi], [ents[i] for i in ai]
+    F = pair_features(
+        _boxes(qs), [e.text for e in qs], _boxes(ans), [e.text for e in ans], _boxes([ents[i] for i in oi]), h
+    )
+    pq = proba[qi][None, :, :]  # (1, nq, 4)
+    pa = proba[ai][:, None, :]  # (na, 1, 4)
+    shape = (len(ai), len(qi))
+    extra = [
+        np.broadcast_to(pq[..., 0], shape),
+        np.broadcast_to(pq[..., 1], shape),
+        np.broadcast_to(pq[..., 2] + pq[..., 3], shape),
+        np.broadcast_to(pa[..., 0], shape),
+        np.broadcast_to(pa[..., 1], shape),
+        np.broadcast_to(pa[..., 2] + pa[..., 3], shape),
+    ]
+    F = np.concatenate([F, np.stack(extra, axis=-1).astype(np.float32)], axis=-1)
+    return qi, ai, F
+
+
+def link_segments(
+    ents: list[Entity], proba: np.ndarray, h: float, models: KVModels
+) -> list[tuple[int, int, float]]:
+    """Links between predicted segments. With a ``seg_link`` model, every
+    plausible (key, value) pair is scored with label uncertainty taken into
+    account; each value gets its best key above the threshold. Without it, the
+    hard labels are linked by :func:`link_entities`."""
+    if models.seg_link is None:
+        return link_entities(ents, h, models)
+    qi, ai, F = segment_pair_features(ents, proba, h)
+    if not qi or not ai:
+        return []
+    P = models.seg_link.predict_proba(F.reshape(-1, F.shape[-1]))[:, 1].reshape(len(ai), len(qi))
+    P[np.array(ai)[:, None] == np.array(qi)[None, :]] = 0.0  # a segment is not its own key
+    out = []
+    for r, a in enumerate(ai):
+        j = int(P[r].argmax())
+        if P[r, j] >= models.seg_link_threshold:
+            out.append((ents[qi[j]].id, ents[a].id, float(P[r, j])))
+    return out
+
+
 def pair_key_values(words: list[Word], models: KVModels | None = None) -> list[KeyValuePair]:
     """Find key-value pairs among the words of one or more pages.
 
@@ -242,9 +304,10 @@ def pair_key_values(words: list[Word], models: KVModels | None = None) -> list[K
             continue
         ents, proba, h = entities_from_words(np.array([w.bbox for w in ws]), [w.text for w in ws], m)
         pairs = []
-        for qid, aid, c in link_entities(ents, h, m):
+        for qid, aid, c in link_segments(ents, proba, h, m):
             q, a = ents[qid], ents[aid]
-            conf = c * proba[qid, 0] * proba[aid, 1]
+            # the segment model already weighs label uncertainty; the rules do not
+            conf = c if m.seg_link is not None else c * proba[qid, 0] * proba[aid, 1]
             pairs.append(
                 KeyValuePair(
                     key=q.text,

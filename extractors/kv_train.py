@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .kv_data import LABELS, FormPage, load_xfund
+from .kv_data import LABELS, Entity, FormPage, load_xfund, match_entities
 from .kv_features import PAIR_FEATURES, pair_features
 from .kv_labels import LABEL_FEATURES, label_features
 from .kv_model import HashedTextModel, TreeEnsemble
-from .kv_pairing import MODEL_DIR, MODEL_FILE, KVModels
+from .kv_pairing import MODEL_DIR, MODEL_FILE, SEG_PAIR_FEATURES, KVModels, segment_pair_features
 from .kv_segment import (
     H_EDGE_FEATURES,
     V_EDGE_FEATURES,
@@ -105,7 +105,7 @@ def train_link(pages: list[FormPage]) -> tuple[TreeEnsemble, float]:
                 F, y = data[i]
                 P = m.predict_proba(F)[:, 1].reshape(y.shape) if F.size else np.zeros(y.shape)
                 oof.append((P, y))
-    grid = np.arange(0.05, 0.8, 0.025)
+    grid = np.arange(0.01, 0.8, 0.01)
     scores = [decode_f1([o[0] for o in oof], [o[1] for o in oof], t) for t in grid]
     thr = float(grid[int(np.argmax(scores))])
     print(f"link: cv F1 {max(scores):.4f} at threshold {thr:.3f}")
@@ -168,7 +168,10 @@ def segment_labels(p: FormPage, segs: list[Segment]) -> list[str]:
     return [label_of.get(_majority(s.word_ids, owner), "other") for s in segs]
 
 
-def train_labels(pages: list[FormPage], h_model, v_model) -> tuple[HashedTextModel, TreeEnsemble]:
+def train_labels(pages: list[FormPage], h_model, v_model):
+    """Text model + label model. Also returns, per page, the predicted segments,
+    their gold-derived labels and out-of-fold label probabilities (for the
+    segment linker, which must see labels as uncertain as at run time)."""
     classes = list(LABELS)
     per_page = []
     for p in pages:
@@ -176,25 +179,68 @@ def train_labels(pages: list[FormPage], h_model, v_model) -> tuple[HashedTextMod
         segs = segment_words(boxes, texts, h_model, v_model)
         per_page.append((segs, segment_labels(p, segs), h))
     fold = _folds(len(pages))
-    oof_proba: list[np.ndarray | None] = [None] * len(pages)
+    oof_text: list[np.ndarray | None] = [None] * len(pages)
     for k in range(N_FOLDS):
         tr_t = [s.text for i, (segs, _, _) in enumerate(per_page) if fold[i] != k for s in segs]
         tr_y = [y for i, (_, ys, _) in enumerate(per_page) if fold[i] != k for y in ys]
         tm = HashedTextModel.fit(tr_t, tr_y, classes)
         for i, (segs, _, _) in enumerate(per_page):
             if fold[i] == k and segs:
-                oof_proba[i] = tm.predict_proba([s.text for s in segs])
-    Xs, Ys = [], []
-    for i, (segs, ys, h) in enumerate(per_page):
+                oof_text[i] = tm.predict_proba([s.text for s in segs])
+    feats: list[np.ndarray | None] = [None] * len(pages)
+    ys: list[np.ndarray | None] = [None] * len(pages)
+    for i, (segs, labels, h) in enumerate(per_page):
+        if segs:
+            feats[i] = label_features(np.array([s.box for s in segs]), [s.text for s in segs], oof_text[i], h)
+            ys[i] = np.array([classes.index(y) for y in labels])
+    have = [i for i in range(len(pages)) if feats[i] is not None]
+    oof_label: list[np.ndarray | None] = [None] * len(pages)
+    for k in range(N_FOLDS):
+        tr = [i for i in have if fold[i] != k]
+        m = _hgb(max_iter=150).fit(np.concatenate([feats[i] for i in tr]), np.concatenate([ys[i] for i in tr]))
+        for i in have:
+            if fold[i] == k:
+                oof_label[i] = m.predict_proba(feats[i])
+    X = np.concatenate([feats[i] for i in have])
+    Y = np.concatenate([ys[i] for i in have])
+    acc = float(np.mean(np.concatenate([oof_label[i].argmax(1) for i in have]) == Y))
+    text_model = HashedTextModel.fit(
+        [s.text for segs, _, _ in per_page for s in segs], [y for _, lab, _ in per_page for y in lab], classes
+    )
+    label_model = _hgb(max_iter=150).fit(X, Y)
+    print(f"labels: {len(Y)} segments, distribution {np.bincount(Y, minlength=4).tolist()}, cv accuracy {acc:.3f}")
+    return text_model, TreeEnsemble.from_sklearn(label_model, LABEL_FEATURES), per_page, oof_label
+
+
+def train_seg_link(pages: list[FormPage], per_page, oof_label) -> tuple[TreeEnsemble, float]:
+    """Pair model on predicted segments: target is "both sides match the two
+    ends of a gold link" (word-set IoU >= 0.5, the benchmark's rule)."""
+    data = []
+    for p, (segs, _, h), proba in zip(pages, per_page, oof_label):
         if not segs:
             continue
-        Xs.append(label_features(np.array([s.box for s in segs]), [s.text for s in segs], oof_proba[i], h))
-        Ys.append(np.array([classes.index(y) for y in ys]))
-    X, Y = np.concatenate(Xs), np.concatenate(Ys)
-    text_model = HashedTextModel.fit([s.text for segs, _, _ in per_page for s in segs], [y for _, ys, _ in per_page for y in ys], classes)
-    label_model = _hgb(max_iter=150).fit(X, Y)
-    print(f"labels: {len(Y)} segments, distribution {np.bincount(Y, minlength=4).tolist()}")
-    return text_model, TreeEnsemble.from_sklearn(label_model, LABEL_FEATURES)
+        ents = [Entity(id=i, text=sg.text, box=sg.box, word_ids=sg.word_ids) for i, sg in enumerate(segs)]
+        gold_ids = [g.id for g in p.entities]
+        matched = [gold_ids[k] if k >= 0 else None for k in match_entities([e.word_ids for e in ents], [g.word_ids for g in p.entities])]
+        qi, ai, F = segment_pair_features(ents, proba, h)
+        y = np.array([[(matched[q], matched[a]) in p.links and q != a for q in qi] for a in ai], dtype=bool)
+        data.append((F.reshape(-1, len(SEG_PAIR_FEATURES)), y.reshape(len(ai), len(qi))))
+    fold = _folds(len(data))
+    oof = []
+    for k in range(N_FOLDS):
+        tr = [i for i in range(len(data)) if fold[i] != k]
+        m = _hgb().fit(np.concatenate([data[i][0] for i in tr]), np.concatenate([data[i][1].ravel() for i in tr]))
+        for i in range(len(data)):
+            if fold[i] == k:
+                F, y = data[i]
+                oof.append((m.predict_proba(F)[:, 1].reshape(y.shape) if F.size else np.zeros(y.shape), y))
+    grid = np.arange(0.025, 0.8, 0.025)
+    scores = [decode_f1([o[0] for o in oof], [o[1] for o in oof], t) for t in grid]
+    thr = float(grid[int(np.argmax(scores))])
+    print(f"seg_link: cv F1 {max(scores):.4f} (reachable links) at threshold {thr:.3f}")
+    X = np.concatenate([d[0] for d in data])
+    Y = np.concatenate([d[1].ravel() for d in data])
+    return TreeEnsemble.from_sklearn(_hgb().fit(X, Y), SEG_PAIR_FEATURES), thr
 
 
 def train_all(pages: list[FormPage]) -> KVModels:
@@ -202,7 +248,8 @@ def train_all(pages: list[FormPage]) -> KVModels:
     link, thr = train_link(pages)
     h_model = train_h_merge(pages)
     v_model = train_v_merge(pages, h_model)
-    text_model, label_model = train_labels(pages, h_model, v_model)
+    text_model, label_model, per_page, oof_label = train_labels(pages, h_model, v_model)
+    seg_link, seg_thr = train_seg_link(pages, per_page, oof_label)
     print(f"trained in {time.time() - t0:.1f} s")
     return KVModels(
         link=link,
@@ -211,6 +258,8 @@ def train_all(pages: list[FormPage]) -> KVModels:
         v_merge=v_model,
         text=text_model,
         label=label_model,
+        seg_link=seg_link,
+        seg_link_threshold=seg_thr,
         version=f"kv_pairing-hgb-{time.strftime('%Y%m%d')}",
     )
 

@@ -191,8 +191,8 @@ def normalise_iban(raw: str | None) -> str | None:
         s = s[4:]
     if len(s) < 15:
         return None
-    if re.fullmatch(r"\d{20}", s):  # "DE" lost (tiny comb cells): German account
-        s = "DE" + s
+    if re.fullmatch(r"[A-Za-z]?\d{20}", s):  # "DE" (partly) lost in comb cells: German account
+        s = "DE" + s[-20:]
     elif len(s) == 22 and re.fullmatch(r"\d{22}", fix_digits(s)):  # "DE" misread as digits
         s = "DE" + s[2:]
     cc = s[:2].upper().replace("0", "O").replace("1", "I")

@@ -202,8 +202,13 @@ def v_account_number(v: Any, today: date) -> ValidationIssue | None:
     return None
 
 
+#: characters of German ID card / passport serial numbers (no vowels, no B D Q S)
+ID_SERIAL_CHARS = set("CFGHJKLMNPRTVWXYZ0123456789")
+
+
 def v_id_document_number(v: Any, today: date) -> ValidationIssue | None:
-    if v and not re.fullmatch(r"[A-Z0-9]{6,10}", re.sub(r"\s", "", str(v)).upper()):
+    s = re.sub(r"\s", "", str(v or "")).upper()
+    if v and (not re.fullmatch(r"[A-Z0-9]{6,10}", s) or not set(s) <= ID_SERIAL_CHARS):
         return _issue("id_document_format", "Die Seriennummer des Dokuments hat kein gültiges Format.")
     return None
 

@@ -89,7 +89,7 @@ def test_tree_ensemble_matches_sklearn() -> None:
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     rng = np.random.default_rng(0)
-    X = rng.normal(size=(400, 3))
+    X = rng.normal(size=(400, 3)).astype(np.float32)  # features are float32
     y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int)
     sk = HistGradientBoostingClassifier(max_iter=20, max_leaf_nodes=7).fit(X, y)
     te = TreeEnsemble.from_json(TreeEnsemble.from_sklearn(sk, ["a", "b", "c"]).to_json())

@@ -91,3 +91,9 @@ def test_other_named_validators():
 def test_every_validator_passes_none():
     for name, fn in VALIDATORS.items():
         assert fn(None, TODAY) is None, name
+
+
+def test_id_document_serial_alphabet():
+    assert run_validators("text", ["id_document_number"], "L01X00T47", TODAY) == []
+    # vowels never occur in German ID serials: an "E" is an OCR error
+    assert run_validators("text", ["id_document_number"], "JEXCNZCZX", TODAY)[0].code == "id_document_format"

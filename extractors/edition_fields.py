@@ -1,0 +1,153 @@
+"""Reading fields from the widget boxes of a registered known edition.
+
+See ``extractors.editions`` for the registration. An uncertain value gets a
+second, independent read of its box (``extractors.reocr``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from formwerk.models import ExtractedField, ValidationIssue
+
+from extractors import checkbox as cb
+from extractors import confidence as conf
+from extractors.fieldtext import option_value, pick_words, row_defaults, same_value, split_part, whitelist_for, worth_reocr
+from extractors.layout import group_lines, union
+from extractors.normalise import clean_text, find_date_text, normalise
+from extractors.reader import DocumentReader
+from extractors.regions import drop_ignored
+from extractors.reocr import WHITELISTS, ink_share
+from forms.catalogue import FieldDefinition
+
+
+class EditionFields:
+    """Mixin of ``CatalogueExtractor``: known editions (widget boxes on registered pages)."""
+
+    def _from_edition(self, f: FieldDefinition, r: DocumentReader, done: dict) -> ExtractedField | None:
+        """Read from the registered edition's widget boxes; None if the field has none."""
+        if f.options:
+            return self._edition_choice(f, r)
+        if f.type == "table":
+            return self._edition_table(f, r, done)
+        keys = f.compose or f.acroform[:1]
+        boxes = [r.widget_box(k) for k in keys]
+        if not keys or any(b is None for b in boxes):
+            return None
+        ef = self._read_with_second_look(f, r, boxes)  # type: ignore[arg-type]
+        reg = r.registration_of(boxes[0][0])  # type: ignore[index]
+        if reg is not None and abs(reg.angle) > conf.MAX_SAFE_SKEW_DEG:
+            # mapped boxes of a page that is still skewed catch neighbours
+            ef.confidence *= conf.SKEWED_PAGE
+        return ef
+
+    def _read_with_second_look(self, f: FieldDefinition, r: DocumentReader, boxes) -> ExtractedField:
+        ef = self._read_boxes(f, r, boxes, reocr=None)
+        page = boxes[0][0]
+        if r.sources[page] != "ocr" or r.image(page) is None:
+            return ef
+        if worth_reocr(f, ef):
+            # page OCR missed or garbled the value: recognise the boxes alone
+            again = self._read_boxes(f, r, boxes, reocr="rescue")  # type: ignore[arg-type]
+            if again.value is not None and (ef.value is None or len(again.issues) < len(ef.issues)):
+                return again
+            return ef
+        if ef.confidence < conf.SECOND_READ_BELOW and r.confirm_left > 0:
+            # not sure: a second, independent read of the box decides
+            r.confirm_left -= 1
+            again = self._read_boxes(f, r, boxes, reocr="confirm")  # type: ignore[arg-type]
+            if again.value is not None and same_value(ef.value, again.value):
+                ef.confidence = max(ef.confidence, conf.AGREEMENT)
+            elif again.value is not None and not again.issues:
+                best = again if again.confidence > ef.confidence else ef
+                best.confidence *= conf.DISAGREEMENT
+                return best
+        return ef
+
+    def _read_boxes(self, f: FieldDefinition, r: DocumentReader, boxes: list[tuple[int, list[float]]],
+                    reocr: str | None) -> ExtractedField:
+        """Text of the boxes: page words, or (``reocr`` = "rescue"/"confirm") a new OCR of each box."""
+        parts, words, page = [], [], None
+        for pg, box in boxes:
+            page = page or pg
+            if reocr:
+                k = r.pages[pg].dpi / 72
+                ws = r.reocr(pg, box, multiline=(box[3] - box[1]) > 26 * k,
+                             whitelist=whitelist_for(f))
+            else:
+                ws = r.words_in(pg, box)
+            ws = pick_words(f.type, drop_ignored(ws, f.ignore))
+            if ws:
+                sep = ", " if f.type == "address" else " "
+                parts.append(sep.join(" ".join(w.text for w in ln.words) for ln in group_lines(ws)))
+                words.extend(ws)
+        sep = f.compose_sep if f.compose else " "
+        raw = split_part(clean_text(sep.join(parts)), f.split)
+        if f.type == "date":
+            raw = find_date_text(raw) or raw
+        if f.type in ("tax_id", "bic", "iban"):
+            raw = re.sub(r"[\s|\[\]()]", "", raw)
+        if not words:
+            return ExtractedField(name=f.name, source="none", page=page)
+        return self._finish(f, raw, r.sources[page], page=page, bbox=union([w.bbox for w in words]), words=words)
+
+    def _edition_choice(self, f: FieldDefinition, r: DocumentReader) -> ExtractedField | None:
+        readings = []
+        for o in f.options:
+            for key in o.acroform:
+                wb = r.widget_box(key)
+                if wb is None:
+                    continue
+                gray = r.gray(wb[0])
+                if gray is None:
+                    return None
+                readings.append((cb.tick_probability(cb.ink_near_box(gray, wb[1])), o, wb))
+                break
+        if not readings:
+            return None
+        readings.sort(key=lambda t: -t[0])
+        p1, o, (page, box) = readings[0]
+        p2 = readings[1][0] if len(readings) > 1 else 0.0
+        if p1 < 0.5:
+            return ExtractedField(name=f.name, source="checkbox", page=page)
+        issues = []
+        if p2 >= 0.5:
+            issues.append(ValidationIssue(code="multiple_options", message="Mehrere Kästchen sind angekreuzt.", fields=[f.name]))
+        return ExtractedField(name=f.name, value=option_value(f, o.id), raw=o.label[0] if o.label else o.id,
+                              confidence=conf.combine("checkbox", extra=p1 * (1 - p2)), page=page,
+                              bbox=[float(v) for v in box], source="checkbox", issues=issues)
+
+    def _edition_table(self, f: FieldDefinition, r: DocumentReader, done: dict) -> ExtractedField | None:
+        rows, all_words, min_c, page, any_box = [], [], 1.0, None, False
+        for n in range(1, (f.max_rows or 10) + 1):
+            rec: dict[str, Any] = {}
+            for c in f.columns:
+                wb = next((r.widget_box(a.replace("{n}", str(n))) for a in c.acroform[:1]), None)
+                if wb is None:
+                    rec[c.name] = None
+                    continue
+                any_box = True
+                page = wb[0]
+                ws = r.words_in(*wb)
+                img = r.image(page) if r.sources[page] == "ocr" else None
+                if not ws and img is not None and ink_share(img, wb[1]) >= 0.01:
+                    # page OCR skipped a filled cell: recognise the cell alone
+                    ws = r.reocr(page, wb[1], whitelist=WHITELISTS.get(c.type))
+                    if not ws:  # ink but no text: the row is incomplete
+                        min_c = min(min_c, conf.FORMAT_FAILURE)
+                raw = clean_text(" ".join(w.text for w in ws))
+                if c.type == "date":
+                    raw = find_date_text(raw) or raw
+                rec[c.name] = normalise(c.type, raw) if raw else None
+                if ws:
+                    all_words.extend(ws)
+                    min_c = min(min_c, conf.combine(r.sources[page], words=ws, format_failed=rec[c.name] is None))
+            if any(v not in (None, "") for v in rec.values()):
+                rows.append(row_defaults(f, rec, done))
+        if not any_box:
+            return None
+        if not rows:
+            return ExtractedField(name=f.name, source="none", page=page)
+        return ExtractedField(name=f.name, value=rows, raw=f"{len(rows)} Zeilen", confidence=min_c, page=page,
+                              bbox=union([w.bbox for w in all_words]), source=r.sources[page])

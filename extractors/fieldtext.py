@@ -1,0 +1,82 @@
+"""Small pure helpers shared by the field readers (text picking, options, rows)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from formwerk.models import ExtractedField, Word
+
+from extractors.names import split_given_family
+from extractors.reocr import WHITELISTS
+from forms.catalogue import FieldDefinition
+
+_DEBRIS_CONF = 0.6
+_EDGE_DEBRIS = re.compile(r"^[|\[\]_]+|[|\[\]_]+$")
+
+
+def same_value(a: Any, b: Any) -> bool:
+    norm_ = lambda v: " ".join(str(v).casefold().split())  # noqa: E731
+    return norm_(a) == norm_(b)
+
+
+def worth_reocr(f: FieldDefinition, ef: ExtractedField) -> bool:
+    """Empty box, unreadable value, or a failed check on a value OCR often garbles."""
+    return ef.value is None or bool(ef.issues)
+
+
+def whitelist_for(f: FieldDefinition) -> str | None:
+    return WHITELISTS.get(f.type) or next((WHITELISTS[v] for v in f.validators if v in WHITELISTS), None)
+
+
+def option_value(f: FieldDefinition, option_id: str) -> Any:
+    if f.type == "bool":
+        return option_id.lower() in ("true", "ja", "yes", "1")
+    return option_id
+
+
+def split_part(raw: str, how: str | None) -> str:
+    if not how:
+        return raw
+    head, _, rest = raw.partition(",")
+    return head.strip() if how == "first" else rest.strip()
+
+
+def pick_words(type_: str, words: list[Word]) -> list[Word]:
+    """Keep the words that can belong to a value of this type (shared regions).
+
+    OCR debris from squeezed labels and box frames (punctuation-only tokens,
+    short low-confidence tokens) is dropped when real words remain.
+    """
+    # frame/line debris is never a value on its own, nor glued to one ("|82000")
+    words = [w if not _EDGE_DEBRIS.search(w.text) else w.model_copy(update={"text": _EDGE_DEBRIS.sub("", w.text)})
+             for w in words]
+    words = [w for w in words if w.text and not re.fullmatch(r"[|\[\]_.,:;—–\-~'\"()‘’!]+", w.text)]
+    real = [w for w in words if (re.search(r"[0-9A-Za-zÄÖÜäöüß@§&]", w.text) or w.confidence >= 0.9)
+            and not (len(w.text) <= 2 and w.confidence < _DEBRIS_CONF and not w.text.isdigit())]
+    if real:
+        words = real
+    if type_ == "email":
+        at = [w for w in words if "@" in w.text]
+        return at or words
+    if type_ == "phone":
+        return [w for w in words if "@" not in w.text and re.search(r"[\d+()/\-]", w.text)]
+    return words
+
+
+def distance(a: list[float], b: list[float]) -> float:
+    ax, ay = (a[0] + a[2]) / 2, (a[1] + a[3]) / 2
+    bx, by = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
+    return ((ax - bx) ** 2 + (ay - by) ** 2) ** 0.5
+
+
+def row_defaults(f: FieldDefinition, rec: dict, done: dict) -> dict:
+    if f.name_split and isinstance(rec.get(f.name_split), str) and not rec.get("family_name"):
+        given, family = split_given_family(rec[f.name_split])
+        rec[f.name_split] = given
+        if family:
+            rec["family_name"] = family
+    for c in f.columns:
+        if rec.get(c.name) in (None, "") and c.default_from and c.default_from in done:
+            rec[c.name] = done[c.default_from].value
+    return rec

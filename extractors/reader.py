@@ -1,0 +1,220 @@
+"""Per-extraction state: words per page, printed (label) words, registered editions.
+
+Units: page pixels at the page's dpi, top-left origin (formwerk.models).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any, Callable
+
+from PIL import Image
+
+from formwerk.models import AcroFormValue, DocumentContent, Word
+
+from extractors import checkbox as cb
+from extractors.editions import Registration, register
+from extractors.layout import Match, find_label, group_lines, reading_key
+from extractors.regions import PageWords
+from extractors.reocr import ocr_box
+from forms.catalogue import Edition, FieldDefinition, FormDefinition
+
+PageImage = Callable[[int], "Image.Image | None"]
+
+#: boxes one document may send to second-chance OCR (extractors.reocr) when a
+#: value is missing or unreadable, and fields that may get a confirming read
+REOCR_BUDGET = 24
+CONFIRM_BUDGET = 8
+_OFF = {"", "off", "false", "0", "no", "nein", "none"}
+#: a single word becomes a stopping "printed" word only if at least this long
+_MIN_PRINTED_SINGLE = 5
+#: how far (pixels at 300 dpi) an option label may be from its group label
+_OPTION_RADIUS = 2600
+_WIDGET_MARGIN_PT = 1.0
+_SMALL_PRINT = 0.6
+_DEBRIS_CONF = 0.6
+_EDGE_DEBRIS = re.compile(r"^[|\[\]_]+|[|\[\]_]+$")
+
+
+def _acro_checked(v: AcroFormValue | None) -> bool:
+    return v is not None and v.value.strip().lstrip("/").lower() not in _OFF
+
+
+class DocumentReader:
+    """State for one extraction: words per page, printed words, page images."""
+
+    def __init__(self, form: FormDefinition, content: DocumentContent, page_image: PageImage, today: date):
+        self.form = form
+        self.today = today
+        self.page_image = page_image
+        # one entry per widget: radio groups repeat the name, one kid per
+        # option; keep the ticked kid (any state other than Off)
+        self.acro: dict[str, AcroFormValue] = {}
+        for a in content.acroform:
+            if a.name not in self.acro or not _acro_checked(self.acro[a.name]) and a.value.strip():
+                self.acro[a.name] = a
+        if not any(a.value.strip() and a.value.strip().lstrip("/").lower() not in _OFF for a in self.acro.values()):
+            self.acro = {}  # an unfilled form: the values (if any) are in the words
+        self.pages: dict[int, PageWords] = {}
+        self.sources: dict[int, str] = {}
+        for p in content.pages:
+            self.pages[p.page] = PageWords(p.page, p.words, p.dpi, p.width, p.height)
+            self.sources[p.page] = "text_layer" if p.source == "text_layer" else "ocr"
+        self.lines = {n: group_lines(pw.words) for n, pw in self.pages.items()}
+        self._gray: dict[int, Any] = {}
+        self._img: dict[int, Any] = {}
+        self.reocr_left = REOCR_BUDGET
+        self.confirm_left = CONFIRM_BUDGET
+        self._mark_printed()
+        self.registered = self._register()
+
+    # -- known editions --------------------------------------------------
+    def _register(self) -> dict[int, tuple[Edition, Registration]]:
+        """edition page → (edition, registration of the document page that shows it)."""
+        best: dict[int, tuple[Edition, Registration]] = {}
+        for ed in self.form.editions:
+            for n, pw in self.pages.items():
+                for ep_no, ep in ed.pages.items():
+                    fit = register(self.lines[n], ep.anchors, pw.dpi)
+                    if fit is None:
+                        continue
+                    reg = Registration(n, ep_no, fit[0], fit[1], fit[2])
+                    cur = best.get(ep_no)
+                    if cur is None or reg.inliers > cur[1].inliers:
+                        best[ep_no] = (ed, reg)
+        # the edition's printed lines are never values
+        for ep_no, (ed, reg) in best.items():
+            pw = self.pages[reg.page]
+            for a in ed.pages[ep_no].anchors:
+                for m in find_label(a[0], self.lines[reg.page], 0.8):
+                    pw.mark_printed(m, stop=False)
+        return best
+
+    def widget_box(self, key: str) -> tuple[int, list[float]] | None:
+        """Document page and pixel box of an edition widget, when its page registered."""
+        for ep_no, (ed, reg) in self.registered.items():
+            w = ed.widgets.get(key)
+            if w is not None and int(w[0]) == ep_no:
+                return reg.page, reg.map_box(w[1:])
+        return None
+
+    def registration_of(self, page: int) -> Registration | None:
+        return next((reg for _, reg in self.registered.values() if reg.page == page), None)
+
+    def words_in(self, page: int, box: list[float]) -> list[Word]:
+        """Non-label words whose centre lies in ``box`` (slightly widened)."""
+        pw = self.pages[page]
+        # widgets are exact; a small margin (2 pt) absorbs registration error
+        m = _WIDGET_MARGIN_PT * pw.dpi / 72
+        y0, y1 = box[1] - m, box[3] + m
+        # most of a word's width must lie in the box: printed text ends right
+        # beside many boxes ("Geburtsort und –land|value")
+        ws = [w for w in pw.words if y0 <= (w.bbox[1] + w.bbox[3]) / 2 <= y1 and not pw.is_skipped(w)
+              and _overlap_x(w.bbox, box) >= 0.5 * max(w.bbox[2] - w.bbox[0], 1)]
+        if len(ws) > 1:
+            # printed small print (6–7 pt) reaching into a box is much smaller
+            # than filled-in values: drop words far below the tallest one
+            hmax = max(w.bbox[3] - w.bbox[1] for w in ws)
+            ws = [w for w in ws if (w.bbox[3] - w.bbox[1]) >= _SMALL_PRINT * hmax]
+        return ws
+
+    # -- printed words ---------------------------------------------------
+    def _mark_printed(self) -> None:
+        stop_texts: set[str] = {self.form.title}
+        skip_texts: set[str] = set()
+        for f in self.form.fields:
+            stop_texts.update(f.label)
+            stop_texts.update(f.stop_labels)
+            stop_texts.update(f.after)
+            skip_texts.update(f.ignore)
+            for c in f.columns:
+                stop_texts.update(c.label)
+        for n, lines in self.lines.items():
+            pw = self.pages[n]
+            for texts, stop in ((stop_texts, True), (skip_texts, False)):
+                for t in texts:
+                    for m in find_label(t, lines):
+                        if len(m.words) >= 2 or len(m.words[0].text) >= _MIN_PRINTED_SINGLE or not stop:
+                            pw.mark_printed(m, stop=stop)
+
+    # -- label location --------------------------------------------------
+    def matches(self, texts: list[str], page: int | None = None) -> list[Match]:
+        out: list[Match] = []
+        seen: set[int] = set()
+        for t in texts:
+            for n, lines in self.lines.items():
+                if page is not None and n != page:
+                    continue
+                for m in find_label(t, lines):
+                    key = id(m.words[0])
+                    if key in seen:
+                        # keep the better-scoring variant for the same words
+                        for i, o in enumerate(out):
+                            if id(o.words[0]) == key and m.score > o.score:
+                                out[i] = m
+                        continue
+                    seen.add(key)
+                    out.append(m)
+        return out
+
+    def anchor(self, texts: list[str], page: int | None = None) -> Match | None:
+        ms = self.matches(texts, page)
+        if not ms:
+            return None
+        best = max(m.score for m in ms)
+        return sorted([m for m in ms if m.score >= best - 0.05], key=reading_key)[0]
+
+    def locate(self, f: FieldDefinition, labels: list[str] | None = None) -> Match | None:
+        pool = self.candidates(f, labels)
+        i = f.occurrence - 1
+        return pool[i] if i < len(pool) else None
+
+    def candidates(self, f: FieldDefinition, labels: list[str] | None = None) -> list[Match]:
+        """Label matches in preference order: best score group, preferred variant, reading order."""
+        texts = labels or f.label
+        cands = self.matches(texts, f.page)
+        if f.after:
+            a = self.anchor(f.after, f.page)
+            if a is not None:
+                ab = a.bbox
+                cands = [m for m in cands if (m.page, m.bbox[1]) >= (a.page, ab[1] - 0.5 * a.height)]
+        if not cands:
+            return []
+        best = max(m.score for m in cands)
+        pool = [m for m in cands if m.score >= best - 0.06]
+        # variants are listed in order of preference (the one nearest the value first)
+        rank = {t: i for i, t in enumerate(texts)}
+        top = min(rank.get(m.label, 99) for m in pool)
+        preferred = sorted([m for m in pool if rank.get(m.label, 99) == top], key=reading_key)
+        others = sorted([m for m in pool if rank.get(m.label, 99) != top], key=reading_key)
+        return preferred + others
+
+    def reocr(self, page: int, box: list[float], **kw) -> list[Word]:
+        """Second-chance OCR of one box, within the document's budget of boxes.
+
+        Why a budget: each box costs a Tesseract start (~0.3–0.6 s on one
+        core); a document must not take much longer to check than to OCR. A
+        count, not a time: the same input must give the same result.
+        """
+        img = self.image(page)
+        if img is None or self.reocr_left <= 0:
+            return []
+        self.reocr_left -= 1
+        return ocr_box(img, box, page, **kw)
+
+    def image(self, page: int) -> Image.Image | None:
+        if page not in self._img:
+            self._img[page] = self.page_image(page) if self.page_image else None
+        return self._img[page]
+
+    def gray(self, page: int):
+        if page not in self._gray:
+            img = self.image(page)
+            self._gray[page] = cb.to_gray(img) if img is not None else None
+        return self._gray[page]
+
+
+
+def _overlap_x(a: list[float], b: list[float]) -> float:
+    return max(0.0, min(a[2], b[2]) - max(a[0], b[0]))

@@ -1,0 +1,189 @@
+"""Reading fields relative to their printed labels (any layout): text, checkboxes, tables."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from formwerk.models import ExtractedField, ValidationIssue, Word
+
+from extractors import checkbox as cb
+from extractors import confidence as conf
+from extractors.fieldtext import distance, option_value, pick_words, row_defaults, split_part
+from extractors.layout import Match, group_lines, reading_key, union
+from extractors.normalise import clean_text, find_date_text, normalise
+from extractors.reader import _OPTION_RADIUS, DocumentReader
+from extractors.regions import drop_ignored, read_below, read_right, read_top
+from forms.catalogue import FieldDefinition
+
+
+class WordFields:
+    """Mixin of ``CatalogueExtractor``: label-relative reading of words and pixels."""
+
+    def _from_words(self, f: FieldDefinition, r: DocumentReader, done: dict) -> ExtractedField:
+        if r.registered:
+            ef = self._from_edition(f, r, done)
+            if ef is not None:
+                return ef
+        if f.options:
+            return self._checkbox_group(f, r)
+        if f.type == "table":
+            return self._table(f, r, done)
+        if f.position == "top":
+            return self._read_top(f, r)
+        pool = r.candidates(f)
+        if f.occurrence > 1:
+            pool = pool[f.occurrence - 1 : f.occurrence]
+        if not pool:
+            return ExtractedField(name=f.name, source="none")
+        result = None
+        for m in pool[:3]:
+            result = self._read_near(f, r, m)
+            if result.value is not None:
+                return result
+        return result  # type: ignore[return-value]
+
+    def _read_near(self, f: FieldDefinition, r: DocumentReader, m: Match) -> ExtractedField:
+        pw = r.pages[m.page]
+        declared = "below" if f.position == "inside" else f.position
+        first: ExtractedField | None = None
+        for pos in (declared, "below" if declared == "right" else "right"):
+            fallback = pos != declared
+            # the declared limits belong to the declared layout; a fallback gets defaults
+            reg = (read_right if pos == "right" else read_below)(
+                pw, m, None if fallback else f.max_dx, None if fallback else f.max_dy)
+            words = pick_words(f.type, drop_ignored(reg.words, f.ignore))
+            if not words:
+                continue
+            sep = ", " if f.type == "address" else " "
+            raw = sep.join(" ".join(w.text for w in ln.words) for ln in group_lines(words))
+            raw = split_part(clean_text(raw), f.split)
+            if f.type == "date":
+                raw = find_date_text(raw) or raw
+            if f.type in ("tax_id", "iban", "bic"):
+                raw = re.sub(r"[\s|\[\]()]", "", raw)
+            for extra in f.also:  # further boxes of the same value (PLZ/Ort beside the street)
+                am = r.anchor([extra], m.page)
+                if am is not None:
+                    ws = pick_words(f.type, read_below(r.pages[am.page], am, None, f.max_dy).words)
+                    if ws:
+                        raw = f"{raw}, " + clean_text(" ".join(w.text for w in ws))
+                        words = words + ws
+            ef = self._finish(f, raw, r.sources[m.page], page=m.page, bbox=union([w.bbox for w in words]),
+                              words=words, label_score=m.score, fallback=fallback)
+            if not any(i.code.startswith("format_") for i in ef.issues):
+                return ef
+            first = first or ef  # unreadable as its type: maybe the other layout reads
+        return first or ExtractedField(name=f.name, source="none", page=m.page)
+
+    def _read_top(self, f: FieldDefinition, r: DocumentReader) -> ExtractedField:
+        # a labelled variant wins ("Verkäufer: ..."); else the letterhead line
+        if f.label:
+            m = r.locate(f)
+            if m is not None:
+                ef = self._read_near(f, r, m)
+                if ef.value is not None:
+                    return ef
+        if not r.pages:
+            return ExtractedField(name=f.name, source="none")
+        first = min(r.pages)
+        reg = read_top(r.pages[first])
+        words = pick_words(f.type, reg.words)
+        if not words:
+            return ExtractedField(name=f.name, source="none")
+        raw = clean_text(" ".join(w.text for w in words))
+        # no label evidence: the position alone is weaker
+        return self._finish(f, raw, r.sources[first], page=first, bbox=union([w.bbox for w in words]),
+                            words=words, label_score=0.6)
+
+    def _checkbox_group(self, f: FieldDefinition, r: DocumentReader) -> ExtractedField:
+        anchor = r.locate(f) if f.label else None
+        readings = []  # (p_ticked, option, label match, box reading)
+        for o in f.options:
+            cands = r.matches(o.label, f.page if anchor is None else anchor.page)
+            if anchor is not None:
+                ab = anchor.bbox
+                k = r.pages[anchor.page].k
+                cands = [m for m in cands if m.page == anchor.page and m.bbox[3] >= ab[1] - anchor.height
+                         and distance(m.bbox, ab) <= _OPTION_RADIUS * k]
+                cands.sort(key=lambda m: distance(m.bbox, ab))
+            else:
+                cands.sort(key=reading_key)
+            if not cands:
+                continue
+            m = cands[0]
+            gray = r.gray(m.page)
+            if gray is None:
+                continue
+            box = cb.read_box(gray, m.bbox, f.box)
+            if box is None:
+                continue
+            readings.append((cb.tick_probability(box.ink), o, m, box))
+        if not readings:
+            return ExtractedField(name=f.name, source="none")
+        readings.sort(key=lambda t: -t[0])
+        p1, o, m, box = readings[0]
+        p2 = readings[1][0] if len(readings) > 1 else 0.0
+        if p1 < 0.5:
+            return ExtractedField(name=f.name, source="checkbox", page=m.page, raw="")
+        c = conf.combine("checkbox", label_score=m.score, extra=p1 * (1 - p2))
+        issues = []
+        if p2 >= 0.5:
+            issues.append(ValidationIssue(code="multiple_options", message="Mehrere Kästchen sind angekreuzt.", fields=[f.name]))
+        return ExtractedField(name=f.name, value=option_value(f, o.id), raw=" ".join(w.text for w in m.words),
+                              confidence=c, page=m.page, bbox=[float(v) for v in box.bbox], source="checkbox",
+                              issues=issues)
+
+    def _table(self, f: FieldDefinition, r: DocumentReader, done: dict) -> ExtractedField:
+        anchor = r.locate(f)
+        if anchor is None:
+            return ExtractedField(name=f.name, source="none")
+        pw = r.pages[anchor.page]
+        ab, h = anchor.bbox, anchor.height
+        cols = []  # (x0, column, header match)
+        for c in f.columns:
+            ms = [m for m in r.matches(c.label, anchor.page) if abs(m.bbox[1] - ab[1]) < 3 * h]
+            if ms:
+                ms.sort(key=lambda m: (-m.score, abs(m.bbox[0] - ab[0])))
+                cols.append((ms[0].bbox[0], c, ms[0]))
+        if not cols:
+            return ExtractedField(name=f.name, source="none")
+        cols.sort(key=lambda t: t[0])
+        header_bottom = max(m.bbox[3] for _, _, m in cols)
+        y1 = header_bottom + (f.max_dy or 500) * pw.k
+        stop = r.anchor(f.stop_labels, anchor.page) if f.stop_labels else None
+        if stop is not None and stop.bbox[1] > header_bottom:
+            y1 = min(y1, stop.bbox[1])
+        words = [w for w in pw.words if header_bottom - 0.2 * h < (w.bbox[1] + w.bbox[3]) / 2 < y1
+                 and not pw.is_skipped(w) and w.bbox[2] > cols[0][0] - 2 * h]
+        rows, all_words, min_c = [], [], 1.0
+        for ln in group_lines(words, split_gaps=False):
+            rec: dict[str, Any] = {}
+            cells: dict[str, list[Word]] = {}
+            for w in ln.words:
+                cx = (w.bbox[0] + w.bbox[2]) / 2
+                col = None
+                for x0, c, _ in cols:
+                    if cx >= x0 - 1.5 * h:
+                        col = c
+                cells.setdefault(col.name if col else cols[0][1].name, []).append(w)
+            for _, c, _ in cols:
+                ws = cells.get(c.name, [])
+                raw = clean_text(" ".join(w.text for w in ws))
+                if c.type == "date":
+                    raw = find_date_text(raw) or raw
+                rec[c.name] = normalise(c.type, raw) if raw else None
+                if ws:
+                    ok = rec[c.name] is not None
+                    min_c = min(min_c, conf.combine(r.sources[anchor.page], words=ws, label_score=anchor.score,
+                                                     format_failed=not ok))
+            if any(v not in (None, "") for v in rec.values()):
+                rows.append(row_defaults(f, rec, done))
+                all_words.extend(ln.words)
+            if f.max_rows and len(rows) >= f.max_rows:
+                break
+        if not rows:
+            return ExtractedField(name=f.name, source="none", page=anchor.page)
+        return ExtractedField(name=f.name, value=rows, raw=f"{len(rows)} Zeilen", confidence=min_c,
+                              page=anchor.page, bbox=union([w.bbox for w in all_words]),
+                              source=r.sources[anchor.page])
