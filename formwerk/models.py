@@ -21,6 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 BBox = list[float]  # [x0, y0, x1, y1], pixels, top-left origin
+RECLASSIFICATION = "document_type"  # the Correction.field of a clerk's reclassification
 
 
 class CaseStatus(str, Enum):
@@ -246,6 +247,7 @@ class CaseResult(BaseModel):
     timings_ms: dict[str, int] = Field(default_factory=dict)
     escalated: bool = False
     parent_case_id: str | None = None  # the batch this document was split from
+    content_keys: list[str] = Field(default_factory=list)  # page contents in the blob store
     documents: list["CaseResult"] = Field(default_factory=list)  # a batch's documents, as routed
     claimed_by: str | None = None
     reviewed_by: str | None = None
@@ -257,6 +259,8 @@ class CaseResult(BaseModel):
         """
         merged = dict(self.fields)
         for c in self.corrections:
+            if c.field == RECLASSIFICATION:
+                continue
             base = merged.get(c.field, ExtractedField(name=c.field))
             merged[c.field] = base.model_copy(update={
                 "value": c.corrected_value, "confidence": 1.0, "source": "human",

@@ -117,6 +117,11 @@ async def test_reclassify_reextracts_for_the_new_type(temporal_env, queues, stor
         await sub.handle.execute_update(REVIEW_UPDATE, ReviewDecision(action=ReviewAction.APPROVE, clerk="anna"))
         final = await sub.handle.result()
     assert final.status == CaseStatus.COMPLETED and extractor.calls[-1] == "gewerbeanmeldung"
+    # the reclassification is kept as training data, apart from the machine output
+    [corr] = stores[1].corrections_for(sub.case_id)
+    assert (corr.field, corr.machine_value, corr.corrected_value) == ("document_type", "unknown",
+                                                                     "gewerbeanmeldung")
+    assert "document_type" not in final.contract_json()["fields"]
 
 
 async def test_duplicate_submit_yields_one_case(temporal_env, queues, stores):

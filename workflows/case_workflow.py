@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         Classification,
         Correction,
         DocumentSegment,
+        RECLASSIFICATION,
         Extraction,
         ReviewAction,
         ReviewDecision,
@@ -146,6 +147,7 @@ class CaseWorkflow:
             result.sha256 = reg.sha256
             await self._save()
             content, ocr_ms = await self._read_pages(inp, timings)
+            result.content_keys = content.content_keys
             classification, segments = await self._classify(inp, content, timings)
             if segments:  # a scanned batch of several documents
                 await self._run_batch(inp, segments, started, timings)
@@ -298,6 +300,12 @@ class CaseWorkflow:
         elif decision.action == ReviewAction.RECLASSIFY:
             # a clerk's word outranks the model: re-extract for the new type
             # and keep the case in review so the new fields get a look
+            # kept as a correction: reclassifications are training data
+            await workflow.execute_activity(
+                "save_corrections", SaveCorrectionsInput(case_id=r.case_id, corrections=[Correction(
+                    field=RECLASSIFICATION, machine_value=r.document_type,
+                    corrected_value=decision.document_type, clerk=decision.clerk, at=workflow.now())]),
+                **SHORT)
             classification = Classification(
                 document_type=decision.document_type, confidence=1.0,
                 reasons=[f"Umklassifiziert durch {decision.clerk}"], model_version="human")
