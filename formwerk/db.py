@@ -145,6 +145,19 @@ class CaseStore:
                     )
                 )
 
+    def reclassifications(self) -> list[tuple[CaseResult, str]]:
+        """(case, the type a clerk gave it) for every reclassified case: training data."""
+        from formwerk.models import RECLASSIFICATION
+
+        query = (
+            select(cases.c.result, corrections.c.corrected_value)
+            .join(corrections, corrections.c.case_id == cases.c.case_id)
+            .where(corrections.c.field == RECLASSIFICATION)
+            .order_by(corrections.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [(CaseResult.model_validate(r[0]), json.loads(r[1])) for r in conn.execute(query)]
+
     def corrections_for(self, case_id: str) -> list[Correction]:
         with self.engine.connect() as conn:
             rows = conn.execute(

@@ -75,3 +75,13 @@ def test_case_store_upserts_and_keeps_corrections_apart(case_store):
         ("family_name", "Mueller", "Müller")]
     assert case_store.get("nope") is None
     assert [r.case_id for r in case_store.list(CaseStatus.COMPLETED)] == ["case-1"]
+
+
+def test_reclassifications_are_listed_as_training_data(case_store):
+    case_store.save_result(CaseResult(case_id="c2", reference="r2", status=CaseStatus.COMPLETED,
+                                      document_type="gewerbeanmeldung", content_keys=["sha256:" + "a" * 64]))
+    case_store.save_corrections("c2", [Correction(field="document_type", machine_value="unknown",
+                                                  corrected_value="gewerbeanmeldung", clerk="anna")])
+    case_store.save_corrections("c2", [Correction(field="family_name", corrected_value="X", clerk="anna")])
+    [(case, label)] = case_store.reclassifications()
+    assert case.case_id == "c2" and label == "gewerbeanmeldung" and case.content_keys
