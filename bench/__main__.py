@@ -16,11 +16,12 @@ from bench.corpus import SIZES
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m bench", description="Formwerk benchmark: generate a corpus, run "
+                                 "`formwerk process --json` over it, compare with Tesseract baselines.")
     ap.add_argument("--out", default="bench-out", help="output folder (generated, gitignored)")
     ap.add_argument("--size", choices=SIZES, default="small", help="small ≈ 40 documents, full ≥ 200")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--batch-size", type=int, default=24, help="files per `formwerk process` call (each call loads the models once)")
+    ap.add_argument("--batch-size", type=int, default=24, help="files per `formwerk process` call")
     ap.add_argument("--pipeline-cmd", default=None,
                     help="command instead of `formwerk process --json` (files are appended)")
     ap.add_argument("--reuse-corpus", action="store_true",

@@ -396,19 +396,24 @@ def stage_timings(results: Iterable[Result]) -> dict[str, dict[str, float]]:
 
 
 def by_category(items: Sequence[Item], results: Mapping[str, Result],
-                obs: Sequence[FieldObservation]) -> dict[str, dict[str, Any]]:
-    """Type accuracy, field accuracy and straight-through rate per corpus category."""
-    cats = sorted({it.get("category", "") for it in items})
+                obs: Sequence[FieldObservation], key: str = "category") -> dict[str, dict[str, Any]]:
+    """Type accuracy, field accuracy and straight-through rate per value of
+    ``item[key]`` (``category`` by default; ``profile`` gives the scan profiles)."""
+    def group(it: Item) -> str:
+        return str(it.get(key) or "-")
+
+    groups = sorted({group(it) for it in items})
+    by_file = {it["file"]: group(it) for it in items}
     out = {}
-    for c in cats:
-        its = [it for it in items if it.get("category", "") == c]
-        os_ = [o for o in obs if o.category == c]
-        out[c] = {
+    for g in groups:
+        its = [it for it in items if group(it) == g]
+        os_ = [o for o in obs if by_file.get(o.file) == g]
+        out[g] = {
             "n": len(its),
             "doc_type_accuracy": doc_type_accuracy(its, results)["accuracy"],
             "field_accuracy": field_accuracy(os_)["accuracy"],
             "fields_n": len(os_),
-            "straight_through_rate": straight_through(its, results)["rate"],
+            "straight_through_rate": straight_through(its, results, os_)["rate"],
             "auto_accepted_accuracy": review_metrics(os_)["auto_accepted_accuracy"],
         }
     return out

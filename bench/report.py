@@ -98,6 +98,14 @@ def markdown(r: dict[str, Any]) -> str:
                     _pct(v["straight_through_rate"]), _pct(v["auto_accepted_accuracy"]))
                    for c, v in p["by_category"].items()]),
         "",
+        "By scan profile (`-`: digital PDFs and AcroForms, read without OCR):",
+        "",
+        _md_table(["profile", "documents", "type accuracy", "field accuracy", "fields", "straight through",
+                   "auto-accepted accuracy"],
+                  [(c, v["n"], _pct(v["doc_type_accuracy"]), _pct(v["field_accuracy"]), v["fields_n"],
+                    _pct(v["straight_through_rate"]), _pct(v["auto_accepted_accuracy"]))
+                   for c, v in p.get("by_profile", {}).items()]),
+        "",
     ]
     if m["corpus"].get("skipped"):
         parts += [f"Skipped while generating ({len(m['corpus']['skipped'])}): "

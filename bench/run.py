@@ -61,6 +61,7 @@ def evaluate(items: Sequence[dict[str, Any]], results: dict[str, dict[str, Any]]
         "threshold_curve": metrics.threshold_curve(obs),
         "calibration": metrics.calibration(obs),
         "by_category": metrics.by_category(items, results, obs),
+        "by_profile": metrics.by_category(items, results, obs, key="profile"),
     }
 
 

@@ -111,19 +111,23 @@ def predict_proba(f: Features, p: FusionParams) -> np.ndarray:
     return softmax(logits(f, p))
 
 
-def fit(f: Features, y: np.ndarray, init: FusionParams | None = None, *,
-        fixed: dict[str, float] | None = None, l2: float = 1e-3) -> FusionParams:
+def fit(f: Features | list[tuple[Features, np.ndarray, float]], y: np.ndarray | None = None,
+        init: FusionParams | None = None, *, fixed: dict[str, float] | None = None,
+        l2: float = 1e-3) -> FusionParams:
     """Fit the fusion parameters by NLL (L-BFGS). ``fixed`` pins some parameters.
 
-    The biases are relative to ``b_u`` (softmax is shift-invariant), so ``b_u``
-    is pinned to 0. A tiny L2 keeps weights finite when a signal separates the
-    classes perfectly (then any scale fits and NLL alone would diverge).
+    ``f`` is one feature set with labels ``y``, or a list of groups
+    ``(features, labels, weight)`` whose mean NLLs are summed with those
+    weights (groups may have different class sets, e.g. a simulated new
+    class). The biases are relative to ``b_u`` (softmax is shift-invariant),
+    so ``b_u`` is pinned to 0. A small L2 keeps weights finite when a signal
+    separates the classes perfectly (then NLL alone would let them diverge).
     """
+    groups = f if isinstance(f, list) else [(f, y, 1.0)]
     init = init or FusionParams()
     fixed = {"b_u": 0.0, **(fixed or {})}
     free = [k for k in PARAMS if k not in fixed]
     x0 = np.array([getattr(init, k) for k in free], dtype=np.float64)
-    n = len(y)
 
     def make(x: np.ndarray) -> FusionParams:
         d = dict(fixed)
@@ -131,10 +135,14 @@ def fit(f: Features, y: np.ndarray, init: FusionParams | None = None, *,
         return FusionParams.from_dict(d)
 
     def nll(x: np.ndarray) -> float:
-        z = logits(f, make(x))
-        z = z - z.max(axis=1, keepdims=True)
-        lse = np.log(np.exp(z).sum(axis=1))
-        return float((lse - z[np.arange(n), y]).mean() + l2 * (x**2).sum())
+        p = make(x)
+        total = 0.0
+        for feats, labels, w in groups:
+            z = logits(feats, p)
+            z = z - z.max(axis=1, keepdims=True)
+            lse = np.log(np.exp(z).sum(axis=1))
+            total += w * float((lse - z[np.arange(len(labels)), labels]).mean())
+        return total + l2 * float((x**2).sum())
 
     res = minimize(nll, x0, method="L-BFGS-B")
     return make(res.x)

@@ -49,6 +49,9 @@ LONG_TEXT_FACTOR = 0.93
 SECOND_READ_BELOW = 0.95
 AGREEMENT = 0.97
 DISAGREEMENT = 0.5
+# a disagreeing second read counts only if its own confidence is at least this
+# share of the first read's
+WEAK_SECOND_READ = 0.0  # measured: 0.6 let misreads through (2 of ~190 accepted)
 # a registered page still rotated by more than this (degrees) reads boxes less reliably
 MAX_SAFE_SKEW_DEG = 0.6
 SKEWED_PAGE = 0.8

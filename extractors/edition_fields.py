@@ -59,7 +59,9 @@ class EditionFields:
             again = self._read_boxes(f, r, boxes, reocr="confirm")  # type: ignore[arg-type]
             if again.value is not None and same_value(ef.value, again.value):
                 ef.confidence = max(ef.confidence, conf.AGREEMENT)
-            elif again.value is not None and not again.issues:
+            elif again.value is not None and not again.issues and \
+                    again.confidence >= conf.WEAK_SECOND_READ * ef.confidence:
+                # a clearly less confident second read is no evidence against the first
                 best = again if again.confidence > ef.confidence else ef
                 best.confidence *= conf.DISAGREEMENT
                 return best

@@ -148,8 +148,13 @@ class WordFields:
                 cols.append((ms[0].bbox[0], c, ms[0]))
         if not cols:
             return ExtractedField(name=f.name, source="none")
-        cols.sort(key=lambda t: t[0])
         header_bottom = max(m.bbox[3] for _, _, m in cols)
+        # headers of columns that are not read: words under them belong to no column
+        for lab in f.stop_columns:
+            ms = [m for m in r.matches([lab], anchor.page) if abs(m.bbox[1] - ab[1]) < 3 * h]
+            if ms:
+                cols.append((max(ms, key=lambda m: m.score).bbox[0], None, ms[0]))
+        cols.sort(key=lambda t: t[0])
         y1 = header_bottom + (f.max_dy or 500) * pw.k
         stop = r.anchor(f.stop_labels, anchor.page) if f.stop_labels else None
         if stop is not None and stop.bbox[1] > header_bottom:
@@ -166,8 +171,13 @@ class WordFields:
                 for x0, c, _ in cols:
                     if cx >= x0 - 1.5 * h:
                         col = c
-                cells.setdefault(col.name if col else cols[0][1].name, []).append(w)
+                if col is None and cx < cols[0][0]:
+                    col = cols[0][1]
+                if col is not None:
+                    cells.setdefault(col.name, []).append(w)
             for _, c, _ in cols:
+                if c is None:
+                    continue
                 ws = cells.get(c.name, [])
                 raw = clean_text(" ".join(w.text for w in ws))
                 if c.type == "date":

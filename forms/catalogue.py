@@ -107,6 +107,8 @@ class FieldDefinition(BaseModel):
     # table column whose cell may carry "Vorname [Familienname]": the trailing
     # family name is split off into ``family_name`` (see extractors.names)
     name_split: str | None = None
+    # headers of table columns that are not read (they end the previous column)
+    stop_columns: list[str] = Field(default_factory=list)
     # labels of further boxes whose values are appended (", "), e.g. "PLZ, Ort"
     also: list[str] = Field(default_factory=list)
     # AcroForm field names that carry this value (any edition); first

@@ -18,6 +18,7 @@ from bench.pipeline import default_command
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.timeout(3600)
 @pytest.mark.skipif(not Path(default_command()[0]).exists() or shutil.which("tesseract") is None,
                     reason="formwerk CLI or tesseract not installed")
 def test_small_benchmark_end_to_end(tmp_path):

@@ -128,6 +128,8 @@ def test_speed_and_categories(obs):
     cats = m.by_category(ITEMS, RESULTS, obs)
     assert cats["scan"]["field_accuracy"] == 1.0 and cats["digital"]["field_accuracy"] == 0.5
     assert cats["invoice"]["doc_type_accuracy"] == 0.0
+    prof = m.by_category(ITEMS, RESULTS, obs, key="profile")  # no profiles given: one group "-"
+    assert list(prof) == ["-"] and prof["-"]["n"] == 4 and prof["-"]["field_accuracy"] == pytest.approx(4 / 6)
 
 
 def test_value_for_a_blank_field_is_a_scored_error():
