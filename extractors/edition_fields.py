@@ -61,10 +61,8 @@ class EditionFields:
                 ef.confidence = max(ef.confidence, conf.AGREEMENT)
             elif again.value is not None and not again.issues and \
                     again.confidence >= conf.WEAK_SECOND_READ * ef.confidence:
-                # a clearly less confident second read is no evidence against the first
-                best = again if again.confidence > ef.confidence else ef
-                best.confidence *= conf.DISAGREEMENT
-                return best
+                # the reads disagree: keep the more confident one, lowered (a clerk looks)
+                return _disputed(ef, again)
         return ef
 
     def _read_boxes(self, f: FieldDefinition, r: DocumentReader, boxes: list[tuple[int, list[float]]],
@@ -153,3 +151,9 @@ class EditionFields:
             return ExtractedField(name=f.name, source="none", page=page)
         return ExtractedField(name=f.name, value=rows, raw=f"{len(rows)} Zeilen", confidence=min_c, page=page,
                               bbox=union([w.bbox for w in all_words]), source=r.sources[page])
+
+
+def _disputed(a: ExtractedField, b: ExtractedField) -> ExtractedField:
+    best = b if b.confidence > a.confidence else a
+    best.confidence *= conf.DISAGREEMENT
+    return best

@@ -110,7 +110,7 @@ def ink_share(img: Image.Image, box: list[float]) -> float:
 
 
 def ocr_box(img: Image.Image, box: list[float], page: int, *, multiline: bool = False,
-            whitelist: str | None = None, margin: float = 4.0) -> list[Word]:
+            whitelist: str | None = None, margin: float = 4.0, lang: str | None = None) -> list[Word]:
     """Recognise the text inside ``box`` (page pixels); [] when the box is empty."""
     import pytesseract
 
@@ -142,20 +142,20 @@ def ocr_box(img: Image.Image, box: list[float], page: int, *, multiline: bool = 
         pad = Image.new("L", (crop.width + 40, crop.height + 40), 255)
         pad.paste(crop, (20, 20))
         for psm in modes:
-            words = _recognise(pad, psm, whitelist, x0, y0, f, page)
+            words = _recognise(pad, psm, whitelist, x0, y0, f, page, lang or LANG)
             if words:
                 return words
     return []
 
 
 def _recognise(pad: Image.Image, psm: int, whitelist: str | None, x0: int, y0: int, f: float,
-               page: int) -> list[Word]:
+               page: int, lang: str) -> list[Word]:
     import pytesseract
 
     config = f"--psm {psm}"
     if whitelist:
         config += f" -c tessedit_char_whitelist={whitelist}"
-    d = pytesseract.image_to_data(pad, lang=LANG, config=config, output_type=pytesseract.Output.DICT)
+    d = pytesseract.image_to_data(pad, lang=lang, config=config, output_type=pytesseract.Output.DICT)
     words = []
     for i, t in enumerate(d["text"]):
         if not t.strip() or float(d["conf"][i]) < 0:
