@@ -15,7 +15,6 @@ the classification's ``model_version`` then says ``tfidf-fallback``.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import threading
@@ -139,7 +138,3 @@ def load_encoder(encoder: str | None = None) -> E5Encoder | None:
                     log.warning("encoder %s could not be loaded (%s); using the TF-IDF fallback", spec, exc)
         _cache[spec] = enc
         return enc
-
-
-def encoder_info(enc: E5Encoder | None) -> str:
-    return json.dumps({"encoder": enc.name if enc else None, "path": enc.path if enc else None})

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -160,13 +162,11 @@ class LruEncoder:
     """
 
     def __init__(self, encoder, size: int = 256):
-        from collections import OrderedDict
-
         self.encoder = encoder
         self.name = encoder.name
         self.size = size
         self._mem: "OrderedDict[str, np.ndarray]" = OrderedDict()
-        self._lock = __import__("threading").Lock()
+        self._lock = threading.Lock()
 
     def encode(self, texts: list[str]) -> np.ndarray:
         keys = [hashlib.sha1(t.encode()).hexdigest() for t in texts]

@@ -202,6 +202,48 @@ def _lookalike_groups(kind, encoder, classes: list[ClassDef], head: Head, units,
     return out
 
 
+def find_unreliable_identifiers(classes: list[ClassDef], units, labels, *, max_rate: float = 0.05,
+                                min_docs: int = 10) -> dict[str, list[str]]:
+    """Strong identifiers that also occur in documents of *other* known types.
+
+    E.g. "Aufgabe des Betriebes" (GewA 3) is printed in the notes on page 2 of
+    every GewA 1. Such an identifier is demoted to a weak one (it still counts,
+    but cannot outvote the head or contradict another class).
+    """
+    from classifiers.identifiers import IdentifierMatcher
+
+    matcher = IdentifierMatcher(classes)
+    by_label: dict[str, int] = {}
+    hits: dict[tuple[str, str, str], int] = {}
+    for pages, lab in zip(units, labels):
+        by_label[lab] = by_label.get(lab, 0) + 1
+        for h in matcher.hits(pages):
+            # mentions in "unknown" documents (a cover letter naming the form)
+            # are what the fusion learns to discount; only other form types count
+            if not h.weak and h.class_id != lab and lab != UNKNOWN:
+                key = (h.class_id, h.identifier, lab)
+                hits[key] = hits.get(key, 0) + 1
+    out: dict[str, list[str]] = {}
+    for (cid, ident, lab), n in hits.items():
+        if by_label[lab] >= min_docs and n / by_label[lab] > max_rate and ident not in out.get(cid, []):
+            out.setdefault(cid, []).append(ident)
+    return out
+
+
+def demote(classes: list[ClassDef], demoted: dict[str, list[str]]) -> list[ClassDef]:
+    """ClassDefs with the given identifiers moved to the weak ones."""
+    from dataclasses import replace
+
+    out = []
+    for c in classes:
+        d = set(demoted.get(c.id, []))
+        if d:
+            c = replace(c, identifiers=tuple(i for i in c.identifiers if i not in d),
+                        weak_identifiers=tuple(dict.fromkeys([*c.weak_identifiers, *sorted(d)])))
+        out.append(c)
+    return out
+
+
 def new_version(pairs: list[tuple[str, str]]) -> str:
     ts = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     h = hashlib.sha256("\n".join(f"{lab}\t{t}" for t, lab in pairs).encode()).hexdigest()[:6]
@@ -220,6 +262,10 @@ def train(pairs: list[tuple[str, str]], catalogue, out_root: Path | None = None,
     units, labels = to_units(pairs, classes)
     if len(set(labels)) < 2:
         raise ValueError("training needs at least two different labels")
+    demoted = find_unreliable_identifiers(classes, units, labels)
+    if demoted:
+        log.info("identifiers demoted to weak (seen in other types' documents): %s", demoted)
+    classes = demote(classes, demoted)
     version = new_version(pairs)
     tmp = out_root / f".{version}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -248,7 +294,7 @@ def train(pairs: list[tuple[str, str]], catalogue, out_root: Path | None = None,
     meta = {
         "version": version, "created": datetime.now(timezone.utc).isoformat(),
         "classes": [c.id for c in classes], "encoder": encoder.name if encoder is not None else None,
-        "backends": list(engines), "examples": counts,
+        "backends": list(engines), "examples": counts, "demoted_identifiers": demoted,
     }
     (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
     (tmp / "fusion.json").write_text(json.dumps(fusion_params, indent=2))
@@ -284,6 +330,7 @@ def load_engine(version_dir: Path, classes: list[ClassDef], encoder=None) -> tup
     meta = json.loads((version_dir / "meta.json").read_text())
     params = json.loads((version_dir / "fusion.json").read_text())
     version = meta["version"]
+    classes = demote(classes, meta.get("demoted_identifiers", {}))
     if encoder is not None and "e5" in params and meta.get("encoder") == encoder.name:
         h = np.load(version_dir / "head-e5.npz")
         head = Head([str(c) for c in h["classes"]], h["coef"], h["intercept"])

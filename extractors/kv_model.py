@@ -41,37 +41,56 @@ def f32_thresholds(values) -> list[float]:
 
 
 class TreeEnsemble:
-    """Gradient-boosted trees: ``raw = baseline + sum(tree(x))``, then sigmoid/softmax."""
+    """Gradient-boosted trees: ``raw = baseline + sum(tree(x))``, then sigmoid/softmax.
+
+    JSON per tree: ``f`` split feature per node (-1 = leaf), ``x`` threshold
+    (internal node; go left when ``x_feature <= threshold``) or value (leaf),
+    ``r`` right child; ``l`` left child only when it is not the next node.
+    """
 
     def __init__(self, baseline: list[float], trees: list[list[dict[str, list]]], features: list[str]):
         self.baseline = np.asarray(baseline, dtype=float)  # (n_outputs,)
-        # trees[iteration][output] = {"f": feature, "t": threshold, "l": left, "r": right, "v": value}
-        self.trees = [
-            [
-                {k: (np.asarray(v, dtype=np.float32).astype(float) if k == "t" else np.asarray(v)) for k, v in tree.items()}
-                for tree in per_iter
-            ]
-            for per_iter in trees
-        ]
+        # trees[iteration][output], one per class (a single one for a binary model)
+        self.trees = [[self._unpack(tree) for tree in per_iter] for per_iter in trees]
         self.features = list(features)
+
+    @staticmethod
+    def _unpack(tree: dict[str, list]) -> dict[str, np.ndarray]:
+        f = np.asarray(tree["f"], dtype=int)
+        x = np.asarray(tree["x"], dtype=float)
+        leaf = f < 0
+        return {
+            "f": f,
+            # thresholds are float32 values (see f32_thresholds); leaf values are not
+            "t": np.where(leaf, 0.0, x.astype(np.float32).astype(float)),
+            "v": np.where(leaf, x, 0.0),
+            "l": np.asarray(tree["l"], dtype=int) if "l" in tree else np.arange(len(f)) + 1,
+            "r": np.asarray(tree["r"], dtype=int),
+            "x": x,
+            **({"l_raw": np.asarray(tree["l"], dtype=int)} if "l" in tree else {}),
+        }
 
     @classmethod
     def from_sklearn(cls, model: Any, features: list[str]) -> "TreeEnsemble":
-        trees = []
+        trees: list[list[dict]] = []
         for per_iter in model._predictors:  # noqa: SLF001 - documented attribute layout
             out = []
             for pred in per_iter:
                 n = pred.nodes
                 leaf = n["is_leaf"].astype(bool)
-                out.append(
-                    {
-                        "f": np.where(leaf, -1, n["feature_idx"]).astype(int).tolist(),
-                        "t": f32_thresholds(np.where(leaf, 0.0, n["num_threshold"])),
-                        "l": n["left"].astype(int).tolist(),
-                        "r": n["right"].astype(int).tolist(),
-                        "v": _r(np.where(leaf, n["value"], 0.0)),
-                    }
-                )
+                tree = {
+                    "f": np.where(leaf, -1, n["feature_idx"]).astype(int).tolist(),
+                    # one number per node: the split threshold, or the leaf value
+                    "x": [
+                        v if not is_leaf else float(f"{lv:.{_PREC}g}")
+                        for v, lv, is_leaf in zip(f32_thresholds(np.where(leaf, 0.0, n["num_threshold"])), n["value"], leaf)
+                    ],
+                    "r": n["right"].astype(int).tolist(),
+                }
+                # scikit-learn stores nodes depth-first: the left child follows its parent
+                if not np.all(n["left"][~leaf] == np.nonzero(~leaf)[0] + 1):
+                    tree["l"] = n["left"].astype(int).tolist()
+                out.append(tree)
             trees.append(out)
         baseline = np.asarray(model._baseline_prediction, dtype=float).ravel()  # noqa: SLF001
         return cls(baseline.tolist(), trees, features)
@@ -82,7 +101,10 @@ class TreeEnsemble:
             "features": self.features,
             "baseline": self.baseline.tolist(),
             "trees": [
-                [{k: v.tolist() for k, v in tree.items()} for tree in per_iter]
+                [
+                    {"f": t["f"].tolist(), "x": t["x"].tolist(), "r": t["r"].tolist(), **({"l": t["l_raw"].tolist()} if "l_raw" in t else {})}
+                    for t in per_iter
+                ]
                 for per_iter in self.trees
             ],
         }

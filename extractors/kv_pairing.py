@@ -189,19 +189,21 @@ def _rule_labels(segs: list[Segment], h: float) -> np.ndarray:
     """Without a model: colon-terminated text is a question, text right of or
     below a question is an answer, the rest is other."""
     n = len(segs)
+    # rows in LABELS order (question, answer, header, other); fixed, modest certainties
+    q_row, a_row, o_row = [0.7, 0.1, 0.05, 0.15], [0.15, 0.6, 0.05, 0.2], [0.15, 0.2, 0.05, 0.6]
     proba = np.zeros((n, len(LABELS)))
     is_q = [s.text.rstrip().endswith(":") for s in segs]
     for i, s in enumerate(segs):
         if is_q[i]:
-            proba[i, 0] = 0.7
+            proba[i] = q_row
         elif any(
             is_q[j] and (segs[j].box[0] < s.box[0] or segs[j].box[3] <= s.box[1] + 0.3 * h) and
             np.hypot(max(0, s.box[0] - segs[j].box[2]), max(0, s.box[1] - segs[j].box[3])) < 8 * h
             for j in range(n)
         ):
-            proba[i, 1] = 0.6
+            proba[i] = a_row
         else:
-            proba[i, 3] = 0.6
+            proba[i] = o_row
     return proba
 
 
@@ -235,7 +237,7 @@ def entities_from_words(
 
 
 SEG_PAIR_FEATURES = PAIR_FEATURES + ["q_p_question", "q_p_answer", "q_p_other", "a_p_question", "a_p_answer", "a_p_other"]
-SEG_TAU = 0.1  # a segment is a key (value) candidate when p(question) (p(answer)) >= SEG_TAU
+SEG_TAU = 0.05  # a segment is a key (value) candidate when p(question) (p(answer)) >= SEG_TAU
 
 
 def segment_pair_features(

@@ -91,6 +91,10 @@ def decode_f1(P_list, y_list, thr: float) -> float:
     return 2 * prec * rec / max(prec + rec, 1e-9)
 
 
+# Pair models: more, regularised trees (chosen by page-grouped CV on train only)
+LINK_HGB = dict(max_iter=300, max_leaf_nodes=15, l2_regularization=1.0)
+
+
 def train_link(pages: list[FormPage]) -> tuple[TreeEnsemble, float]:
     data = [link_pairs(p) for p in pages]
     fold = _folds(len(pages))
@@ -99,7 +103,7 @@ def train_link(pages: list[FormPage]) -> tuple[TreeEnsemble, float]:
         tr = [i for i in range(len(pages)) if fold[i] != k]
         X = np.concatenate([data[i][0] for i in tr])
         Y = np.concatenate([data[i][1].ravel() for i in tr])
-        m = _hgb().fit(X, Y)
+        m = _hgb(**LINK_HGB).fit(X, Y)
         for i in range(len(pages)):
             if fold[i] == k:
                 F, y = data[i]
@@ -111,7 +115,7 @@ def train_link(pages: list[FormPage]) -> tuple[TreeEnsemble, float]:
     print(f"link: cv F1 {max(scores):.4f} at threshold {thr:.3f}")
     X = np.concatenate([d[0] for d in data])
     Y = np.concatenate([d[1].ravel() for d in data])
-    return TreeEnsemble.from_sklearn(_hgb().fit(X, Y), PAIR_FEATURES), thr
+    return TreeEnsemble.from_sklearn(_hgb(**LINK_HGB).fit(X, Y), PAIR_FEATURES), thr
 
 
 # ------------------------------------------------------------ segmentation
@@ -229,7 +233,7 @@ def train_seg_link(pages: list[FormPage], per_page, oof_label) -> tuple[TreeEnse
     oof = []
     for k in range(N_FOLDS):
         tr = [i for i in range(len(data)) if fold[i] != k]
-        m = _hgb().fit(np.concatenate([data[i][0] for i in tr]), np.concatenate([data[i][1].ravel() for i in tr]))
+        m = _hgb(**LINK_HGB).fit(np.concatenate([data[i][0] for i in tr]), np.concatenate([data[i][1].ravel() for i in tr]))
         for i in range(len(data)):
             if fold[i] == k:
                 F, y = data[i]
@@ -240,7 +244,7 @@ def train_seg_link(pages: list[FormPage], per_page, oof_label) -> tuple[TreeEnse
     print(f"seg_link: cv F1 {max(scores):.4f} (reachable links) at threshold {thr:.3f}")
     X = np.concatenate([d[0] for d in data])
     Y = np.concatenate([d[1].ravel() for d in data])
-    return TreeEnsemble.from_sklearn(_hgb().fit(X, Y), SEG_PAIR_FEATURES), thr
+    return TreeEnsemble.from_sklearn(_hgb(**LINK_HGB).fit(X, Y), SEG_PAIR_FEATURES), thr
 
 
 def train_all(pages: list[FormPage]) -> KVModels:
@@ -265,6 +269,7 @@ def train_all(pages: list[FormPage]) -> KVModels:
 
 
 def main(argv: list[str] | None = None) -> int:
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--train", default="/work/shared/data/xfund_de/de.train.json")
     ap.add_argument("--out", default=str(MODEL_DIR / MODEL_FILE))

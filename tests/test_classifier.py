@@ -256,3 +256,17 @@ def test_pages_in_training_text_are_form_feed_separated(trained):
     clf = DocumentClassifier.from_catalogue(cat, vdir, encoder="none")
     two = clf.classify_text(_form_text(GEWA, random.Random(1)) + PAGE_SEP + "   ")
     assert two.document_type == "gewerbeanmeldung"
+
+
+def test_identifiers_seen_in_other_types_documents_are_demoted():
+    from classifiers.training import demote, find_unreliable_identifiers
+
+    classes = class_defs(catalogue(GEWA, KG1))
+    rng = random.Random(4)
+    units = [[_form_text(KG1, rng) + " Hinweis: für ein Gewerbe die Gewerbe-Anmeldung nutzen"] for _ in range(12)]
+    units += [[_form_text(GEWA, rng)] for _ in range(12)]
+    labels = ["kindergeld_kg1"] * 12 + ["gewerbeanmeldung"] * 12
+    demoted = find_unreliable_identifiers(classes, units, labels)
+    assert demoted == {"gewerbeanmeldung": ["Gewerbe-Anmeldung"]}
+    gewa = {c.id: c for c in demote(classes, demoted)}["gewerbeanmeldung"]
+    assert "Gewerbe-Anmeldung" in gewa.weak_identifiers and "GewA 1" in gewa.identifiers

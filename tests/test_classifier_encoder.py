@@ -94,3 +94,31 @@ def test_classifier_with_encoder_reports_it_in_model_version(tmp_path):
     assert clf.version.startswith("zeroshot+e5-small@")
     c = clf.classify_text("Antrag auf Kindergeld (KG 1) Familienkasse Steuerliche Identifikationsnummer")
     assert c.document_type == "kindergeld_kg1" and c.model_version == clf.version
+
+
+DATA = REPO.parent / "shared" / "data"
+MODEL_ROOT = REPO / "models" / "classifier"
+
+
+@needs_encoder
+@pytest.mark.skipif(not (DATA / "forms").is_dir(), reason="../shared/data absent")
+@pytest.mark.skipif(not MODEL_ROOT.is_dir(), reason="no trained classifier (python -m classifiers.evaluate --final)")
+def test_real_forms_and_mixed_batch_with_trained_model():
+    from classifiers import DocumentClassifier
+    from classifiers.corpus import _pdf_pages
+    from forms.catalogue import load_catalogue
+
+    clf = DocumentClassifier.from_catalogue(load_catalogue(), MODEL_ROOT, encoder=str(ENC_DIR))
+    assert "+e5-small@" in clf.version
+    gewa = _pdf_pages(DATA / "forms" / "gewa1.pdf")
+    melde = _pdf_pages(DATA / "forms" / "anmeldung_meldebehoerde.pdf")
+    invoice = _pdf_pages(sorted((DATA / "invoices" / "XML-Rechnung" / "FX").glob("*.pdf"))[0])[:1]
+    c = clf.classify_pages(gewa)
+    assert c.document_type == "gewerbeanmeldung" and c.confidence > 0.9
+    assert any("Gewerbe-Anmeldung" in r for r in c.reasons)
+    letter = ("Sehr geehrte Damen und Herren, hiermit widerspreche ich Ihrem Bescheid vom 3. Mai. "
+              "Die Begründung reiche ich nach. Mit freundlichen Grüßen, Erika Mustermann")
+    ranges = clf.split_batch(gewa + invoice + melde + [letter])
+    got = [(r.start, r.end, r.document_type) for r in ranges]
+    assert got == [(1, 2, "gewerbeanmeldung"), (3, 3, "invoice"), (4, 4, "meldebehoerde_anmeldung"),
+                   (5, 5, "unknown")], got

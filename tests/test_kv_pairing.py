@@ -137,3 +137,15 @@ def test_xfund_val_task_a_f1() -> None:
         pytest.skip("no trained kv_pairing model artefact")
     r = eval_task_a(load_xfund(XFUND_VAL), models)
     assert r["f1"] >= 0.9, r
+
+
+def test_model_artefact_is_small_and_loads() -> None:
+    from extractors.kv_pairing import MODEL_DIR, MODEL_FILE
+
+    path = MODEL_DIR / MODEL_FILE
+    if not path.exists():
+        pytest.skip("no kv_pairing model artefact (rules are used)")
+    assert path.stat().st_size < 1_000_000  # committed artefact must stay small
+    m = load_models(str(path))
+    assert m.link is not None and m.seg_link is not None and m.text is not None
+    assert 0.0 < m.link_threshold < 1.0 and 0.0 < m.seg_link_threshold < 1.0

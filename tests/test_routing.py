@@ -69,3 +69,17 @@ def test_optional_field_seen_but_unreadable_is_flagged():
                      employees_full_time=(None, 0.2), birth_name=(None, 0.0))
     decision = route(CONFIDENT, ex, POLICY)
     assert decision.reasons == ["unreadable:employees_full_time"]
+
+
+def test_batch_split_only_for_confident_known_types():
+    from types import SimpleNamespace as NS
+
+    from workflows.activities import _is_real_batch
+
+    form = NS(document_type="gewerbeanmeldung", confidence=0.97)
+    invoice = NS(document_type="invoice", confidence=0.95)
+    assert _is_real_batch([form, invoice], 0.9)
+    assert not _is_real_batch([form], 0.9)
+    assert not _is_real_batch([form, form], 0.9)  # same type: stays one document
+    assert not _is_real_batch([form, NS(document_type="unknown", confidence=0.99)], 0.9)
+    assert not _is_real_batch([form, NS(document_type="invoice", confidence=0.6)], 0.9)
