@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -28,18 +31,64 @@ from workflows.case_workflow import CaseWorkflow
 log = logging.getLogger("formwerk.worker")
 
 
+class ReloadingClassifier:
+    """Serves the newest trained classifier version without a worker restart.
+
+    ``formwerk train`` writes a new versioned artefact; every ``check_s``
+    seconds the worker looks for a newer one and swaps it in (loading happens
+    in the activity thread; the old model serves until the new one is ready).
+    """
+
+    def __init__(self, catalogue, settings: Settings, check_s: float = 60.0) -> None:
+        from classifiers import DocumentClassifier
+
+        self._factory = lambda: DocumentClassifier.from_catalogue(
+            catalogue, model_dir=settings.classifier_dir, encoder=settings.encoder)
+        self._root = settings.classifier_dir
+        self._check_s = check_s
+        self._current = self._factory()
+        self._seen = self._latest()
+        self._checked = time.monotonic()
+        self._lock = threading.Lock()
+
+    def _latest(self) -> str | None:
+        from classifiers.training import latest_version_dir
+
+        found = latest_version_dir(Path(self._root))
+        return found.name if found else None
+
+    @property
+    def version(self) -> str:
+        return self._current.version
+
+    def _maybe_reload(self) -> None:
+        if time.monotonic() - self._checked < self._check_s:
+            return
+        with self._lock:
+            self._checked = time.monotonic()
+            latest = self._latest()
+            if latest != self._seen:
+                log.info("classifier: new version %s, reloading", latest)
+                self._current = self._factory()
+                self._seen = latest
+
+    def classify(self, content):
+        self._maybe_reload()
+        return self._current.classify(content)
+
+    def split_batch(self, pages):
+        return self._current.split_batch(pages)
+
+
 def build_activities(settings: Settings) -> CaseActivities:
     """Load the catalogue and build every engine once per worker process."""
-    from classifiers import DocumentClassifier
     from extractors import CatalogueExtractor
     from forms.catalogue import load_catalogue
     from formwerk.ocr import TesseractEngine
 
     settings.ensure_dirs()
     catalogue = load_catalogue()
-    classifier = DocumentClassifier.from_catalogue(
-        catalogue, model_dir=settings.classifier_dir, encoder=settings.encoder
-    )
+    classifier = ReloadingClassifier(catalogue, settings)
     log.info("classifier %s", classifier.version)
     return CaseActivities(
         blobs=BlobStore(settings.blob_dir),

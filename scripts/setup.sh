@@ -35,7 +35,6 @@ echo "==> installing formwerk and its dependencies"
 
 echo "==> preparing models"
 .venv/bin/python scripts/build_encoder.py models/e5-small
-if [ -f scripts/train_models.py ]; then
-  .venv/bin/python scripts/train_models.py
-fi
+# a first classifier artefact from generated documents (no-op when one exists)
+.venv/bin/python -m classifiers.bootstrap
 echo "==> set-up done"
