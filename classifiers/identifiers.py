@@ -125,7 +125,9 @@ class IdentifierMatcher:
         return list(best.values())
 
     def _belongs_elsewhere(self, cid: str, found: str, score: float) -> bool:
-        return any(other != cid and fuzz.ratio(f, found) > score for other, f in self._long)
+        # a tie counts against the hit: "Gewerbe-Aumeldung" is one letter from
+        # both "-Anmeldung" and "-Abmeldung" and proves neither
+        return any(other != cid and fuzz.ratio(f, found) >= score for other, f in self._long)
 
     def match(self, pages: list[str]) -> tuple[dict[str, float], dict[str, list[str]]]:
         """(score per class in [0, 1], German reasons per class)."""

@@ -30,8 +30,10 @@ from formwerk.models import DocumentContent, ExtractedField, Extraction, Validat
 from extractors import confidence as conf
 from extractors.acro_fields import AcroFields
 from extractors.edition_fields import EditionFields
+from extractors import invoice_fields as inv
 from extractors.normalise import clean_text, normalise
 from extractors.reader import DocumentReader, PageImage
+from extractors.layout import union
 from extractors.rules import apply_rules
 from extractors.validators import CHECKSUM_VALIDATORS, FORMAT_MESSAGES, run_validators, validators_for
 from extractors.word_fields import WordFields
@@ -59,6 +61,8 @@ class CatalogueExtractor(AcroFields, EditionFields, WordFields):
         fields: dict[str, ExtractedField] = {}
         for f in form.fields:
             ef = self._from_acroform(f, reader, fields) if reader.acro else None
+            if ef is None and form.reader == "invoice":
+                ef = self._from_invoice(f, reader)
             if ef is None:
                 try:
                     ef = self._from_words(f, reader, fields)
@@ -74,8 +78,27 @@ class CatalogueExtractor(AcroFields, EditionFields, WordFields):
         return Extraction(document_type=form.id, fields=fields, issues=issues, extractor_version=self.version)
 
     # ------------------------------------------------------------------
+    def _from_invoice(self, f: FieldDefinition, r: DocumentReader) -> ExtractedField:
+        """Free-layout invoice reading (``extractors.invoice_fields``); evidence scales the confidence."""
+        if not hasattr(r, "invoice_lines"):
+            r.invoice_lines = inv.full_lines(r.pages)
+        if not r.pages:
+            return ExtractedField(name=f.name, source="none")
+        if f.name == "seller_name":
+            found = inv.find_seller(r.invoice_lines, min(r.pages))
+        elif f.name in inv.READERS:
+            found = inv.READERS[f.name](r.invoice_lines)
+        else:
+            return None  # type: ignore[return-value] - a field without an invoice reader: labels
+        if found is None:
+            return ExtractedField(name=f.name, source="none")
+        return self._finish(f, found.raw, r.sources[found.page], page=found.page,
+                            bbox=union([w.bbox for w in found.words]) if found.words else None,
+                            words=found.words, extra=found.evidence)
+
     def _finish(self, f: FieldDefinition, raw: str, source: str, *, page=None, bbox=None,
-                words: list[Word] | None = None, label_score: float = 1.0, fallback: bool = False) -> ExtractedField:
+                words: list[Word] | None = None, label_score: float = 1.0, fallback: bool = False,
+                extra: float = 1.0) -> ExtractedField:
         """Normalise, validate and score one raw value (shared by all readers)."""
         if not raw:
             return ExtractedField(name=f.name, source=source if source == "acroform" else "none", page=page)
@@ -95,7 +118,7 @@ class CatalogueExtractor(AcroFields, EditionFields, WordFields):
             issues.extend(failed)
         checksum = any(v in CHECKSUM_VALIDATORS for v in validators_for(f.type, f.validators))
         c = conf.combine(source, words=words, label_score=label_score, fallback=fallback,
-                         failed_checks=len(failed), format_failed=format_failed,
+                         failed_checks=len(failed), format_failed=format_failed, extra=extra,
                          checksum_passed=checksum and not failed and not format_failed)
         return ExtractedField(name=f.name, value=value, raw=raw, confidence=c, page=page,
                               bbox=[float(v) for v in bbox] if bbox else None, source=source, issues=issues)

@@ -76,12 +76,16 @@ def pair_features(
     a_texts: list[str],
     o_boxes: np.ndarray,
     h: float,
+    same: np.ndarray | None = None,
 ) -> np.ndarray:
     """Features for every (answer, question) pair of one page.
 
     ``q_boxes`` (nq, 4), ``a_boxes`` (na, 4), ``o_boxes`` (no, 4) hold the
     boxes of questions, answers and the other entities (headers, other text).
-    ``h`` is the page's median word height in pixels.
+    ``h`` is the page's median word height in pixels. ``same`` (na, nq) marks
+    pairs that are one and the same segment (when uncertain segments are
+    candidates on both sides); such a segment must not compete with itself in
+    ranks or be counted as lying between.
     """
     nq, na = len(q_boxes), len(a_boxes)
     out = np.zeros((na, nq, len(PAIR_FEATURES)), dtype=np.float32)
@@ -104,13 +108,14 @@ def pair_features(
     sep_y = np.maximum(0, np.maximum(Q[..., 1] - A[..., 3], A[..., 1] - Q[..., 3]))
     dist = np.hypot(sep_x, sep_y) / h
     dist = np.broadcast_to(dist, (na, nq))
+    other = np.ones((na, nq), dtype=bool) if same is None else ~np.asarray(same, dtype=bool)
 
-    all_q = np.ones((na, nq), dtype=bool)
+    all_q = other
     rank_q = _ranks(dist, all_q, axis=1)
     rank_a = _ranks(dist, all_q, axis=0)
-    same_row = np.broadcast_to((y_ovr > 0.3) & (dcx > 0), (na, nq))
-    above = np.broadcast_to((x_ov > 0) & (dcy > 0), (na, nq))
-    below = np.broadcast_to((x_ov > 0) & (dcy < 0), (na, nq))
+    same_row = np.broadcast_to((y_ovr > 0.3) & (dcx > 0), (na, nq)) & other
+    above = np.broadcast_to((x_ov > 0) & (dcy > 0), (na, nq)) & other
+    below = np.broadcast_to((x_ov > 0) & (dcy < 0), (na, nq)) & other
     rank_left = _ranks(dist, same_row, axis=1)
     rank_above = _ranks(dist, above, axis=1)
     rank_below = _ranks(dist, below, axis=1)
@@ -138,9 +143,13 @@ def pair_features(
     # the pair's own boxes have their centres inside their union: subtract them
     n_bq = inside(q_boxes) - 1
     n_ba = inside(a_boxes) - 1
+    if same is not None:
+        # an answer that is also a question candidate lies in every union box of its row
+        n_bq = n_bq - (~other).any(axis=1)[:, None]
+        n_ba = n_ba - (~other).any(axis=0)[None, :]
     n_bo = inside(o_boxes)
 
-    nearest = np.argmin(dist, axis=1)
+    nearest = np.argmin(np.where(other, dist, np.inf), axis=1)
     q_n_nearest = np.bincount(nearest, minlength=nq).astype(float)[None, :]
 
     q_colon = np.array([t.rstrip().endswith(":") for t in q_texts], dtype=float)[None, :]

@@ -250,8 +250,9 @@ def segment_pair_features(
     ai = [i for i in range(len(ents)) if proba[i, 1] >= SEG_TAU]
     oi = [i for i in range(len(ents)) if proba[i, 0] < SEG_TAU and proba[i, 1] < SEG_TAU]
     qs, ans = [ents[i] for i in qi], [ents[i] for i in ai]
+    same = np.array(ai)[:, None] == np.array(qi)[None, :] if qi and ai else None
     F = pair_features(
-        _boxes(qs), [e.text for e in qs], _boxes(ans), [e.text for e in ans], _boxes([ents[i] for i in oi]), h
+        _boxes(qs), [e.text for e in qs], _boxes(ans), [e.text for e in ans], _boxes([ents[i] for i in oi]), h, same
     )
     pq = proba[qi][None, :, :]  # (1, nq, 4)
     pa = proba[ai][:, None, :]  # (na, 1, 4)
@@ -273,7 +274,8 @@ def link_segments(
 ) -> list[tuple[int, int, float]]:
     """Links between predicted segments. With a ``seg_link`` model, every
     plausible (key, value) pair is scored with label uncertainty taken into
-    account; each value gets its best key above the threshold. Without it, the
+    account (max of the segment model and the entity linker times both label
+    probabilities); each value gets its best key above the threshold. Without it, the
     hard labels are linked by :func:`link_entities`."""
     if models.seg_link is None:
         return link_entities(ents, h, models)
@@ -281,6 +283,13 @@ def link_segments(
     if not qi or not ai:
         return []
     P = models.seg_link.predict_proba(F.reshape(-1, F.shape[-1]))[:, 1].reshape(len(ai), len(qi))
+    if models.link is not None:
+        # The clean-entity linker is the stronger geometric prior (e.g. a value
+        # below its label); weighted by both label probabilities it rescues
+        # pairs the segment model is unsure about. Score = the larger of the two.
+        n_geo = len(PAIR_FEATURES)
+        Pg = models.link.predict_proba(F[..., :n_geo].reshape(-1, n_geo))[:, 1].reshape(len(ai), len(qi))
+        P = np.maximum(P, Pg * proba[qi, 0][None, :] * proba[ai, 1][:, None])
     P[np.array(ai)[:, None] == np.array(qi)[None, :]] = 0.0  # a segment is not its own key
     out = []
     for r, a in enumerate(ai):

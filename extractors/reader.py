@@ -181,6 +181,11 @@ class DocumentReader:
                 cands = [m for m in cands if (m.page, m.bbox[1]) >= (a.page, ab[1] - 0.5 * a.height)]
         if not cands:
             return []
+        if "occurrence" in f.model_fields_set or self._label_shared(f, texts):
+            # an explicit occurrence means the n-th printed copy of the label
+            # (new and previous address, Person 1 and 2): the order on the page decides,
+            # not the score — one OCR slip ("StraRe") must not swap the blocks
+            return sorted(cands, key=reading_key)
         best = max(m.score for m in cands)
         pool = [m for m in cands if m.score >= best - 0.06]
         # variants are listed in order of preference (the one nearest the value first)
@@ -189,6 +194,9 @@ class DocumentReader:
         preferred = sorted([m for m in pool if rank.get(m.label, 99) == top], key=reading_key)
         others = sorted([m for m in pool if rank.get(m.label, 99) != top], key=reading_key)
         return preferred + others
+
+    def _label_shared(self, f: FieldDefinition, texts: list[str]) -> bool:
+        return any(o is not f and o.occurrence > 1 and set(o.label) & set(texts) for o in self.form.fields)
 
     def reocr(self, page: int, box: list[float], **kw) -> list[Word]:
         """Second-chance OCR of one box, within the document's budget of boxes.

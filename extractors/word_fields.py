@@ -17,6 +17,10 @@ from extractors.regions import drop_ignored, read_below, read_right, read_top
 from forms.catalogue import FieldDefinition
 
 
+#: label evidence of a value found by its pattern alone (no label seen)
+PATTERN_LABEL_SCORE = 0.5
+
+
 class WordFields:
     """Mixin of ``CatalogueExtractor``: label-relative reading of words and pixels."""
 
@@ -32,16 +36,40 @@ class WordFields:
         if f.position == "top":
             return self._read_top(f, r)
         pool = r.candidates(f)
-        if f.occurrence > 1:
+        if f.occurrence > 1 or "occurrence" in f.model_fields_set:
+            # the n-th copy of a shared label only: another copy belongs to another block
             pool = pool[f.occurrence - 1 : f.occurrence]
         if not pool:
-            return ExtractedField(name=f.name, source="none")
+            return self._by_pattern(f, r)
         result = None
         for m in pool[:3]:
             result = self._read_near(f, r, m)
             if result.value is not None:
                 return result
+        if f.pattern and result is not None and result.value is None:
+            return self._by_pattern(f, r) if r.matches(f.label) == [] else result
         return result  # type: ignore[return-value]
+
+    def _by_pattern(self, f: FieldDefinition, r: DocumentReader) -> ExtractedField:
+        """Label not found (garbled header): the first word matching ``f.pattern``
+        (after ``f.after`` when that anchor is found), with weak label evidence."""
+        if not f.pattern:
+            return ExtractedField(name=f.name, source="none")
+        rx = re.compile(f.pattern)
+        start = r.anchor(f.after, f.page) if f.after else None
+        for n in sorted(r.pages):
+            if f.page is not None and n != f.page:
+                continue
+            pw = r.pages[n]
+            for ln in r.lines[n]:
+                for w in ln.words:
+                    if pw.is_skipped(w) or not rx.fullmatch(w.text):
+                        continue
+                    if start is not None and (n, w.bbox[1]) < (start.page, start.bbox[1]):
+                        continue
+                    return self._finish(f, w.text, r.sources[n], page=n, bbox=w.bbox, words=[w],
+                                        label_score=PATTERN_LABEL_SCORE)
+        return ExtractedField(name=f.name, source="none")
 
     def _read_near(self, f: FieldDefinition, r: DocumentReader, m: Match) -> ExtractedField:
         pw = r.pages[m.page]

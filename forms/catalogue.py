@@ -86,6 +86,9 @@ class FieldDefinition(BaseModel):
     # when the label text occurs several times (Person 1 / Person 2): take the
     # n-th match in reading order (1 = topmost), after ``after`` if given
     occurrence: int = 1
+    # regular expression a single word of the value matches in full; used
+    # when the label is not found (e.g. an ID serial under a garbled header)
+    pattern: str | None = None
     after: list[str] = Field(default_factory=list)  # an anchor text above/before the label
     # how far from the label the value may be (pixels at 300 dpi)
     max_dx: float | None = None
@@ -194,6 +197,9 @@ class FormDefinition(BaseModel):
     rules: list[CrossFieldRule] = Field(default_factory=list)
     policy: RoutingPolicy = Field(default_factory=RoutingPolicy)
     editions: list[Edition] = Field(default_factory=list)
+    # how values are found: "labels" (relative to printed labels, known
+    # editions) or "invoice" (free layout, extractors.invoice_fields)
+    reader: Literal["labels", "invoice"] = "labels"
 
     @model_validator(mode="after")
     def _check(self) -> "FormDefinition":
