@@ -42,8 +42,8 @@ log = logging.getLogger(__name__)
 #: switched off (``python -m classifiers.evaluate``); per backend because the
 #: similarity scales differ (e5 cosines sit in 0.7–0.9, TF-IDF in 0–0.5).
 ZERO_SHOT = {
-    "e5": FusionParams(w_h=0.0, v_i=7.73, v_s=4.09, b_n=-9.38, w_o=-3.7),
-    "tfidf": FusionParams(w_h=0.0, v_i=5.68, v_s=13.34, b_n=-10.96, w_o=-4.5),
+    "e5": FusionParams(w_h=0.0, v_i=7.4, v_s=4.3, b_n=-9.23, w_o=-3.74),
+    "tfidf": FusionParams(w_h=0.0, v_i=5.42, v_s=13.67, b_n=-10.88, w_o=-4.4),
 }
 BLANK_CONFIDENCE = 0.99
 

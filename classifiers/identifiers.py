@@ -13,7 +13,7 @@ not matter, and fuzzily so OCR errors survive:
 
 The per-class score is a noisy-OR of its identifier matches:
 ``1 - Π(1 - q_j)`` with ``q_j`` the match quality (0.9–1.0 for a strong
-identifier, a third of that for a weak one).
+identifier, a tenth of that for a weak one).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from classifiers.classes import ClassDef
 from classifiers.text import MAX_IDENT_CHARS, fold
 
 SHORT = 8  # folded identifiers shorter than this must match exactly
-WEAK_FACTOR = 0.3
+WEAK_FACTOR = 0.1  # generic words barely count: they are what look-alike forms share
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from extractors import invoice_fields as inv
 from extractors.normalise import clean_text, normalise
 from extractors.reader import DocumentReader, PageImage
 from extractors.layout import union
+from extractors.plausibility import label_likeness, label_vocabulary
 from extractors.rules import apply_rules
 from extractors.validators import CHECKSUM_VALIDATORS, FORMAT_MESSAGES, run_validators, validators_for
 from extractors.word_fields import WordFields
@@ -52,6 +53,7 @@ class CatalogueExtractor(AcroFields, EditionFields, WordFields):
     def __init__(self, catalogue: Catalogue, today: date | None = None):
         self.catalogue = catalogue
         self.today = today
+        self._vocab: dict[str, set[str]] = {}  # form id → label words (extractors.plausibility)
 
     # ------------------------------------------------------------------
     def extract(self, form_id: str, content: DocumentContent, page_image: PageImage) -> Extraction:
@@ -72,12 +74,24 @@ class CatalogueExtractor(AcroFields, EditionFields, WordFields):
                                                                 message="Das Feld konnte nicht gelesen werden.")])
             ef.extractor = ef.extractor or self.version
             fields[f.name] = ef
+        self._plausibility(form, fields)
         issues = apply_rules(form.rules, fields)
         for ef in fields.values():
             ef.confidence = round(min(1.0, max(0.0, ef.confidence)), 4)
         return Extraction(document_type=form.id, fields=fields, issues=issues, extractor_version=self.version)
 
     # ------------------------------------------------------------------
+    def _plausibility(self, form, fields: dict[str, ExtractedField]) -> None:
+        """Lower the confidence of read text values that look like the form's labels."""
+        vocab = self._vocab.get(form.id)
+        if vocab is None:
+            vocab = self._vocab[form.id] = label_vocabulary(form)
+        for ef in fields.values():
+            if ef.source not in ("ocr", "text_layer") or not isinstance(ef.value, str):
+                continue
+            if label_likeness(ef.value, vocab) >= conf.LABEL_LIKE_SHARE:
+                ef.confidence *= conf.LABEL_LIKE
+
     def _from_invoice(self, f: FieldDefinition, r: DocumentReader) -> ExtractedField:
         """Free-layout invoice reading (``extractors.invoice_fields``); evidence scales the confidence."""
         if not hasattr(r, "invoice_lines"):
@@ -117,6 +131,8 @@ class CatalogueExtractor(AcroFields, EditionFields, WordFields):
                 i.fields = [f.name]
             issues.extend(failed)
         checksum = any(v in CHECKSUM_VALIDATORS for v in validators_for(f.type, f.validators))
+        if fallback and f.type == "text":
+            extra *= conf.FALLBACK_TEXT
         c = conf.combine(source, words=words, label_score=label_score, fallback=fallback,
                          failed_checks=len(failed), format_failed=format_failed, extra=extra,
                          checksum_passed=checksum and not failed and not format_failed)

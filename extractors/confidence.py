@@ -33,8 +33,8 @@ BASE = {
     "checkbox": 0.97,
 }
 OCR_MIX = 0.5
-OCR_SURE = 0.95
-OCR_FLOOR = 0.40
+OCR_SURE = 0.96
+OCR_FLOOR = 0.60
 LABEL_FLOOR = 0.55
 FALLBACK_POSITION = 0.85
 FAILED_CHECK = 0.35
@@ -55,7 +55,14 @@ WEAK_SECOND_READ = 0.0  # measured: 0.6 let misreads through (2 of ~190 accepted
 # a registered page still rotated by more than this (degrees) reads boxes less reliably
 MAX_SAFE_SKEW_DEG = 0.6
 SKEWED_PAGE = 0.8
-CONFIDENCE_VERSION = "c1"
+# a text value read only in the fallback position (the layout differed) is
+# more often a neighbouring heading than the value: further factor for text
+FALLBACK_TEXT = 1.0  # measured: 0.75 sent 20 right fallback reads to review for one wrong one
+# a value whose words are mostly the form's own label words
+# (extractors.plausibility.label_likeness >= LABEL_LIKE_SHARE) slid onto printed text
+LABEL_LIKE_SHARE = 0.6
+LABEL_LIKE = 0.3
+CONFIDENCE_VERSION = "c2"
 
 
 def word_factor(c: float) -> float:

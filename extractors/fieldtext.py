@@ -57,8 +57,9 @@ def pick_words(type_: str, words: list[Word]) -> list[Word]:
     if real:
         words = real
     if type_ == "email":
-        at = [w for w in words if "@" in w.text]
-        return at or words
+        # no "@" in the box: the region caught a neighbour (often the phone
+        # number printed beside it), not an e-mail address
+        return [w for w in words if "@" in w.text or "(at)" in w.text.lower()]
     if type_ == "phone":
         return [w for w in words if "@" not in w.text and re.search(r"[\d+()/\-]", w.text)]
     return words

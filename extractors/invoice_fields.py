@@ -180,7 +180,8 @@ def _arithmetic(lines: list[Line], i: int, total: Decimal) -> float:
 
 # -- IBAN ----------------------------------------------------------------------
 
-_IBAN = re.compile(r"\b([A-Z]{2}\s?\d{2}(?:\s?[A-Z0-9]{4}){3,7}(?:\s?[A-Z0-9]{1,3})?)")
+# check digits may come as O/I/l from OCR ("DEO5"); normalise_iban repairs them
+_IBAN = re.compile(r"\b([A-Z]{2}\s?[0-9OIL]{2}(?:\s?[A-Z0-9]{4}){3,7}(?:\s?[A-Z0-9]{1,3}(?![A-Z0-9]))?)")
 
 
 # the buyer's account (direct debit) is not where the invoice is paid to

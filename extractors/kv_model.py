@@ -193,7 +193,7 @@ class HashedTextModel:
 
         X = cls.vectorize(texts, dim, sparse=True)
         y = np.array([classes.index(label) for label in labels])
-        lr = LogisticRegression(C=C, solver="saga", max_iter=300, tol=1e-3).fit(X, y)
+        lr = LogisticRegression(C=C, solver="saga", max_iter=300, tol=1e-3, random_state=0).fit(X, y)
         coef = np.zeros((len(classes), dim))
         intercept = np.zeros(len(classes))
         coef[lr.classes_] = lr.coef_

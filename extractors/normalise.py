@@ -63,7 +63,12 @@ def fix_digits(s: str) -> str:
 
 
 def normalise_text(raw: str | None) -> str | None:
+    """Cleaned text; OCR's loose hyphens in double names ("Kay -Uwe" → "Kay-Uwe")
+    and a stray full stop after a lower-case word ("Jörg." → "Jörg") are undone."""
     s = clean_text(raw).strip(" ,;:_‘’'\"„“`|")
+    s = re.sub(r"(?<=[A-Za-zÄÖÜäöüß])(?:\s+-\s*|\s*-\s+)(?=[A-ZÄÖÜ])", "-", s)
+    if "." not in s[:-1]:
+        s = re.sub(r"(?<=[a-zäöüß]{3})\.$", "", s)
     return s or None
 
 

@@ -29,6 +29,8 @@ CONFIRM_BUDGET = 8
 _OFF = {"", "off", "false", "0", "no", "nein", "none"}
 #: a single word becomes a stopping "printed" word only if at least this long
 _MIN_PRINTED_SINGLE = 5
+#: share of a printed text's characters its match must cover to mark words printed
+_MIN_COVERAGE = 0.5
 #: how far (pixels at 300 dpi) an option label may be from its group label
 _OPTION_RADIUS = 2600
 _WIDGET_MARGIN_PT = 1.0
@@ -135,6 +137,11 @@ class DocumentReader:
             for texts, stop in ((stop_texts, True), (skip_texts, False)):
                 for t in texts:
                     for m in find_label(t, lines):
+                        # a long printed text aligned onto a short line is a value that
+                        # happens to share words with it ("Herstellung von Möbeln"
+                        # quoted as an example in the instructions): not printed
+                        if sum(len(w.text) + 1 for w in m.words) < _MIN_COVERAGE * len(t):
+                            continue
                         if len(m.words) >= 2 or len(m.words[0].text) >= _MIN_PRINTED_SINGLE or not stop:
                             pw.mark_printed(m, stop=stop)
 
@@ -185,7 +192,7 @@ class DocumentReader:
             # an explicit occurrence means the n-th printed copy of the label
             # (new and previous address, Person 1 and 2): the order on the page decides,
             # not the score — one OCR slip ("StraRe") must not swap the blocks
-            return sorted(cands, key=reading_key)
+            return _page_order(cands)
         best = max(m.score for m in cands)
         pool = [m for m in cands if m.score >= best - 0.06]
         # variants are listed in order of preference (the one nearest the value first)
@@ -222,6 +229,20 @@ class DocumentReader:
             self._gray[page] = cb.to_gray(img) if img is not None else None
         return self._gray[page]
 
+
+
+def _page_order(ms: list[Match]) -> list[Match]:
+    """Reading order robust to a pixel of skew: matches whose vertical centres
+    are within half a label height form one row, rows left to right."""
+    out: list[Match] = []
+    rest = sorted(ms, key=lambda m: (m.page, (m.bbox[1] + m.bbox[3]) / 2))
+    while rest:
+        first = rest[0]
+        cy = (first.bbox[1] + first.bbox[3]) / 2
+        row = [m for m in rest if m.page == first.page and abs((m.bbox[1] + m.bbox[3]) / 2 - cy) <= 0.5 * first.height]
+        out.extend(sorted(row, key=lambda m: m.bbox[0]))
+        rest = [m for m in rest if not any(m is x for x in row)]
+    return out
 
 
 def _overlap_x(a: list[float], b: list[float]) -> float:

@@ -19,6 +19,8 @@ from forms.catalogue import FieldDefinition
 
 #: label evidence of a value found by its pattern alone (no label seen)
 PATTERN_LABEL_SCORE = 0.5
+#: confidence cap of a table with a row whose read column stayed empty
+TABLE_GAP_CONFIDENCE = 0.3
 
 
 class WordFields:
@@ -203,10 +205,17 @@ class WordFields:
                     col = cols[0][1]
                 if col is not None:
                     cells.setdefault(col.name, []).append(w)
-            for _, c, _ in cols:
+            lb = union([w.bbox for w in ln.words])
+            for i, (x0, c, _) in enumerate(cols):
                 if c is None:
                     continue
                 ws = cells.get(c.name, [])
+                if not ws and len(cells) >= 1:
+                    # a row with other cells filled but this one empty: OCR often
+                    # drops a short handwritten-looking name; read the cell alone
+                    x1 = cols[i + 1][0] - 0.5 * h if i + 1 < len(cols) else lb[2]
+                    box = [x0 - 1.5 * h, lb[1] - 0.3 * h, x1, lb[3] + 0.3 * h]
+                    ws = [w for w in r.reocr(anchor.page, box) if w.text.strip()]
                 raw = clean_text(" ".join(w.text for w in ws))
                 if c.type == "date":
                     raw = find_date_text(raw) or raw
@@ -216,6 +225,8 @@ class WordFields:
                     min_c = min(min_c, conf.combine(r.sources[anchor.page], words=ws, label_score=anchor.score,
                                                      format_failed=not ok))
             if any(v not in (None, "") for v in rec.values()):
+                if any(rec.get(c.name) in (None, "") for _, c, _ in cols if c is not None):
+                    min_c = min(min_c, TABLE_GAP_CONFIDENCE)  # an incomplete row is a guess
                 rows.append(row_defaults(f, rec, done))
                 all_words.extend(ln.words)
             if f.max_rows and len(rows) >= f.max_rows:
