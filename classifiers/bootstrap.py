@@ -25,6 +25,22 @@ from classifiers.training import DEFAULT_MODEL_ROOT, PAGE_SEP, latest_version_di
 SEED0 = 20000
 
 
+def generated_pairs(per_type: int) -> list[tuple[str, str]]:
+    """(text, label) pairs from bench.synth plus generated letters and noise."""
+    import random
+
+    from faker import Faker
+
+    docs = corpus.synth_corpus(range(SEED0, SEED0 + per_type))
+    # the reject class needs variety beyond the generator's letters
+    fake = Faker("de_DE")
+    fake.seed_instance(SEED0)
+    rng = random.Random(SEED0)
+    docs += [corpus.LabelledDoc([corpus.make_letter(rng, fake)], "unknown", f"letter:{i}") for i in range(per_type)]
+    docs += [corpus.LabelledDoc([corpus.make_noise(rng)], "unknown", f"noise:{i}") for i in range(per_type // 2)]
+    return [(PAGE_SEP.join(d.pages), d.label) for d in docs]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--per-type", type=int, default=15)
@@ -41,20 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     from forms.catalogue import load_catalogue
 
     t0 = time.perf_counter()
-    docs = corpus.synth_corpus(range(SEED0, SEED0 + args.per_type))
-    # the reject class needs variety beyond the generator's letters
-    import random
-
-    from faker import Faker
-
-    fake = Faker("de_DE")
-    fake.seed_instance(SEED0)
-    rng = random.Random(SEED0)
-    docs += [corpus.LabelledDoc([corpus.make_letter(rng, fake)], "unknown", f"letter:{i}") for i in range(args.per_type)]
-    docs += [corpus.LabelledDoc([corpus.make_noise(rng)], "unknown", f"noise:{i}") for i in range(args.per_type // 2)]
-    pairs = [(PAGE_SEP.join(d.pages), d.label) for d in docs]
+    pairs = generated_pairs(args.per_type)
     vdir = train(pairs, load_catalogue(), args.out, encoder=load_encoder())
-    print(f"classifier trained on {len(docs)} generated documents in {time.perf_counter() - t0:.0f} s: {vdir}")
+    print(f"classifier trained on {len(pairs)} generated documents in {time.perf_counter() - t0:.0f} s: {vdir}")
     return 0
 
 

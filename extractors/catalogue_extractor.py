@@ -34,7 +34,7 @@ from extractors import invoice_fields as inv
 from extractors.normalise import clean_text, normalise
 from extractors.reader import DocumentReader, PageImage
 from extractors.layout import union
-from extractors.plausibility import label_likeness, label_vocabulary
+from extractors.plausibility import borrowed, label_likeness, label_vocabulary
 from extractors.rules import apply_rules
 from extractors.validators import CHECKSUM_VALIDATORS, FORMAT_MESSAGES, run_validators, validators_for
 from extractors.word_fields import WordFields
@@ -82,15 +82,20 @@ class CatalogueExtractor(AcroFields, EditionFields, WordFields):
 
     # ------------------------------------------------------------------
     def _plausibility(self, form, fields: dict[str, ExtractedField]) -> None:
-        """Lower the confidence of read text values that look like the form's labels."""
+        """Lower the confidence of read text values that look like the form's
+        labels or that are another field's reading (``extractors.plausibility``)."""
         vocab = self._vocab.get(form.id)
         if vocab is None:
             vocab = self._vocab[form.id] = label_vocabulary(form)
-        for ef in fields.values():
-            if ef.source not in ("ocr", "text_layer") or not isinstance(ef.value, str):
+        texts = {n: ef.value for n, ef in fields.items() if isinstance(ef.value, str)}
+        for f in form.fields:
+            ef = fields.get(f.name)
+            if ef is None or ef.source not in ("ocr", "text_layer") or not isinstance(ef.value, str):
                 continue
             if label_likeness(ef.value, vocab) >= conf.LABEL_LIKE_SHARE:
                 ef.confidence *= conf.LABEL_LIKE
+            if f.type == "text" and borrowed(f.name, ef.value, f.required, texts):
+                ef.confidence *= conf.BORROWED
 
     def _from_invoice(self, f: FieldDefinition, r: DocumentReader) -> ExtractedField:
         """Free-layout invoice reading (``extractors.invoice_fields``); evidence scales the confidence."""

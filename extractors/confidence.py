@@ -36,7 +36,7 @@ OCR_MIX = 0.5
 OCR_SURE = 0.96
 OCR_FLOOR = 0.60
 LABEL_FLOOR = 0.55
-FALLBACK_POSITION = 0.85
+FALLBACK_POSITION = 0.95
 FAILED_CHECK = 0.35
 FORMAT_FAILURE = 0.2
 CHECKSUM_PASS_SHRINK = 0.8
@@ -62,6 +62,8 @@ FALLBACK_TEXT = 1.0  # measured: 0.75 sent 20 right fallback reads to review for
 # (extractors.plausibility.label_likeness >= LABEL_LIKE_SHARE) slid onto printed text
 LABEL_LIKE_SHARE = 0.6
 LABEL_LIKE = 0.3
+# a value that is another field's reading (extractors.plausibility.borrowed)
+BORROWED = 0.3
 CONFIDENCE_VERSION = "c2"
 
 

@@ -43,3 +43,34 @@ def label_likeness(value: str, vocab: set[str]) -> float:
     if not toks:
         return 0.0
     return sum(t in vocab for t in toks) / len(toks)
+
+
+def contains_words(outer: str, inner: str) -> bool:
+    """Whether ``inner``'s words occur in ``outer`` as a run of whole words (case-folded)."""
+    a, b = _tokens(outer), _tokens(inner)
+    if not b or len(b) > len(a) or a == b:
+        return False
+    return any(a[i:i + len(b)] == b for i in range(len(a) - len(b) + 1))
+
+
+#: name parts: one must not swallow the other ("Fuß, Jörg" read as given names)
+NAME_PARTS = ("given_names", "family_name")
+
+
+def borrowed(name: str, value: str, required: bool, others: dict[str, str]) -> bool:
+    """A value that is (part of) another field's reading, not a value of its own.
+
+    * given names containing the family name (or vice versa): the region took
+      the neighbouring box too;
+    * an optional field (often left blank) whose value is a run of words of
+      another field's value: its region slid onto the neighbour's text
+      ("Deutschland" from "Siegen, Deutschland" as the blank birth name).
+    """
+    for other, ov in others.items():
+        if other == name or not ov:
+            continue
+        if name in NAME_PARTS and other in NAME_PARTS and contains_words(value, ov):
+            return True
+        if not required and contains_words(ov, value):
+            return True
+    return False

@@ -48,8 +48,6 @@ class WordFields:
             result = self._read_near(f, r, m)
             if result.value is not None:
                 return result
-        if f.pattern and result is not None and result.value is None:
-            return self._by_pattern(f, r) if r.matches(f.label) == [] else result
         return result  # type: ignore[return-value]
 
     def _by_pattern(self, f: FieldDefinition, r: DocumentReader) -> ExtractedField:

@@ -6,6 +6,7 @@
     formwerk status CASE              the case's current state as JSON
     formwerk watch DIR                watched inbox folder (scanner drop)
     formwerk worker                   a worker only (production: many of these)
+    formwerk train                    retrain the classifier from generated data + clerks' reclassifications
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
 
     sub.add_parser("down", help="stop the embedded Temporal dev server")
 
+    tr = sub.add_parser("train", help="retrain the classifier (generated documents + reclassifications)")
+    tr.add_argument("--per-type", type=int, default=15, help="generated documents per type")
+
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
@@ -74,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         "worker": commands.worker,
         "up": commands.up,
         "down": commands.down,
+        "train": commands.train,
     }
     try:
         code = asyncio.run(handlers[args.command](settings, args)) or 0

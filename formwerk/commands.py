@@ -247,3 +247,39 @@ async def _start_api(settings: Settings):
 async def down(settings: Settings, args) -> int:
     _err("stopped" if stop_temporal(settings) else "no embedded Temporal server recorded")
     return 0
+
+
+async def train(settings: Settings, args) -> int:
+    """Retrain the classifier: generated documents plus clerks' reclassifications.
+
+    Writes a new versioned artefact; running workers pick it up within a minute.
+    """
+    from classifiers.bootstrap import generated_pairs
+    from classifiers.encoder import load_encoder
+    from classifiers.training import PAGE_SEP
+    from classifiers.training import train as train_classifier
+    from forms.catalogue import load_catalogue
+    from formwerk.db import CaseStore
+    from formwerk.models import PageContent
+
+    t0 = time.perf_counter()
+    pairs = generated_pairs(args.per_type)
+    blobs = BlobStore(settings.blob_dir)
+    corrected = 0
+    for case, label in CaseStore.from_url(settings.sqlalchemy_url).reclassifications():
+        try:
+            pages = [PageContent.model_validate_json(blobs.get(k)).text for k in case.content_keys]
+        except Exception as exc:  # the scan may be gone after retention: skip, say so
+            _err(f"skipping {case.case_id}: {exc}")
+            continue
+        if pages:
+            pairs.append((PAGE_SEP.join(pages), label))
+            corrected += 1
+    vdir = train_classifier(pairs, load_catalogue(), Path(settings.classifier_dir), encoder=load_encoder(settings.encoder))
+    metrics_file = Path(vdir) / "metrics.json"
+    print(json.dumps({
+        "version": Path(vdir).name, "artefact": str(vdir), "examples": len(pairs),
+        "from_reclassifications": corrected, "seconds": round(time.perf_counter() - t0, 1),
+        "metrics": json.loads(metrics_file.read_text()) if metrics_file.exists() else None,
+    }, ensure_ascii=False, indent=2))
+    return 0
