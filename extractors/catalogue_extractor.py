@@ -14,11 +14,15 @@ Order of evidence per field:
    of unsure boxes (``extractors.edition_fields``);
 3. otherwise words (text layer or OCR, one geometric model) located relative
    to the fuzzy-matched printed label, checkbox groups from the page pixels
-   (``extractors.word_fields``).
+   (``extractors.word_fields``) — or, for a free-layout form
+   (``reader: invoice``), German invoice vocabulary over whole lines
+   (``extractors.invoice_fields``).
 
 Every value is normalised, validated (failures lower the confidence and add
-German issues) and scored by ``extractors.confidence``; cross-field rules run
-last (``extractors.rules``).
+German issues) and scored by ``extractors.confidence``; values that look like
+the form's labels or another field's reading are marked down
+(``extractors.plausibility``); cross-field rules run, and the confidences are
+mapped onto the calibrated scale (``confidence.calibrate``) last.
 """
 
 from __future__ import annotations
@@ -77,7 +81,7 @@ class CatalogueExtractor(AcroFields, EditionFields, WordFields):
         self._plausibility(form, fields)
         issues = apply_rules(form.rules, fields)
         for ef in fields.values():
-            ef.confidence = round(min(1.0, max(0.0, ef.confidence)), 4)
+            ef.confidence = round(conf.calibrate(ef.confidence), 4)
         return Extraction(document_type=form.id, fields=fields, issues=issues, extractor_version=self.version)
 
     # ------------------------------------------------------------------
@@ -97,18 +101,16 @@ class CatalogueExtractor(AcroFields, EditionFields, WordFields):
             if f.type == "text" and borrowed(f.name, ef.value, f.required, texts):
                 ef.confidence *= conf.BORROWED
 
-    def _from_invoice(self, f: FieldDefinition, r: DocumentReader) -> ExtractedField:
+    def _from_invoice(self, f: FieldDefinition, r: DocumentReader) -> ExtractedField | None:
         """Free-layout invoice reading (``extractors.invoice_fields``); evidence scales the confidence."""
-        if not hasattr(r, "invoice_lines"):
-            r.invoice_lines = inv.full_lines(r.pages)
+        if f.name not in inv.READERS and f.name != "seller_name":
+            return None  # a field without an invoice reader is read by its label
         if not r.pages:
             return ExtractedField(name=f.name, source="none")
         if f.name == "seller_name":
-            found = inv.find_seller(r.invoice_lines, min(r.pages))
-        elif f.name in inv.READERS:
-            found = inv.READERS[f.name](r.invoice_lines)
+            found = inv.find_seller(r.full_lines, min(r.pages))
         else:
-            return None  # type: ignore[return-value] - a field without an invoice reader: labels
+            found = inv.READERS[f.name](r.full_lines)
         if found is None:
             return ExtractedField(name=f.name, source="none")
         return self._finish(f, found.raw, r.sources[found.page], page=found.page,

@@ -156,7 +156,9 @@ def find_total(lines: list[Line]) -> Found | None:
                     hits.append((i, got))
         if hits:
             i, (value, w) = hits[-1]  # the last totals line is the final one
-            best = Found(value, [w], ev * _arithmetic(lines, i, Decimal(value)), lines[i].page)
+            check = _arithmetic(lines, i, Decimal(value))
+            # net + VAT = total confirms the amount whatever its label said
+            best = Found(value, [w], 1.0 if check == 1.0 else ev * check, lines[i].page)
             break
     return best
 
@@ -169,10 +171,10 @@ def _arithmetic(lines: list[Line], i: int, total: Decimal) -> float:
         got = _line_amount(ln, 0)
         if not got or not got[0]:
             continue
-        if _VAT.search(ln.text):
-            vats.append(Decimal(got[0]))
-        elif _NET.search(ln.text):
+        if _NET.search(ln.text):  # first: "Rechnungssumme ohne USt." is a net amount
             nets.append(Decimal(got[0]))
+        elif _VAT.search(ln.text):
+            vats.append(Decimal(got[0]))
     if not nets or not vats:
         return 0.95
     return 1.0 if any(n + v == total for n in nets for v in vats) else 0.9
@@ -244,20 +246,31 @@ def seller_candidates(lines: list[Line], first_page: int) -> list[Found]:
     if page_lines:
         height = max(ln.bbox[3] for ln in page_lines)
         top = [ln for ln in page_lines if ln.bbox[1] < 0.4 * height]
-        for ln in top:  # the sender line printed above the recipient's address
+        for ln in top:  # the sender line "Firma · Straße · PLZ Ort" above the recipient
             raw = " ".join(w.text for w in ln.words)
-            parts = _SENDER_SEP.split(raw)
-            if len(parts) >= 3 and re.search(r"\b\d{5}\b", raw) and _COMPANY.search(parts[0]):
-                n = len(parts[0].split())
-                out.append(Found(parts[0].strip(), ln.words[:n], 0.8, ln.page))
+            head = _company_head(raw)
+            # OCR reads the "·" separators as "-" or drops them: the company's
+            # legal form ends the name, the PLZ shows it is an address line
+            if head and re.search(r"\b\d{5}\b", raw[len(head):]):
+                out.append(Found(head, ln.words[:len(head.split())], 0.8, ln.page))
                 break
         for ln in top[:2]:  # letterhead: the topmost line(s)
             raw = " ".join(w.text for w in ln.words)
-            head = _SENDER_SEP.split(raw)[0].strip()
-            if _COMPANY.search(head) and sum(c.isalpha() for c in head) >= 3:
+            head = _company_head(raw)
+            if head and sum(c.isalpha() for c in head) >= 3:
                 out.append(Found(head, ln.words[:len(head.split())], 0.6, ln.page))
                 break
     return out
+
+
+_COMPANY_HEAD = re.compile(r"^(.{2,80}?\b(?:gmbh & co\.? kg|gmbh|ag|kg|ohg|e\.\s?k\.|ug|gbr|mbh|e\.\s?v\.|se|a\.\s?g\.|ltd\.?))(?!\w)",
+                           re.I)
+
+
+def _company_head(raw: str) -> str | None:
+    """The leading company name up to its legal form ("Müller Haustechnik e.K."), if any."""
+    m = _COMPANY_HEAD.match(raw.strip())
+    return m.group(1).strip() if m else None
 
 
 def find_seller(lines: list[Line], first_page: int) -> Found | None:
@@ -270,7 +283,7 @@ def find_seller(lines: list[Line], first_page: int) -> Found | None:
     agree = sum(1 for c in cands if c is not best and " ".join(c.raw.casefold().split()) == key)
     ev = best.evidence
     if agree:
-        ev = min(1.0, ev + 0.1 * agree + 0.05)
+        ev = min(1.0, ev + 0.15 * agree + 0.05)
     if not _COMPANY.search(best.raw):
         ev *= 0.85  # a seller without legal form is more often a misread/other line
     return Found(best.raw, best.words, ev, best.page)

@@ -66,6 +66,7 @@ class DocumentReader:
         self.lines = {n: group_lines(pw.words) for n, pw in self.pages.items()}
         self._gray: dict[int, Any] = {}
         self._img: dict[int, Any] = {}
+        self._full_lines: list | None = None
         self.reocr_left = REOCR_BUDGET
         self.confirm_left = CONFIRM_BUDGET
         self._mark_printed()
@@ -201,6 +202,15 @@ class DocumentReader:
         preferred = sorted([m for m in pool if rank.get(m.label, 99) == top], key=reading_key)
         others = sorted([m for m in pool if rank.get(m.label, 99) != top], key=reading_key)
         return preferred + others
+
+    @property
+    def full_lines(self) -> list:
+        """Whole visual lines of all pages (no column split), for free-layout readers."""
+        if self._full_lines is None:
+            from extractors.invoice_fields import full_lines  # noqa: PLC0415 - only invoices need it
+
+            self._full_lines = full_lines(self.pages)
+        return self._full_lines
 
     def _label_shared(self, f: FieldDefinition, texts: list[str]) -> bool:
         return any(o is not f and o.occurrence > 1 and set(o.label) & set(texts) for o in self.form.fields)
