@@ -245,15 +245,18 @@ class CaseActivities:
         # only when the first reading looks like a page on its side or upside down.
         if _reads_badly(words):
             activity.heartbeat("orientation")
-            rotation = self.ocr.detect_rotation(image)
-            if rotation:
-                turned, skew2 = deskew(rotate_upright(image, rotation))
-                activity.heartbeat("ocr-rotated")
+            detected = self.ocr.detect_rotation(image)
+            # OSD can be unsure on noisy scans; upside down is then the most
+            # likely way a page that reads badly went through the scanner
+            for candidate in dict.fromkeys([detected or 180, 180]):
+                turned, skew2 = deskew(rotate_upright(image, candidate))
+                activity.heartbeat(f"ocr-rotated-{candidate}")
                 turned_words = self.ocr.recognise(turned, inp.page)
-                if not _reads_badly(turned_words) or _quality(turned_words) > _quality(words):
-                    image, words, skew = turned, turned_words, skew2
-                else:
-                    rotation = 0
+                fixed = _reads_badly(words) and not _reads_badly(turned_words)
+                if fixed or _quality(turned_words) > _quality(words):
+                    image, words, skew, rotation = turned, turned_words, skew2, candidate
+                if not _reads_badly(words):
+                    break
         upright_key = self.blobs.put(_png(image)) if (rotation or skew) else inp.image_key
         content = PageContent(
             page=inp.page, width=image.width, height=image.height, dpi=inp.dpi,
