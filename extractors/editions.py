@@ -16,6 +16,8 @@ pixels at the page's dpi, top-left origin.
 
 from __future__ import annotations
 
+from formwerk.documents.pdf import qualified_name
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -145,7 +147,7 @@ def measure_edition(pdf_path: str, edition_id: str, widget_names: set[str] | Non
             a = a.get_object()
             if a.get("/Subtype") != "/Widget":
                 continue
-            name = _qualified_name(a)
+            name = qualified_name(a)
             if not name:
                 continue
             x0, y0, x1, y1 = (float(v) for v in a["/Rect"])
@@ -177,18 +179,6 @@ def _phrases(words: list[dict]) -> list[dict]:
             rows.append([w])
     return [{"text": " ".join(w["text"] for w in r), "x0": r[0]["x0"], "top": min(w["top"] for w in r),
              "x1": r[-1]["x1"], "bottom": max(w["bottom"] for w in r)} for r in rows]
-
-
-def _qualified_name(a) -> str:
-    parts = []
-    node = a
-    while node is not None:
-        t = node.get("/T")
-        if t is not None:
-            parts.append(str(t))
-        node = node.get("/Parent")
-        node = node.get_object() if node is not None else None
-    return ".".join(reversed(parts))
 
 
 def _siblings(a) -> int:

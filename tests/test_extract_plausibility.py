@@ -11,19 +11,7 @@ from extractors.plausibility import borrowed, contains_words, label_likeness, la
 from forms import FormDefinition, load_catalogue
 from forms.catalogue import Catalogue
 from formwerk.models import DocumentContent, PageContent, Word
-
-H = 30
-
-
-def words_at(*items: tuple[str, float, float], conf: float = 0.97) -> list[Word]:
-    out = []
-    for text, x, y in items:
-        for part in text.split():
-            w = 18 * len(part)
-            out.append(Word(text=part, bbox=[x, y, x + w, y + H], confidence=conf))
-            x += w + 14
-    return out
-
+from tests.test_extract_words import words_of
 
 def run(form: FormDefinition, words: list[Word]):
     content = DocumentContent(pages=[PageContent(page=1, width=2480, height=3508, words=words)])
@@ -33,7 +21,7 @@ def run(form: FormDefinition, words: list[Word]):
 def test_nth_copy_of_a_shared_label_follows_the_page_not_the_score():
     """An OCR slip in the first copy ("StraRe") must not swap new and previous address."""
     melde = load_catalogue().get("meldebehoerde_anmeldung")
-    words = words_at(
+    words = words_of(
         ("Postleitzahl, Gemeinde, Ortsteil", 1240, 800), ("Postleitzahl, Gemeinde/Kreis/Land", 200, 800),
         ("52755 Regensburg", 1240, 850), ("67510 Kötzting", 200, 850),
         ("StraRe, Hausnummer, Zusatze", 200, 1075), ("Straße, Hausnummer, Zusätze", 1240, 1075),
@@ -47,7 +35,7 @@ def test_nth_copy_of_a_shared_label_follows_the_page_not_the_score():
 
 def test_serial_found_by_pattern_when_the_header_is_garbled():
     melde = load_catalogue().get("meldebehoerde_anmeldung")
-    words = words_at(("Person 2", 200, 2100), ("em Terme", 200, 2600),
+    words = words_of(("Person 2", 200, 2100), ("em Terme", 200, 2600),
                      ("Stadt Kötzting ZM4R884PK 09.08.2025 09.08.2035", 400, 2800))
     ef = run(melde, words).fields["id_document_number"]
     assert ef.value == "ZM4R884PK"
@@ -60,7 +48,7 @@ def test_email_box_with_a_phone_number_gives_no_email():
         {"name": "phone", "type": "phone", "label": ["Telefon"], "position": "right", "stop_labels": ["E-Mail"]},
         {"name": "email", "type": "email", "label": ["E-Mail"], "position": "below"},
     ]})
-    res = run(form, words_at(("Telefon 0251/040206", 200, 300), ("E-Mail", 200, 400), ("0251 7279819", 200, 450)))
+    res = run(form, words_of(("Telefon 0251/040206", 200, 300), ("E-Mail", 200, 400), ("0251 7279819", 200, 450)))
     assert res.fields["email"].value is None
 
 
@@ -89,7 +77,7 @@ def test_normalise_text_repairs_ocr_punctuation():
 
 def test_activity_not_cut_at_the_instruction_beside_the_label():
     gew = load_catalogue().get("gewerbeanmeldung")
-    words = words_at(("15 Angemeldete Tätigkeit", 213, 2081), ("ggf. ein Beiblatt verwenden", 560, 2081),
+    words = words_of(("15 Angemeldete Tätigkeit", 213, 2081), ("ggf. ein Beiblatt verwenden", 560, 2081),
                      ("Kurierdienst (ohne Güterkraftverkehr)", 219, 2140),
                      ("16 Datum des Beginns der angemeldeten Tätigkeit", 213, 2282))
     assert run(gew, words).fields["activity"].value == "Kurierdienst (ohne Güterkraftverkehr)"
@@ -101,7 +89,7 @@ def test_table_row_with_an_empty_read_column_is_not_confident():
          "columns": [{"name": "given_names", "type": "text", "label": ["Vorname des Kindes"]},
                      {"name": "birth_date", "type": "date", "label": ["Geburtsdatum"]}]},
     ]})
-    words = words_at(("Vorname des Kindes", 200, 1000), ("Geburtsdatum", 900, 1000),
+    words = words_of(("Vorname des Kindes", 200, 1000), ("Geburtsdatum", 900, 1000),
                      ("Anna", 200, 1060), ("01.02.2015", 900, 1060), ("16.02.2016", 900, 1120))
     ef = run(form, words).fields["children"]
     assert len(ef.value) == 2 and ef.value[1]["given_names"] is None

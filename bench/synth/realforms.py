@@ -15,6 +15,8 @@ drawing switched on.
 
 from __future__ import annotations
 
+from formwerk.documents.pdf import qualified_name
+
 import io
 import logging
 import os
@@ -223,7 +225,7 @@ def _fill_quiet(path: Path, text: dict[str, str], boxes: dict[str, str]) -> byte
     for page in writer.pages:
         for annot in page.get("/Annots") or []:
             a = annot.get_object()
-            name = _qualified_name(a)
+            name = qualified_name(a)
             if name in boxes:
                 # pypdf sets /V on a radio group's parent, but each kid's /AS
                 # decides what is drawn
@@ -239,19 +241,6 @@ def _fill_quiet(path: Path, text: dict[str, str], boxes: dict[str, str]) -> byte
     buf = io.BytesIO()
     writer.write(buf)
     return buf.getvalue()
-
-
-def _qualified_name(annot: Any) -> str | None:
-    """Fully qualified field name of a widget (``parent.child``), as get_fields() keys."""
-    parts = []
-    node = annot
-    while node is not None:
-        t = node.get("/T")
-        if t is not None:
-            parts.append(str(t))
-        parent = node.get("/Parent")
-        node = parent.get_object() if parent is not None else None
-    return ".".join(reversed(parts)) or None
 
 
 def fill_real_form(doc_type: str, seed: int) -> SyntheticDocument | None:

@@ -134,7 +134,8 @@ def _read_text_layer(data: bytes, pages: list[PdfPageInfo], scale: float) -> Non
         log.warning("text layer unreadable, treating all pages as scans: %s", exc)
 
 
-def _qualified_name(obj) -> str:
+def qualified_name(obj) -> str:
+    """Fully qualified AcroForm field name of a widget (``parent.child``), as get_fields() keys."""
     parts = []
     seen = 0
     while obj is not None and seen < 32:
@@ -182,7 +183,7 @@ def read_acroform(data: bytes, scale: float) -> list[AcroFormValue]:
                     annot = annot_ref.get_object()
                     if annot.get("/Subtype") != "/Widget":
                         continue
-                    name = _qualified_name(annot)
+                    name = qualified_name(annot)
                     ft = str(_inherited(annot, "/FT") or "")
                     rect = [float(v) for v in annot.get("/Rect", [0, 0, 0, 0])]
                     x0, x1 = sorted((rect[0], rect[2]))
