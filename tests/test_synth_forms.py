@@ -71,7 +71,7 @@ def test_wohngeld_money_is_normalised():
         assert re.match(r"^.+ \S+, \d{5} .+$", t["home_address"])
 
 
-@pytest.mark.parametrize("variant", ["classic", "modern"])
+@pytest.mark.parametrize("variant", ["classic", "modern", "einvoice"])
 def test_invoice_truth(variant):
     doc = render_document("invoice", 2, variant)
     assert doc.doc_type == "invoice"

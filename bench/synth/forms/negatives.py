@@ -55,7 +55,7 @@ _TOTAL_LABELS = ["Gesamtbetrag", "Rechnungsbetrag", "Zahlbetrag", "Summe brutto"
 
 def invoice(fake: FakeGermany, variant: str | None) -> Result:
     rng = fake.rng
-    variant = variant or rng.choice(["classic", "modern"])
+    variant = variant or rng.choice(["classic", "modern", "einvoice"])
     seller = f"{fake.faker.last_name()} {rng.choice(['Elektrotechnik', 'Bürobedarf', 'Haustechnik', 'IT-Service', 'Gebäudeservice'])} {rng.choice(['GmbH', 'e.K.', 'GmbH & Co. KG', 'OHG'])}"
     s_street, s_no, s_plz, s_city = fake.address()
     buyer = fake.person()
@@ -72,6 +72,11 @@ def invoice(fake: FakeGermany, variant: str | None) -> Result:
     total = net + vat
     truth = {"seller_name": seller, "invoice_number": number,
              "invoice_date": inv_date.isoformat(), "total_amount": f"{total:.2f}", "iban": iban}
+
+    if variant == "einvoice":
+        pdf = _einvoice_view(fake, seller, (s_street, s_no, s_plz, s_city), buyer, number, inv_date, lines,
+                             net, vat, total, iban)
+        return "invoice", truth, pdf, variant
 
     buf, c = _canvas()
     dx = rng.uniform(-10, 10)
@@ -132,6 +137,74 @@ def invoice(fake: FakeGermany, variant: str | None) -> Result:
     c.showPage()
     c.save()
     return "invoice", truth, buf.getvalue(), variant
+
+
+def _einvoice_view(fake: FakeGermany, seller: str, seller_addr: tuple[str, str, str, str], buyer, number: str,
+                   inv_date, lines, net: Decimal, vat: Decimal, total: Decimal, iban: str) -> bytes:
+    """An e-invoice (XRechnung / ZUGFeRD) as its viewers print it.
+
+    Structured by the EN 16931 business groups rather than laid out: the first
+    page holds only header data (seller, buyer, remarks), positions and
+    totals follow on page 2 — so page 1 alone has no amounts at all, which is
+    what a batch split sees.
+    """
+    rng = fake.rng
+    s_street, s_no, s_plz, s_city = seller_addr
+    buf, c = _canvas()
+    left, y = 56.0, H - 60
+
+    def line(text: str, size: float = 9, bold: bool = False, indent: float = 0) -> None:
+        nonlocal y
+        c.setFont("Helvetica-Bold" if bold else "Helvetica", size)
+        c.drawString(left + indent, y, text)
+        y -= size + 5
+
+    kind = rng.choice(["Handelsrechnung (380)", "Rechnung (380)", "Teilrechnung (326)"])
+    line(rng.choice(["Beispiel-Rechnung", "Visualisierung der elektronischen Rechnung", "E-Rechnung"]), 8)
+    line(f"{kind} Nr. {number} vom {de_date(inv_date.isoformat())}", 13, True)
+    line("Währung: EUR")
+    line(f"Liefer- und Leistungsdatum: {de_date((inv_date - timedelta(days=rng.randint(0, 5))).isoformat())}")
+    line(f"Bestellung: {fake.today.year}-{rng.randint(100000, 999999)}")
+    y -= 8
+    line("Verkäufer", 10, True)
+    for k, v in [("Nummer", str(rng.randint(100000, 999999))), ("Name", seller),
+                 ("Anschrift", f"{s_street} {s_no}"), ("", f"DE {s_plz} {s_city}"),
+                 ("Steuernummer", f"{rng.randint(100, 999)}/{rng.randint(100, 999)}/{rng.randint(10000, 99999)}"),
+                 ("USt.-Id.-Nr.", f"DE{rng.randint(100000000, 999999999)}")]:
+        line(f"{k}: {v}" if k else v, indent=10)
+    y -= 8
+    line(rng.choice(["Käufer/Leistungsempfänger", "Käufer"]), 10, True)
+    for k, v in [("Nummer", f"K{rng.randint(10000, 99999)}"), ("Name", f"{buyer.given_names} {buyer.family_name}"),
+                 ("Anschrift", buyer.street_line), ("", f"DE {buyer.city_line}")]:
+        line(f"{k}: {v}" if k else v, indent=10)
+    y -= 8
+    line("Bemerkungen", 10, True)
+    line(f"Rechnung gemäß Bestellung vom {de_date((inv_date - timedelta(days=rng.randint(10, 90))).isoformat())}.",
+         indent=10)
+    c.setFont("Helvetica", 8)
+    c.drawString(left, 40, f"{seller} · Geschäftsführung: {fake.faker.name()} · Seite 1 von 2")
+    c.showPage()
+
+    y = H - 60
+    line("Rechnungspositionen", 10, True)
+    for i, (name, unit, qty, price, amount) in enumerate(lines, 1):
+        line(f"Position {i}: {name}", bold=True)
+        line(f"Menge: {qty} {unit}   Preis pro Einheit (netto): {de_money(f'{price:.2f}')}   "
+             f"Umsatzsteuer: 19 %   Gesamtpreis (netto): {de_money(f'{amount:.2f}')}", indent=10)
+    y -= 8
+    line("Gesamtbeträge", 10, True)
+    for k, v in [("Summe aller Positionen", net), ("Gesamtbetrag ohne USt.", net),
+                 ("Summe USt.", vat), ("Gesamtbetrag mit USt.", total), ("Zahlbetrag", total)]:
+        line(f"{k}: {de_money(f'{v:.2f}')}", indent=10)
+    y -= 8
+    line("Zahlungsinformationen", 10, True)
+    line(f"Zahlungsart: SEPA-Überweisung   IBAN: {group4(iban)}   Kontoinhaber: {seller}", indent=10)
+    line(f"Fälligkeitsdatum: {de_date((inv_date + timedelta(days=14)).isoformat())}", indent=10)
+    c.setFont("Helvetica", 8)
+    c.drawString(left, 40, f"{seller} · Seite 2 von 2")
+    c.showPage()
+    c.save()
+    return buf.getvalue()
 
 
 # -- letter -----------------------------------------------------------------------
