@@ -17,6 +17,8 @@ Categories:
 * ``acroform`` — the real forms of ``../shared/data/forms`` filled as AcroForms
 * ``real_scan`` — those filled real forms, scanned with a profile
 * ``invoice`` — real ZUGFeRD invoices, rasterised; truth from their CII XML
+* ``batch`` — one scan holding several generated documents (an application
+  and its attachments); truth: the page range and type of each document
 * ``letter``, ``blank``, ``other_form`` (a municipal form of another purpose,
   e.g. Gewerbe-Abmeldung, Hundesteuer) — negatives: the right type is
   ``unknown``
@@ -98,12 +100,29 @@ class CorpusItem:
 # real scans per type (profiles cycled), invoices, letters, blank pages
 _COUNTS = {
     "tiny": dict(scan_profiles=["office_300"], scans=1, digital=0, acroform=0, real_scan=0,
-                 invoice=0, letter=1, blank=1, other_form=0, types=FORM_TYPES[:1]),
+                 invoice=0, letter=1, blank=1, other_form=0, batch=0, types=FORM_TYPES[:1]),
     "small": dict(scan_profiles=None, scans=1, digital=1, acroform=1, real_scan=2,
-                  invoice=3, letter=2, blank=1, other_form=2, types=FORM_TYPES),
+                  invoice=3, letter=2, blank=1, other_form=2, batch=2, types=FORM_TYPES),
     "full": dict(scan_profiles=PROFILES, scans=5, digital=4, acroform=3, real_scan=6,
-                 invoice=16, letter=10, blank=6, other_form=8, types=FORM_TYPES),
+                 invoice=16, letter=10, blank=6, other_form=8, batch=10, types=FORM_TYPES),
 }
+
+#: What a mixed scan holds, in page order (cycled by the plan): applications
+#: with attachments, two applications in one scan, attachment first, and an
+#: application with a cover letter (the letter is a document of its own, type
+#: ``unknown``). Parts are bench.synth documents.
+BATCHES = [
+    ("gewerbeanmeldung", "invoice"),
+    ("kindergeld_kg1", "meldebehoerde_anmeldung"),
+    ("wohngeld_mietzuschuss", "invoice"),
+    ("invoice", "gewerbeanmeldung"),
+    ("meldebehoerde_anmeldung", "gewerbeanmeldung", "invoice"),
+    ("letter", "wohngeld_mietzuschuss"),
+    ("gewerbeanmeldung", "kindergeld_kg1"),
+    ("invoice", "invoice"),
+    ("wohngeld_mietzuschuss", "meldebehoerde_anmeldung"),
+    ("gewerbeanmeldung", "letter"),
+]
 
 
 # bench.synth generators whose answer is "unknown" (GewA 3 is a catalogue type now, not a negative)
@@ -165,6 +184,8 @@ def plan_corpus(size: str = "small", seed: int = 0, *, real_forms: bool = True,
         specs.append(CorpusSpec("unknown", "other_form", nxt(), PROFILES[k % 2], OTHER_FORMS[k % 2]))
     for _ in range(c["blank"]):
         specs.append(CorpusSpec("unknown", "blank", nxt(), "office_200"))
+    for k in range(c["batch"]):
+        specs.append(CorpusSpec("batch", "batch", nxt(), "office_300", "+".join(BATCHES[k % len(BATCHES)])))
     return specs
 
 
@@ -312,7 +333,34 @@ def generate(spec: CorpusSpec, synth: Any | None, data_dir: Path | None = None) 
         return Generated(_scan(synth, doc, spec.profile or "office_200", spec.seed), {}, cat, "letter")
     if cat == "blank":
         return Generated(negatives.blank_scan(spec.seed), {}, cat, "blank", ["rejected"])
+    if cat == "batch":
+        return _batch(synth, spec)
     raise ValueError(f"unknown category {cat!r}")
+
+
+def _batch(synth: Any | None, spec: CorpusSpec) -> Generated:
+    """Several generated documents merged into one PDF, then scanned as one."""
+    import pypdf
+
+    if synth is None or not hasattr(synth, "render_document"):
+        raise LookupError("bench.synth.render_document unavailable")
+    parts = (spec.source or "").split("+")
+    writer = pypdf.PdfWriter()
+    segments, page = [], 1
+    for k, part in enumerate(parts):
+        doc = synth.render_document(part, spec.seed * 10 + k)
+        n = 0
+        for p in pypdf.PdfReader(io.BytesIO(doc.pdf_bytes)).pages:
+            writer.add_page(p)
+            n += 1
+        label = "unknown" if part == "letter" else part
+        segments.append({"start": page, "end": page + n - 1, "document_type": label})
+        page += n
+    buf = io.BytesIO()
+    writer.write(buf)
+    merged = SimpleNamespace(doc_type="batch", truth={}, pdf_bytes=buf.getvalue(), variant=spec.source)
+    data = _scan(synth, merged, spec.profile or "office_300", spec.seed)
+    return Generated(data, {"segments": segments}, "batch", spec.source)
 
 
 def build_corpus(out_dir: str | Path, size: str = "small", seed: int = 0, *, synth: Any | None = ...,

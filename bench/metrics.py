@@ -345,20 +345,38 @@ def threshold_curve(obs: Sequence[FieldObservation], thresholds: Sequence[float]
 
 
 def calibration(obs: Sequence[FieldObservation], n_bins: int = 10) -> dict[str, Any]:
-    """Reliability diagram data and expected calibration error (ECE).
+    """Reliability diagram data and expected calibration error (ECE) of field confidence.
 
-    Over present fields only (a missing value has no confidence). Equal-width
-    bins over [0, 1]; the last bin includes 1.0. ECE = sum over bins of
-    ``n_bin / N * |accuracy_bin - mean_confidence_bin|``.
+    Over present fields only (a missing value has no confidence).
     """
-    pres = [o for o in obs if o.present]
+    return reliability([(o.confidence, o.correct) for o in obs if o.present], n_bins)
+
+
+def type_calibration(items: Sequence[Item], results: Mapping[str, Result], n_bins: int = 10) -> dict[str, Any]:
+    """Reliability and ECE of the document type probability (``document_type_confidence``).
+
+    Over documents the classifier saw (a rejected file has no type probability).
+    """
+    pairs = []
+    for it in items:
+        res = results.get(it["file"]) or {}
+        conf = res.get("document_type_confidence")
+        if isinstance(conf, (int, float)) and not isinstance(conf, bool):
+            pairs.append((min(1.0, max(0.0, float(conf))), type_ok(it, res)))
+    return reliability(pairs, n_bins)
+
+
+def reliability(pairs: Sequence[tuple[float, bool]], n_bins: int = 10) -> dict[str, Any]:
+    """Equal-width bins over [0, 1] of ``(confidence, correct)``; the last bin
+    includes 1.0. ECE = sum over bins of ``n_bin / N * |accuracy_bin - mean_confidence_bin|``."""
+    pres = list(pairs)
     bins = [{"lo": i / n_bins, "hi": (i + 1) / n_bins, "n": 0, "conf_sum": 0.0, "correct": 0}
             for i in range(n_bins)]
-    for o in pres:
-        b = bins[min(n_bins - 1, int(o.confidence * n_bins))]
+    for conf, correct in pres:
+        b = bins[min(n_bins - 1, int(conf * n_bins))]
         b["n"] += 1
-        b["conf_sum"] += o.confidence
-        b["correct"] += o.correct
+        b["conf_sum"] += conf
+        b["correct"] += bool(correct)
     ece = 0.0
     out_bins = []
     for b in bins:
@@ -369,6 +387,66 @@ def calibration(obs: Sequence[FieldObservation], n_bins: int = 10) -> dict[str, 
         out_bins.append({"lo": b["lo"], "hi": b["hi"], "n": b["n"],
                          "mean_confidence": mean_conf, "accuracy": acc})
     return {"ece": ece if pres else None, "n": len(pres), "bins": out_bins}
+
+
+# --------------------------------------------------------------------------
+# Mixed batches
+# --------------------------------------------------------------------------
+
+
+def predicted_segments(item: Item, res: Result | None) -> list[tuple[int, int, str]]:
+    """``(start, end, type)`` of the documents the pipeline made of a scanned batch.
+
+    A batch it did not split is one document over all its pages.
+    """
+    if res and res.get("document_type") == "batch" and res.get("documents"):
+        out = []
+        for d in res["documents"]:
+            start, end = (d.get("pages") or [0, 0])[:2]
+            out.append((int(start), int(end), predicted_type(d)))
+        return sorted(out)
+    return [(1, int(item.get("pages") or 1), predicted_type(res))]
+
+
+def batch_split(items: Sequence[Item], results: Mapping[str, Result]) -> dict[str, Any]:
+    """How well scanned batches are split into their documents.
+
+    * ``exact_rate`` — batches whose every document has the right pages and type;
+    * ``documents`` — true documents found with exactly the right pages and type
+      (recall) and predicted documents that are exactly right (precision);
+    * ``boundaries`` — precision/recall/F1 of the cuts between documents;
+    * ``page_type_accuracy`` — pages that end up in a document of their true type.
+    """
+    exact = tp_docs = n_true = n_pred = 0
+    tp_cut = n_true_cut = n_pred_cut = 0
+    pages_ok = pages_n = 0
+    per: list[dict[str, Any]] = []
+    for it in items:
+        truth = [(s["start"], s["end"], s["document_type"]) for s in (it.get("truth") or {}).get("segments", [])]
+        pred = predicted_segments(it, results.get(it["file"]))
+        exact += pred == truth
+        tp_docs += len(set(pred) & set(truth))
+        n_true, n_pred = n_true + len(truth), n_pred + len(pred)
+        cuts_t = {s for s, _, _ in truth[1:]}
+        cuts_p = {s for s, _, _ in pred[1:]}
+        tp_cut += len(cuts_t & cuts_p)
+        n_true_cut, n_pred_cut = n_true_cut + len(cuts_t), n_pred_cut + len(cuts_p)
+        for s, e, t in truth:
+            for page in range(s, e + 1):
+                pages_n += 1
+                pages_ok += any(ps <= page <= pe and pt == t for ps, pe, pt in pred)
+        per.append({"file": it["file"], "composition": it.get("variant"), "truth": truth, "predicted": pred,
+                    "exact": pred == truth})
+    p_cut, r_cut = _rate(tp_cut, n_pred_cut), _rate(tp_cut, n_true_cut)
+    f1 = 2 * p_cut * r_cut / (p_cut + r_cut) if p_cut and r_cut else (0.0 if n_true_cut else None)
+    return {
+        "n": len(items),
+        "exact_rate": _rate(exact, len(items)),
+        "documents": {"recall": _rate(tp_docs, n_true), "precision": _rate(tp_docs, n_pred), "n_true": n_true},
+        "boundaries": {"precision": p_cut, "recall": r_cut, "f1": f1, "n_true": n_true_cut},
+        "page_type_accuracy": _rate(pages_ok, pages_n),
+        "batches": per,
+    }
 
 
 # --------------------------------------------------------------------------

@@ -46,6 +46,9 @@ def comparison_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         ("  share auto-accepted at that threshold",
          _pct((ct.get("at_target") or {}).get("accepted_share")), "–", "–", "–"),
         ("expected calibration error (fields)", _num(p["calibration"]["ece"], "{:.3f}"), "–", "–", "–"),
+        ("expected calibration error (document type)",
+         _num((p.get("type_calibration") or {}).get("ece"), "{:.3f}"), "–", "–", "–"),
+        ("mixed batches split exactly right", _pct((p.get("batches") or {}).get("exact_rate")), "–", "–", "–"),
         ("pages / minute", _num(p["speed"]["pages_per_minute"]), "–", _num(nv.get("pages_per_minute")),
          _num(lim.get("pages_per_minute"))),
         ("peak RSS of worker (MiB)", _num(p["speed"]["worker_peak_rss_mb"], "{:.0f}"), "–", "–", "–"),
@@ -70,6 +73,26 @@ def _md_table(headers: tuple[str, ...] | list[str], rows: list[tuple[Any, ...]])
     out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(out)
+
+
+def _batch_section(b: dict[str, Any] | None) -> list[str]:
+    if not b:
+        return []
+    rows = [(x["composition"], " | ".join(f"{s}-{e} {t}" for s, e, t in x["truth"]),
+             " | ".join(f"{s}-{e} {t}" for s, e, t in x["predicted"]), "yes" if x["exact"] else "**no**")
+            for x in b["batches"]]
+    return [
+        "## Mixed batches",
+        "",
+        f"{b['n']} scans holding several documents each. Split exactly right: **{_pct(b['exact_rate'])}**; "
+        f"documents found with the right pages and type: {_pct(b['documents']['recall'])} "
+        f"(precision {_pct(b['documents']['precision'])}); cuts between documents: precision "
+        f"{_pct(b['boundaries']['precision'])}, recall {_pct(b['boundaries']['recall'])}; pages in a document "
+        f"of their true type: {_pct(b['page_type_accuracy'])}.",
+        "",
+        _md_table(["composition", "truth (pages type)", "Formwerk", "exact"], rows),
+        "",
+    ]
 
 
 def markdown(r: dict[str, Any]) -> str:
@@ -122,6 +145,11 @@ def markdown(r: dict[str, Any]) -> str:
         "",
         "![confusion](confusion.png)",
         "",
+        f"Expected calibration error of the document type probability: "
+        f"**{_num((p.get('type_calibration') or {}).get('ece'), '{:.3f}')}** over "
+        f"{(p.get('type_calibration') or {}).get('n', 0)} documents.",
+        "",
+        *_batch_section(p.get("batches")),
         "## Fields",
         "",
         _md_table(["field", "n", "accuracy"],

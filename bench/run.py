@@ -48,12 +48,20 @@ BASELINE_SIZES = {
 
 
 def evaluate(items: Sequence[dict[str, Any]], results: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """All quality metrics of one result set (pure: used for pipeline and samples)."""
+    """All quality metrics of one result set (pure: used for pipeline and samples).
+
+    Mixed batches are scored by how they were split (``batches``), everything
+    else per document; the counts cover both.
+    """
+    batches = [it for it in items if it.get("category") == "batch"]
+    all_items, items = items, [it for it in items if it.get("category") != "batch"]
     obs = metrics.field_observations(items, results)
     return {
-        "documents": len(items),
-        "pages": sum(int(it.get("pages") or 0) for it in items),
+        "documents": len(all_items),
+        "pages": sum(int(it.get("pages") or 0) for it in all_items),
         "doc_type": metrics.doc_type_accuracy(items, results),
+        "type_calibration": metrics.type_calibration(items, results),
+        "batches": metrics.batch_split(batches, results) if batches else None,
         "confusion": metrics.confusion_matrix(items, results),
         "fields": metrics.field_accuracy(obs),
         "review": metrics.review_metrics(obs),

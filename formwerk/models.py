@@ -247,6 +247,7 @@ class CaseResult(BaseModel):
     timings_ms: dict[str, int] = Field(default_factory=dict)
     escalated: bool = False
     parent_case_id: str | None = None  # the batch this document was split from
+    page_range: list[int] | None = None  # [first, last] page of the batch (split documents only)
     content_keys: list[str] = Field(default_factory=list)  # page contents in the blob store
     documents: list["CaseResult"] = Field(default_factory=list)  # a batch's documents, as routed
     claimed_by: str | None = None
@@ -294,6 +295,8 @@ class CaseResult(BaseModel):
             out["documents"] = [d.contract_json() for d in self.documents]
         if self.parent_case_id:
             out["parent_case_id"] = self.parent_case_id
+        if self.page_range:
+            out["pages"] = list(self.page_range)
         if self.status == CaseStatus.REJECTED:
             out["reason"] = self.reason
             out["reason_code"] = self.reason_code

@@ -97,7 +97,7 @@ def test_plan_is_deterministic_and_sized():
     assert len(full) >= 200
     assert len(corpus.plan_corpus("full", 1, real_forms=False)) >= 200  # without shared data too
     cats = {s.category for s in full}
-    assert cats == {"scan", "digital", "acroform", "real_scan", "invoice", "letter", "blank", "other_form"}
+    assert cats == {"scan", "digital", "acroform", "real_scan", "invoice", "letter", "blank", "other_form", "batch"}
     assert {s.profile for s in full if s.category == "scan"} == set(corpus.PROFILES)
     assert not any(s.category in ("acroform", "real_scan") for s in corpus.plan_corpus("full", 1, real_forms=False))
     with pytest.raises(ValueError):
@@ -119,6 +119,15 @@ def test_build_tiny_corpus_with_fake_synth(tmp_path):
     again, _ = corpus.build_corpus(tmp_path / "again", "tiny", 5, synth=FakeSynth, data_dir=tmp_path / "no-data")
     for a, b in zip(items, again):
         assert (tmp_path / "corpus" / a.file).read_bytes() == (tmp_path / "again" / "corpus" / b.file).read_bytes()
+
+
+def test_batch_is_its_parts_merged_with_their_page_ranges():
+    spec = corpus.CorpusSpec("batch", "batch", 7, "office_300", "gewerbeanmeldung+letter+invoice")
+    g = corpus.generate(spec, FakeSynth)
+    assert corpus.count_pages(g.data) == 3 and g.category == "batch"
+    assert g.truth == {"segments": [{"start": 1, "end": 1, "document_type": "gewerbeanmeldung"},
+                                    {"start": 2, "end": 2, "document_type": "unknown"},
+                                    {"start": 3, "end": 3, "document_type": "invoice"}]}
 
 
 def test_missing_synth_is_reported_not_dropped(tmp_path):

@@ -141,3 +141,38 @@ def test_value_for_a_blank_field_is_a_scored_error():
     r = m.review_metrics(obs)
     assert r["auto_accepted_accuracy"] == 0.5
     assert m.straight_through(items, res, obs)["correct_rate"] == 0.0
+
+
+def test_type_calibration_over_classified_documents():
+    items = [{"file": f, "doc_type": t} for f, t in [("a", "invoice"), ("b", "invoice"), ("c", "unknown"), ("d", "unknown")]]
+    results = {"a": {"document_type": "invoice", "document_type_confidence": 0.95},
+               "b": {"document_type": "unknown", "document_type_confidence": 0.95},  # wrong
+               "c": {"document_type": "unknown", "document_type_confidence": 0.55},
+               "d": {"status": "rejected", "document_type": None}}  # no probability: not counted
+    cal = m.type_calibration(items, results)
+    assert cal["n"] == 3
+    # bin 0.9: conf 0.95, accuracy 0.5 (2 docs); bin 0.5: conf 0.55, accuracy 1 (1 doc)
+    assert cal["ece"] == pytest.approx(2 / 3 * 0.45 + 1 / 3 * 0.45)
+
+
+def test_batch_split_scores_pages_cuts_and_documents():
+    seg = lambda s, e, t: {"start": s, "end": e, "document_type": t}  # noqa: E731
+    items = [
+        {"file": "ok", "pages": 3, "variant": "g+i", "truth": {"segments": [seg(1, 2, "gewerbeanmeldung"), seg(3, 3, "invoice")]}},
+        {"file": "unsplit", "pages": 3, "truth": {"segments": [seg(1, 2, "gewerbeanmeldung"), seg(3, 3, "invoice")]}},
+        {"file": "late", "pages": 3, "truth": {"segments": [seg(1, 1, "invoice"), seg(2, 3, "kindergeld_kg1")]}},
+    ]
+    doc = lambda a, b, t: {"pages": [a, b], "document_type": t, "status": "completed"}  # noqa: E731
+    results = {
+        "ok": {"document_type": "batch", "documents": [doc(3, 3, "invoice"), doc(1, 2, "gewerbeanmeldung")]},
+        "unsplit": {"document_type": "gewerbeanmeldung", "status": "completed"},
+        "late": {"document_type": "batch", "documents": [doc(1, 2, "invoice"), doc(3, 3, "kindergeld_kg1")]},
+    }
+    b = m.batch_split(items, results)
+    assert b["n"] == 3 and b["exact_rate"] == pytest.approx(1 / 3)
+    assert b["documents"]["recall"] == pytest.approx(2 / 6)  # ok: 2; unsplit: 0; late: 0
+    assert b["documents"]["precision"] == pytest.approx(2 / 5)
+    assert b["boundaries"]["recall"] == pytest.approx(1 / 3) and b["boundaries"]["precision"] == pytest.approx(1 / 2)
+    # pages in a document of their true type: ok 3, unsplit 2 (gewa pages), late 2 (page 1 and 3)
+    assert b["page_type_accuracy"] == pytest.approx(7 / 9)
+    assert [x["exact"] for x in b["batches"]] == [True, False, False]

@@ -198,6 +198,7 @@ async def test_mixed_batch_becomes_one_case_per_document(temporal_env, queues, s
         assert [(d.document_type, d.page_count, d.parent_case_id) for d in docs] == [
             ("gewerbeanmeldung", 2, sub.case_id), ("invoice", 1, sub.case_id)]
         assert [d.case_id for d in docs] == [f"{sub.case_id}-doc1", f"{sub.case_id}-doc2"]
+        assert [d.contract_json()["pages"] for d in docs] == [[1, 2], [3, 3]]
         # each document is a case of its own, with its own pages of the original
         second = await client.get_workflow_handle(docs[1].case_id, result_type=CaseResult).result()
         assert second.page_count == 1 and second.document_type == "invoice"

@@ -135,7 +135,8 @@ class CaseWorkflow:
         info = workflow.info()
         self._ocr_queue = inp.ocr_task_queue or DEFAULT_OCR_TASK_QUEUE
         result = CaseResult(case_id=info.workflow_id, reference=inp.reference, file=inp.filename,
-                            parent_case_id=inp.parent_case_id)
+                            parent_case_id=inp.parent_case_id,
+                            page_range=[min(inp.pages), max(inp.pages)] if inp.pages else None)
         self._result = result
         timings: dict[str, int] = {}
         try:
