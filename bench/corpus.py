@@ -100,11 +100,14 @@ class CorpusItem:
 # real scans per type (profiles cycled), invoices, letters, blank pages
 _COUNTS = {
     "tiny": dict(scan_profiles=["office_300"], scans=1, digital=0, acroform=0, real_scan=0,
-                 invoice=0, letter=1, blank=1, other_form=0, batch=0, types=FORM_TYPES[:1]),
+                 invoice=0, letter=1, blank=1, other_form=0, batch=0, gewa1_office=0,
+                 types=FORM_TYPES[:1]),
     "small": dict(scan_profiles=None, scans=1, digital=1, acroform=1, real_scan=2,
-                  invoice=3, letter=2, blank=1, other_form=2, batch=2, types=FORM_TYPES),
+                  invoice=3, letter=2, blank=1, other_form=2, batch=2, gewa1_office=0,
+                  types=FORM_TYPES),
     "full": dict(scan_profiles=PROFILES, scans=5, digital=4, acroform=3, real_scan=6,
-                 invoice=16, letter=10, blank=6, other_form=8, batch=10, types=FORM_TYPES),
+                 invoice=16, letter=10, blank=6, other_form=8, batch=10, gewa1_office=12,
+                 types=FORM_TYPES),
 }
 
 #: What a mixed scan holds, in page order (cycled by the plan): applications
@@ -165,6 +168,10 @@ def plan_corpus(size: str = "small", seed: int = 0, *, real_forms: bool = True,
         for k in range(c["real_scan"]):
             p = PROFILES[(k + ti) % len(PROFILES)]
             specs.append(CorpusSpec(t, "real_scan" if real_forms else "scan", nxt(), p))
+        if t == "gewerbeanmeldung" and real_forms:
+            # the extraction target is stated for real GewA 1 office scans: enough of them to measure
+            for _ in range(c["gewa1_office"]):
+                specs.append(CorpusSpec(t, "real_scan", nxt(), "office_300"))
     inv = sorted(invoices)
     if inv:
         import random

@@ -474,11 +474,14 @@ def stage_timings(results: Iterable[Result]) -> dict[str, dict[str, float]]:
 
 
 def by_category(items: Sequence[Item], results: Mapping[str, Result],
-                obs: Sequence[FieldObservation], key: str = "category") -> dict[str, dict[str, Any]]:
+                obs: Sequence[FieldObservation], key: str | tuple[str, ...] = "category") -> dict[str, dict[str, Any]]:
     """Type accuracy, field accuracy and straight-through rate per value of
-    ``item[key]`` (``category`` by default; ``profile`` gives the scan profiles)."""
+    ``item[key]`` (``category`` by default; ``profile`` gives the scan profiles;
+    a tuple of keys groups by their combination, joined with ``/``)."""
+    keys = (key,) if isinstance(key, str) else key
+
     def group(it: Item) -> str:
-        return str(it.get(key) or "-")
+        return "/".join(str(it.get(k) or "-") for k in keys)
 
     groups = sorted({group(it) for it in items})
     by_file = {it["file"]: group(it) for it in items}

@@ -129,6 +129,14 @@ def markdown(r: dict[str, Any]) -> str:
                     _pct(v["straight_through_rate"]), _pct(v["auto_accepted_accuracy"]))
                    for c, v in p.get("by_profile", {}).items()]),
         "",
+        "By source (category / true type / profile):",
+        "",
+        _md_table(["source", "documents", "type accuracy", "field accuracy", "fields", "straight through",
+                   "auto-accepted accuracy"],
+                  [(c, v["n"], _pct(v["doc_type_accuracy"]), _pct(v["field_accuracy"]), v["fields_n"],
+                    _pct(v["straight_through_rate"]), _pct(v["auto_accepted_accuracy"]))
+                   for c, v in p.get("by_source", {}).items()]),
+        "",
     ]
     if m["corpus"].get("skipped"):
         parts += [f"Skipped while generating ({len(m['corpus']['skipped'])}): "

@@ -70,6 +70,7 @@ def evaluate(items: Sequence[dict[str, Any]], results: dict[str, dict[str, Any]]
         "calibration": metrics.calibration(obs),
         "by_category": metrics.by_category(items, results, obs),
         "by_profile": metrics.by_category(items, results, obs, key="profile"),
+        "by_source": metrics.by_category(items, results, obs, key=("category", "doc_type", "profile")),
     }
 
 

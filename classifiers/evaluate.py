@@ -95,6 +95,68 @@ def baseline(train_docs, test_docs, labels_all: list[str]) -> dict:
     return out
 
 
+SPLIT_RULES = {"worker default (unknown documents split off)": {},
+               "known types only": {"allow_unknown": False},
+               "also same-type runs": {"allow_same_type": True}}
+
+
+def make_batches(docs, n: int, seed: int = 0) -> list[list]:
+    """``n`` mixed scans of 2-3 held-out documents, at least one of a known type."""
+    import random
+
+    rng = random.Random(seed)
+    known = [d for d in docs if d.label != UNKNOWN and any(p.strip() for p in d.pages)]
+    other = [d for d in docs if d.label == UNKNOWN and any(p.strip() for p in d.pages)]
+    out = []
+    for _ in range(n):
+        parts = [rng.choice(known)]
+        for _ in range(rng.choice([1, 1, 2])):
+            parts.append(rng.choice(other) if other and rng.random() < 0.25 else rng.choice(known))
+        rng.shuffle(parts)
+        out.append(parts)
+    return out
+
+
+def split_eval(clf: DocumentClassifier, docs, n_batches: int = 120, min_confidence: float = 0.9) -> dict:
+    """Split accuracy on mixed batches and false splits of single documents, per rule.
+
+    A batch counts as right when every document has exactly its pages and
+    type; a single document (itself, possibly multi-page) is falsely split when
+    the rule would cut it.
+    """
+    from classifiers.splitting import is_batch
+
+    clf = cached(clf)
+    batches = make_batches(docs, n_batches)
+    singles = [d for d in docs if any(p.strip() for p in d.pages)]
+
+    def predicted(pages, rule) -> list[tuple[int, int, str]]:
+        ranges = clf.split_batch(pages)
+        if is_batch(ranges, min_confidence, **rule):
+            return [(r.start, r.end, r.document_type) for r in ranges]
+        return [(1, len(pages), clf.classify_pages(pages).document_type)]
+
+    out = {}
+    for name, rule in SPLIT_RULES.items():
+        exact = docs_ok = docs_n = 0
+        for parts in batches:
+            truth, start = [], 1
+            for d in parts:
+                truth.append((start, start + len(d.pages) - 1, d.label))
+                start += len(d.pages)
+            pred = predicted([p for d in parts for p in d.pages], rule)
+            exact += pred == truth
+            docs_ok += len(set(pred) & set(truth))
+            docs_n += len(truth)
+        multi = [d for d in singles if len(d.pages) > 1]
+        false_splits = sum(len(predicted(d.pages, rule)) > 1 for d in multi)
+        out[name] = {"batches": len(batches), "exact_rate": round(exact / len(batches), 4),
+                     "documents_recall": round(docs_ok / docs_n, 4),
+                     "multi_page_singles": len(multi),
+                     "false_split_rate": round(false_splits / max(1, len(multi)), 4)}
+    return out
+
+
 def short(m: dict) -> str:
     keys = ("accuracy", "ece", "nll", "unknown_recall", "known_to_unknown", "wrong_known_type")
     return "  ".join(f"{k}={m[k]:.4f}" if isinstance(m.get(k), float) else f"{k}={m.get(k)}" for k in keys)
@@ -189,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
     if enc is not None:
         run("zero_shot_e5", DocumentClassifier.zero_shot(class_defs(cat), enc))
     run("zero_shot_tfidf", DocumentClassifier.zero_shot(class_defs(cat), None))
+    split_clf = DocumentClassifier.from_catalogue(cat, vdir, encoder=None if enc is not None else "none")
+    report["batch_split"] = split_eval(split_clf, test_docs)
+    print("batch split:", json.dumps(report["batch_split"], indent=1))
     results["baseline_tfidf_lr"] = {k: baseline(train_docs, v, labels_all) for k, v in subsets.items() if v}
     # layouts never seen: train on the real-form corpus only, test on bench.synth
     if syn_test:

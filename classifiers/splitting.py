@@ -40,6 +40,29 @@ class PageRange(BaseModel):
     reasons: list[str] = Field(default_factory=list)
 
 
+def is_batch(ranges: list[PageRange], min_confidence: float, *, allow_unknown: bool = True,
+             allow_same_type: bool = False) -> bool:
+    """Whether page-level classification found several documents worth splitting.
+
+    A false split of one multi-page form costs more than a missed split (the
+    clerk can still reclassify), so every range must be recognised with at
+    least ``min_confidence`` and at least one must be a known type. With
+    ``allow_unknown`` a confidently unknown document (a cover letter next to
+    an application) becomes a case of its own, so the application can still go
+    straight through; a form's back page that merely looks unknown does not
+    reach the confidence. Several documents of one type (two invoices) are
+    split only with ``allow_same_type``: that rests on first-page detection alone.
+    (The defaults were chosen on held-out batches: ``python -m classifiers.evaluate``.)
+    """
+    if len(ranges) < 2 or all(r.document_type == UNKNOWN for r in ranges):
+        return False
+    if not allow_same_type and len({r.document_type for r in ranges}) < 2:
+        return False
+    if not allow_unknown and any(r.document_type == UNKNOWN for r in ranges):
+        return False
+    return all(r.confidence >= min_confidence for r in ranges)
+
+
 def _looks_first(text: str, first_score: float | None) -> bool | None:
     """True/False when there is evidence, None when there is none."""
     if _PAGE_ONE.search(text):

@@ -71,15 +71,20 @@ def test_optional_field_seen_but_unreadable_is_flagged():
     assert decision.reasons == ["unreadable:employees_full_time"]
 
 
-def test_batch_split_only_for_confident_known_types():
+def test_batch_split_only_for_confident_documents_with_a_known_type():
     from types import SimpleNamespace as NS
 
-    from workflows.activities import _is_real_batch
+    from classifiers.splitting import is_batch
 
     form = NS(document_type="gewerbeanmeldung", confidence=0.97)
     invoice = NS(document_type="invoice", confidence=0.95)
-    assert _is_real_batch([form, invoice], 0.9)
-    assert not _is_real_batch([form], 0.9)
-    assert not _is_real_batch([form, form], 0.9)  # same type: stays one document
-    assert not _is_real_batch([form, NS(document_type="unknown", confidence=0.99)], 0.9)
-    assert not _is_real_batch([form, NS(document_type="invoice", confidence=0.6)], 0.9)
+    letter = NS(document_type="unknown", confidence=0.99)
+    assert is_batch([form, invoice], 0.9)
+    assert not is_batch([form], 0.9)
+    assert not is_batch([form, form], 0.9)  # same type: stays one document
+    assert is_batch([form, form], 0.9, allow_same_type=True)
+    assert is_batch([form, letter], 0.9)  # a cover letter becomes its own case
+    assert not is_batch([form, letter], 0.9, allow_unknown=False)
+    assert not is_batch([letter, letter], 0.9, allow_same_type=True)  # nothing known: no batch
+    assert not is_batch([form, NS(document_type="unknown", confidence=0.7)], 0.9)  # a form's odd page
+    assert not is_batch([form, NS(document_type="invoice", confidence=0.6)], 0.9)

@@ -21,6 +21,7 @@ from PIL import Image
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from classifiers.splitting import is_batch
 from formwerk.db import CaseStore
 from formwerk.documents.images import load_image_pages
 from formwerk.documents.pdf import read_pdf, render_pdf_page
@@ -125,19 +126,6 @@ def _reads_badly(words) -> bool:
     upright = sum(1 for w in long_words if (w.bbox[2] - w.bbox[0]) > (w.bbox[3] - w.bbox[1]))
     sideways = len(long_words) >= 5 and upright < 0.5 * len(long_words)
     return sideways or len(confident) < 0.5 * len(words) or len(confident) < 8
-
-
-def _is_real_batch(ranges, min_confidence: float) -> bool:
-    """Whether page-level classification found several documents worth splitting.
-
-    A false split of one multi-page form costs more than a missed split (the
-    clerk can still reclassify), so we split only into documents of different
-    *known* types, each recognised with high confidence: a form's back page of
-    notes that looks "unknown" or a same-type run stays with its form.
-    """
-    if len(ranges) < 2 or len({r.document_type for r in ranges}) < 2:
-        return False
-    return all(r.document_type != "unknown" and r.confidence >= min_confidence for r in ranges)
 
 
 class CaseActivities:
@@ -276,7 +264,7 @@ class CaseActivities:
         splitter = getattr(self.classifier, "split_batch", None)
         if inp.split and splitter is not None and len(content.pages) > 1:
             ranges = splitter(content.pages)
-            if _is_real_batch(ranges, self.options.split_min_confidence):
+            if is_batch(ranges, self.options.split_min_confidence):
                 numbers = [p.page for p in content.pages]
                 segments = [
                     DocumentSegment(start=numbers[r.start - 1], end=numbers[r.end - 1],
