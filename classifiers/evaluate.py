@@ -124,16 +124,16 @@ def split_eval(clf: DocumentClassifier, docs, n_batches: int = 120, min_confiden
     type; a single document (itself, possibly multi-page) is falsely split when
     the rule would cut it.
     """
-    from classifiers.splitting import is_batch
+    from classifiers.splitting import batch_documents
 
     clf = cached(clf)
     batches = make_batches(docs, n_batches)
     singles = [d for d in docs if any(p.strip() for p in d.pages)]
 
     def predicted(pages, rule) -> list[tuple[int, int, str]]:
-        ranges = clf.split_batch(pages)
-        if is_batch(ranges, min_confidence, **rule):
-            return [(r.start, r.end, r.document_type) for r in ranges]
+        docs = batch_documents(clf.split_batch(pages), min_confidence, **rule)
+        if docs:
+            return [(r.start, r.end, r.document_type) for r in docs]
         return [(1, len(pages), clf.classify_pages(pages).document_type)]
 
     out = {}

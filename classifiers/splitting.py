@@ -40,6 +40,27 @@ class PageRange(BaseModel):
     reasons: list[str] = Field(default_factory=list)
 
 
+def batch_documents(ranges: list[PageRange], min_confidence: float, **rule: bool) -> list[PageRange]:
+    """The documents of a mixed scan, or ``[]`` when it should stay one document.
+
+    An ``unknown`` range below ``min_confidence`` is a page the model could not
+    place (a form's odd page, an invoice's terms page), not a document: it
+    joins the document before it (the first one's pages join the next), like a
+    blank page does. The rest is :func:`is_batch`.
+    """
+    docs: list[PageRange] = []
+    for r in ranges:
+        unsure = r.document_type == UNKNOWN and r.confidence < min_confidence
+        if unsure and docs and docs[-1].document_type != UNKNOWN:
+            docs[-1] = docs[-1].model_copy(update={"end": r.end})
+        else:
+            docs.append(r)
+    if (len(docs) >= 2 and docs[0].document_type == UNKNOWN and docs[0].confidence < min_confidence
+            and docs[1].document_type != UNKNOWN):
+        docs = [docs[1].model_copy(update={"start": docs[0].start}), *docs[2:]]
+    return docs if is_batch(docs, min_confidence, **rule) else []
+
+
 def is_batch(ranges: list[PageRange], min_confidence: float, *, allow_unknown: bool = True,
              allow_same_type: bool = False) -> bool:
     """Whether page-level classification found several documents worth splitting.

@@ -54,6 +54,9 @@ LONG_TEXT_FACTOR = 0.93
 SECOND_READ_BELOW = 0.95
 AGREEMENT = 0.97
 DISAGREEMENT = 0.5
+# the second (enlarged) read differs from the page read only by umlaut dots the
+# page read lost: the second read is taken with this confidence
+DOTS_RESTORED = 0.97
 # a disagreeing second read counts only if its own confidence is at least this
 # share of the first read's
 WEAK_SECOND_READ = 0.0  # measured: 0.6 let misreads through (2 of ~190 accepted)

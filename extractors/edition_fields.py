@@ -15,7 +15,7 @@ from extractors import checkbox as cb
 from extractors import confidence as conf
 from extractors.fieldtext import option_value, pick_words, row_defaults, same_value, split_part, whitelist_for, worth_reocr
 from extractors.layout import group_lines, union
-from extractors.normalise import clean_text, find_date_text, normalise
+from extractors.normalise import clean_text, find_date_text, join_split_day, normalise
 from extractors.reader import DocumentReader
 from extractors.regions import drop_ignored
 from extractors.reocr import WHITELISTS, ink_share
@@ -59,6 +59,10 @@ class EditionFields:
             again = self._read_boxes(f, r, boxes, reocr="confirm")  # type: ignore[arg-type]
             if again.value is not None and same_value(ef.value, again.value):
                 ef.confidence = max(ef.confidence, conf.AGREEMENT)
+            elif again.value is not None and not again.issues and dots_restored(ef.value, again.value):
+                # the page read dropped umlaut dots the enlarged read sees ("Jurgen" / "Jürgen")
+                again.confidence = max(again.confidence, conf.DOTS_RESTORED)
+                return again
             elif again.value is not None and not again.issues and \
                     again.confidence >= conf.WEAK_SECOND_READ * ef.confidence:
                 # the reads disagree: keep the more confident one, lowered (a clerk looks)
@@ -71,10 +75,13 @@ class EditionFields:
         parts, words, page = [], [], None
         for pg, box in boxes:
             page = page or pg
-            if reocr:
+            if reocr and f.type in _COMB_TYPES:
                 k = r.pages[pg].dpi / 72
                 ws = r.reocr(pg, box, multiline=(box[3] - box[1]) > 26 * k,
                              whitelist=whitelist_for(f))
+            elif reocr:
+                region, multiline = _line_region(r, pg, box)
+                ws = r.reread(pg, region, multiline=multiline) if region is not None else []
             else:
                 ws = r.words_in(pg, box)
             ws = pick_words(f.type, drop_ignored(ws, f.ignore))
@@ -85,6 +92,7 @@ class EditionFields:
         sep = f.compose_sep if f.compose else " "
         raw = split_part(clean_text(sep.join(parts)), f.split)
         if f.type == "date":
+            raw = join_split_day(raw)
             raw = find_date_text(raw) or raw
         if f.type in ("tax_id", "bic", "iban"):
             raw = re.sub(r"[\s|\[\]()]", "", raw)
@@ -151,6 +159,46 @@ class EditionFields:
             return ExtractedField(name=f.name, source="none", page=page)
         return ExtractedField(name=f.name, value=rows, raw=f"{len(rows)} Zeilen", confidence=min_c, page=page,
                               bbox=union([w.bbox for w in all_words]), source=r.sources[page])
+
+
+#: value types read from comb cells: their second read is ``extractors.reocr.ocr_box``
+_COMB_TYPES = ("tax_id", "iban", "bic")
+
+
+def _line_region(r: DocumentReader, page: int, box: list[float]) -> tuple[list[float] | None, bool]:
+    """Where to read a box's value again, and whether it spans several lines.
+
+    The page read's words locate the value well even when they misread it
+    (and the value often overflows its widget box downwards): their union,
+    widened by part of a line height. Without words: the box itself, no
+    margin (printed labels end right beside many boxes).
+    """
+    k = r.pages[page].dpi / 72
+    ws = r.words_in(page, box)
+    if not ws:
+        return list(box), (box[3] - box[1]) > 26 * k
+    lines = group_lines(ws)
+    u = union([w.bbox for w in ws])
+    h = max(w.bbox[3] - w.bbox[1] for w in ws)
+    # values overflow their box downwards and the next box's label follows
+    # closely: little room below the words
+    region = [u[0] - 0.35 * h, u[1] - 0.15 * h, u[2] + 0.35 * h, max(u[3], box[3]) + 0.05 * h]
+    # inside the box's fill: its edge against the paper reads as "(" or "|"
+    region[0], region[2] = max(region[0], box[0] + 0.5 * k), min(region[2], box[2] - 0.5 * k)
+    return region, len(lines) > 1
+
+
+def dots_restored(first, second) -> bool:
+    """``second`` is ``first`` with umlaut dots (or ß) the first read lost, and nothing else changed."""
+    if not isinstance(first, str) or not isinstance(second, str) or first == second:
+        return False
+    if len(first) != len(second):
+        return False
+    pairs = [(a, b) for a, b in zip(first, second) if a != b]
+    return bool(pairs) and all(_DOTLESS.get(b) == a for a, b in pairs)
+
+
+_DOTLESS = {"ä": "a", "ö": "o", "ü": "u", "Ä": "A", "Ö": "O", "Ü": "U"}
 
 
 def _disputed(a: ExtractedField, b: ExtractedField) -> ExtractedField:

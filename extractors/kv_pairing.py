@@ -215,8 +215,9 @@ def label_segments(segs: list[Segment], h: float, models: KVModels) -> np.ndarra
         return _rule_labels(segs, h)
     texts = [s.text for s in segs]
     tp = models.text.predict_proba(texts)
-    X = label_features(np.array([s.box for s in segs]), texts, tp, h)
-    return models.label.predict_proba(X)
+    X = label_features(np.array([s.box for s in segs]), texts, tp, h, models.link)
+    # features are only ever appended: an older label model reads the first columns
+    return models.label.predict_proba(X[:, : len(models.label.features)])
 
 
 def entities_from_words(

@@ -95,15 +95,20 @@ def decode_f1(P_list, y_list, thr: float) -> float:
 LINK_HGB = dict(max_iter=300, max_leaf_nodes=15, l2_regularization=1.0)
 
 
-def train_link(pages: list[FormPage]) -> tuple[TreeEnsemble, float]:
+def train_link(pages: list[FormPage]) -> tuple[TreeEnsemble, float, list[TreeEnsemble]]:
+    """The entity link model, its threshold, and the per-fold models (the label
+    model's relational features on page ``i`` come from the model of the fold
+    that did not see page ``i``)."""
     data = [link_pairs(p) for p in pages]
     fold = _folds(len(pages))
     oof = []
+    fold_models = []
     for k in range(N_FOLDS):
         tr = [i for i in range(len(pages)) if fold[i] != k]
         X = np.concatenate([data[i][0] for i in tr])
         Y = np.concatenate([data[i][1].ravel() for i in tr])
         m = _hgb(**LINK_HGB).fit(X, Y)
+        fold_models.append(TreeEnsemble.from_sklearn(m, PAIR_FEATURES))
         for i in range(len(pages)):
             if fold[i] == k:
                 F, y = data[i]
@@ -115,7 +120,7 @@ def train_link(pages: list[FormPage]) -> tuple[TreeEnsemble, float]:
     print(f"link: cv F1 {max(scores):.4f} at threshold {thr:.3f}")
     X = np.concatenate([d[0] for d in data])
     Y = np.concatenate([d[1].ravel() for d in data])
-    return TreeEnsemble.from_sklearn(_hgb(**LINK_HGB).fit(X, Y), PAIR_FEATURES), thr
+    return TreeEnsemble.from_sklearn(_hgb(**LINK_HGB).fit(X, Y), PAIR_FEATURES), thr, fold_models
 
 
 # ------------------------------------------------------------ segmentation
@@ -172,7 +177,7 @@ def segment_labels(p: FormPage, segs: list[Segment]) -> list[str]:
     return [label_of.get(_majority(s.word_ids, owner), "other") for s in segs]
 
 
-def train_labels(pages: list[FormPage], h_model, v_model):
+def train_labels(pages: list[FormPage], h_model, v_model, link_folds: list[TreeEnsemble] | None = None):
     """Text model + label model. Also returns, per page, the predicted segments,
     their gold-derived labels and out-of-fold label probabilities (for the
     segment linker, which must see labels as uncertain as at run time)."""
@@ -195,7 +200,8 @@ def train_labels(pages: list[FormPage], h_model, v_model):
     ys: list[np.ndarray | None] = [None] * len(pages)
     for i, (segs, labels, h) in enumerate(per_page):
         if segs:
-            feats[i] = label_features(np.array([s.box for s in segs]), [s.text for s in segs], oof_text[i], h)
+            lm = link_folds[fold[i]] if link_folds else None
+            feats[i] = label_features(np.array([s.box for s in segs]), [s.text for s in segs], oof_text[i], h, lm)
             ys[i] = np.array([classes.index(y) for y in labels])
     have = [i for i in range(len(pages)) if feats[i] is not None]
     oof_label: list[np.ndarray | None] = [None] * len(pages)
@@ -249,10 +255,10 @@ def train_seg_link(pages: list[FormPage], per_page, oof_label) -> tuple[TreeEnse
 
 def train_all(pages: list[FormPage]) -> KVModels:
     t0 = time.time()
-    link, thr = train_link(pages)
+    link, thr, link_folds = train_link(pages)
     h_model = train_h_merge(pages)
     v_model = train_v_merge(pages, h_model)
-    text_model, label_model, per_page, oof_label = train_labels(pages, h_model, v_model)
+    text_model, label_model, per_page, oof_label = train_labels(pages, h_model, v_model, link_folds)
     seg_link, seg_thr = train_seg_link(pages, per_page, oof_label)
     print(f"trained in {time.time() - t0:.1f} s")
     return KVModels(

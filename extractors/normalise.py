@@ -65,7 +65,7 @@ def fix_digits(s: str) -> str:
 def normalise_text(raw: str | None) -> str | None:
     """Cleaned text; OCR's loose hyphens in double names ("Kay -Uwe" → "Kay-Uwe")
     and a stray full stop after a lower-case word ("Jörg." → "Jörg") are undone."""
-    s = clean_text(raw).strip(" ,;:_‘’'\"„“`|")
+    s = clean_text(raw).strip(" ,;:_‘’‚'\"„“`|").lstrip(".")
     s = re.sub(r"(?<=[A-Za-zÄÖÜäöüß])(?:\s+-\s*|\s*-\s+)(?=[A-ZÄÖÜ])", "-", s)
     if "." not in s[:-1]:
         s = re.sub(r"(?<=[a-zäöüß]{3})\.$", "", s)
@@ -119,6 +119,16 @@ def normalise_date(raw: str | None) -> str | None:
     if m:
         return _mkdate(int(m[3]), int(m[2]), int(m[1]))
     return None
+
+
+_SPLIT_DAY = re.compile(r"^(\d)\s+(\d\s*[.,/]\s*\d{1,2}\s*[.,/]\s*\d{2,4})(?!\d)")
+
+
+def join_split_day(s: str) -> str:
+    """``"1 5.08.2026"`` → ``"15.08.2026"``: page OCR splits a two-digit day after
+    a narrow "1" into two words. Only for text that is nothing but the value
+    (a known box): the lone digit must start it and a full date follow."""
+    return _SPLIT_DAY.sub(r"\1\2", s.strip())
 
 
 def find_date_text(s: str) -> str | None:
@@ -235,7 +245,7 @@ def normalise_email(raw: str | None) -> str | None:
     s = clean_text(raw).replace(" ", "")
     s = s.replace("(at)", "@").replace("[at]", "@")
     m = re.search(r"[\w.+\-äöüß]+@[\w\-äöü]+(?:\.[\w\-]+)+", s)
-    return m.group(0).rstrip(".") if m else None
+    return m.group(0).strip(".") if m else None
 
 
 def normalise_phone(raw: str | None) -> str | None:

@@ -17,7 +17,7 @@ from extractors import checkbox as cb
 from extractors.editions import Registration, register
 from extractors.layout import Match, find_label, group_lines, reading_key
 from extractors.regions import PageWords
-from extractors.reocr import ocr_box
+from extractors.reocr import ocr_box, ocr_line
 from forms.catalogue import Edition, FieldDefinition, FormDefinition
 
 PageImage = Callable[[int], "Image.Image | None"]
@@ -25,7 +25,7 @@ PageImage = Callable[[int], "Image.Image | None"]
 #: boxes one document may send to second-chance OCR (extractors.reocr) when a
 #: value is missing or unreadable, and fields that may get a confirming read
 REOCR_BUDGET = 24
-CONFIRM_BUDGET = 8
+CONFIRM_BUDGET = 16
 _OFF = {"", "off", "false", "0", "no", "nein", "none"}
 #: a single word becomes a stopping "printed" word only if at least this long
 _MIN_PRINTED_SINGLE = 5
@@ -118,8 +118,9 @@ class DocumentReader:
         if len(ws) > 1:
             # printed small print (6–7 pt) reaching into a box is much smaller
             # than filled-in values: drop words far below the tallest one
-            hmax = max(w.bbox[3] - w.bbox[1] for w in ws)
-            ws = [w for w in ws if (w.bbox[3] - w.bbox[1]) >= _SMALL_PRINT * hmax]
+            # (compared as font sizes: "von" has no ascender, "Vermittlung" has both)
+            hmax = max(font_size(w) for w in ws)
+            ws = [w for w in ws if font_size(w) >= _SMALL_PRINT * hmax]
         return ws
 
     # -- printed words ---------------------------------------------------
@@ -228,6 +229,14 @@ class DocumentReader:
         self.reocr_left -= 1
         return ocr_box(img, box, page, **kw)
 
+    def reread(self, page: int, region: list[float], **kw) -> list[Word]:
+        """A second read of one value line (``extractors.reocr.ocr_line``), same budget as :meth:`reocr`."""
+        img = self.image(page)
+        if img is None or self.reocr_left <= 0:
+            return []
+        self.reocr_left -= 1
+        return ocr_line(img, region, page, **kw)
+
     def image(self, page: int) -> Image.Image | None:
         if page not in self._img:
             self._img[page] = self.page_image(page) if self.page_image else None
@@ -253,6 +262,23 @@ def _page_order(ms: list[Match]) -> list[Match]:
         out.extend(sorted(row, key=lambda m: m.bbox[0]))
         rest = [m for m in rest if not any(m is x for x in row)]
     return out
+
+
+_ASCENDING = re.compile(r"[A-ZÄÖÜ0-9bdfhkltäöüß&§/()\[\]{}|!?%@#$€]")
+_DESCENDING = re.compile(r"[gjpqy,;()\[\]{}|@§]")
+
+
+def font_size(w: Word) -> float:
+    """A word's box height scaled to the font's full height (ascender to descender).
+
+    A box spans only the parts of the font its letters use: an x-height word
+    ("von", "nur") is about half as tall as "Vermittlung" in the same font.
+    Shares of the em for a Helvetica-like face.
+    """
+    h = w.bbox[3] - w.bbox[1]
+    up, down = bool(_ASCENDING.search(w.text)), bool(_DESCENDING.search(w.text))
+    share = 0.93 if up and down else 0.72 if up else 0.72 if down else 0.53
+    return h / share
 
 
 def _overlap_x(a: list[float], b: list[float]) -> float:

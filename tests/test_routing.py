@@ -88,3 +88,22 @@ def test_batch_split_only_for_confident_documents_with_a_known_type():
     assert not is_batch([letter, letter], 0.9, allow_same_type=True)  # nothing known: no batch
     assert not is_batch([form, NS(document_type="unknown", confidence=0.7)], 0.9)  # a form's odd page
     assert not is_batch([form, NS(document_type="invoice", confidence=0.6)], 0.9)
+
+
+def test_unsure_unknown_pages_join_a_neighbouring_document():
+    from classifiers.splitting import PageRange, batch_documents
+
+    def r(s, e, t, c):
+        return PageRange(start=s, end=e, document_type=t, confidence=c)
+
+    # an invoice's terms page the model could not place stays with the invoice
+    docs = batch_documents([r(1, 2, "invoice", 0.99), r(3, 3, "unknown", 0.8), r(4, 5, "gewerbeanmeldung", 0.95)], 0.9)
+    assert [(d.start, d.end, d.document_type) for d in docs] == [(1, 3, "invoice"), (4, 5, "gewerbeanmeldung")]
+    # an unsure first page joins the document after it
+    docs = batch_documents([r(1, 1, "unknown", 0.6), r(2, 2, "kindergeld_kg1", 0.99), r(3, 3, "invoice", 0.95)], 0.9)
+    assert [(d.start, d.end) for d in docs] == [(1, 2), (3, 3)]
+    # a form with one unsure page is no batch at all
+    assert batch_documents([r(1, 2, "wohngeld_mietzuschuss", 0.99), r(3, 3, "unknown", 0.7)], 0.9) == []
+    # a confident letter stays a document of its own
+    docs = batch_documents([r(1, 2, "gewerbeanmeldung", 0.95), r(3, 3, "unknown", 0.97)], 0.9)
+    assert [d.document_type for d in docs] == ["gewerbeanmeldung", "unknown"]

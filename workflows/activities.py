@@ -21,7 +21,7 @@ from PIL import Image
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from classifiers.splitting import is_batch
+from classifiers.splitting import batch_documents
 from formwerk.db import CaseStore
 from formwerk.documents.images import load_image_pages
 from formwerk.documents.pdf import read_pdf, render_pdf_page
@@ -263,14 +263,13 @@ class CaseActivities:
         segments: list[DocumentSegment] = []
         splitter = getattr(self.classifier, "split_batch", None)
         if inp.split and splitter is not None and len(content.pages) > 1:
-            ranges = splitter(content.pages)
-            if is_batch(ranges, self.options.split_min_confidence):
-                numbers = [p.page for p in content.pages]
-                segments = [
-                    DocumentSegment(start=numbers[r.start - 1], end=numbers[r.end - 1],
-                                    document_type=r.document_type, confidence=r.confidence)
-                    for r in ranges
-                ]
+            docs = batch_documents(splitter(content.pages), self.options.split_min_confidence)
+            numbers = [p.page for p in content.pages]
+            segments = [
+                DocumentSegment(start=numbers[r.start - 1], end=numbers[r.end - 1],
+                                document_type=r.document_type, confidence=r.confidence)
+                for r in docs
+            ]
         return ClassifyOutput(classification=result, segments=segments, duration_ms=_ms(start))
 
     @activity.defn(name="extract_fields")
