@@ -78,8 +78,8 @@ def _md_table(headers: tuple[str, ...] | list[str], rows: list[tuple[Any, ...]])
 def _batch_section(b: dict[str, Any] | None) -> list[str]:
     if not b:
         return []
-    rows = [(x["composition"], " | ".join(f"{s}-{e} {t}" for s, e, t in x["truth"]),
-             " | ".join(f"{s}-{e} {t}" for s, e, t in x["predicted"]), "yes" if x["exact"] else "**no**")
+    rows = [(x["composition"], "; ".join(f"{s}-{e} {t}" for s, e, t in x["truth"]),
+             "; ".join(f"{s}-{e} {t}" for s, e, t in x["predicted"]), "yes" if x["exact"] else "**no**")
             for x in b["batches"]]
     return [
         "## Mixed batches",

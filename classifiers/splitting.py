@@ -7,7 +7,9 @@ hand-made numbers. Rules, in order:
 2. a page starts a new document when its most likely type differs from the
    current document's type — unless it is a weak disagreement (the current
    type still has ≥ ``KEEP_PROB`` on that page and the page does not look like
-   a first page), which keeps e.g. a form's generic "Hinweise" page in its form;
+   a first page), which keeps e.g. a form's generic "Hinweise" page in its form,
+   or the page says it continues a document ("Seite 3 von 3": an invoice's
+   payment-terms page reads like nothing in particular);
 3. a page of the same type starts a new document when it looks like a first
    page: its embedding is closer to the type's first-page centroid than to its
    later-page centroid, or it says "Seite 1 von N";
@@ -116,7 +118,8 @@ def segment_pages(texts: list[str], probs: np.ndarray, labels: list[str], blank,
             continue
         first = _looks_first(texts[i], first_scores[i])
         if lab != cur:
-            keep = cur != UNKNOWN and probs[i][labels.index(cur)] >= KEEP_PROB and first is not True
+            weak = cur != UNKNOWN and probs[i][labels.index(cur)] >= KEEP_PROB and first is not True
+            keep = weak or bool(_PAGE_N.search(texts[i]) and not _PAGE_ONE.search(texts[i]))
             if keep:
                 segs[-1][1] = i
             else:

@@ -21,7 +21,8 @@ that scale.
 
 On a known edition, an uncertain value gets a second, independent read of
 its box (``SECOND_READ_BELOW``): agreement sets ``AGREEMENT``, disagreement
-multiplies by ``DISAGREEMENT``.
+multiplies by ``DISAGREEMENT``; a second read that only restores umlaut dots
+the page read lost is taken with ``DOTS_RESTORED``.
 
 The benchmark calibrates these against measured accuracy; change them here
 only (they travel as the extractor version).
@@ -57,6 +58,10 @@ DISAGREEMENT = 0.5
 # the second (enlarged) read differs from the page read only by umlaut dots the
 # page read lost: the second read is taken with this confidence
 DOTS_RESTORED = 0.97
+# a box the page read saw as empty whose own read finds only noise (below
+# RESCUE_MIN) stays empty with confidence UNREADABLE (> 0: routing flags it)
+RESCUE_MIN = 0.3
+UNREADABLE = 0.05
 # a disagreeing second read counts only if its own confidence is at least this
 # share of the first read's
 WEAK_SECOND_READ = 0.0  # measured: 0.6 let misreads through (2 of ~190 accepted)
@@ -80,7 +85,7 @@ BORROWED = 0.3
 # (failed checks, table gaps) are kept as they are: those values need a look.
 CALIBRATION = [(0.0, 0.0), (0.4, 0.4), (0.5, 0.86), (0.8, 0.9), (0.85, 0.97), (0.9, 0.99), (0.95, 0.997),
                (1.0, 0.999)]
-CONFIDENCE_VERSION = "c3"
+CONFIDENCE_VERSION = "c4"
 
 
 def word_factor(c: float) -> float:

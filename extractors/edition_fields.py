@@ -1,7 +1,13 @@
 """Reading fields from the widget boxes of a registered known edition.
 
 See ``extractors.editions`` for the registration. An uncertain value gets a
-second, independent read of its box (``extractors.reocr``).
+second, independent read of its box (``extractors.reocr``): the value line
+located by the page read's words, enlarged twice (``reocr.ocr_line``); comb
+fields are rebuilt cell by cell instead (``reocr.ocr_box``). The two reads
+agree (sure), differ only by umlaut dots the page read lost (the enlarged
+read is taken: at 300 dpi Tesseract drops dots far more often than it
+invents them), or disagree (the more confident read, lowered: a clerk looks).
+An empty box whose own read finds only noise stays empty but unreadable.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from extractors.layout import group_lines, union
 from extractors.normalise import clean_text, find_date_text, join_split_day, normalise
 from extractors.reader import DocumentReader
 from extractors.regions import drop_ignored
-from extractors.reocr import WHITELISTS, ink_share
+from extractors.reocr import WHITELISTS, ink_share, is_comb
 from forms.catalogue import FieldDefinition
 
 
@@ -50,6 +56,11 @@ class EditionFields:
         if worth_reocr(f, ef):
             # page OCR missed or garbled the value: recognise the boxes alone
             again = self._read_boxes(f, r, boxes, reocr="rescue")  # type: ignore[arg-type]
+            if ef.value is None and again.value is not None and again.confidence < conf.RESCUE_MIN:
+                # ink in a box the page read saw as empty, read as noise ("ae ae an"):
+                # not a value, but not a sure blank either (routing: unreadable)
+                return ExtractedField(name=f.name, source=again.source, page=again.page, bbox=again.bbox,
+                                      confidence=conf.UNREADABLE)
             if again.value is not None and (ef.value is None or len(again.issues) < len(ef.issues)):
                 return again
             return ef
@@ -75,12 +86,12 @@ class EditionFields:
         parts, words, page = [], [], None
         for pg, box in boxes:
             page = page or pg
-            if reocr and f.type in _COMB_TYPES:
+            if reocr and (f.type in _COMB_TYPES or _comb_box(r, pg, box)):
                 k = r.pages[pg].dpi / 72
                 ws = r.reocr(pg, box, multiline=(box[3] - box[1]) > 26 * k,
                              whitelist=whitelist_for(f))
             elif reocr:
-                region, multiline = _line_region(r, pg, box)
+                region, multiline = _line_region(r, pg, box, f)
                 ws = r.reread(pg, region, multiline=multiline) if region is not None else []
             else:
                 ws = r.words_in(pg, box)
@@ -165,7 +176,13 @@ class EditionFields:
 _COMB_TYPES = ("tax_id", "iban", "bic")
 
 
-def _line_region(r: DocumentReader, page: int, box: list[float]) -> tuple[list[float] | None, bool]:
+def _comb_box(r: DocumentReader, page: int, box: list[float]) -> bool:
+    img = r.image(page)
+    return img is not None and is_comb(img, box)
+
+
+def _line_region(r: DocumentReader, page: int, box: list[float],
+                 f: FieldDefinition | None = None) -> tuple[list[float] | None, bool]:
     """Where to read a box's value again, and whether it spans several lines.
 
     The page read's words locate the value well even when they misread it
@@ -175,6 +192,10 @@ def _line_region(r: DocumentReader, page: int, box: list[float]) -> tuple[list[f
     """
     k = r.pages[page].dpi / 72
     ws = r.words_in(page, box)
+    if f is not None:
+        ws = pick_words(f.type, drop_ignored(ws, f.ignore))
+    # frame debris (":" or "|" read where the value was missed) does not locate a value
+    ws = [w for w in ws if re.search(r"[0-9A-Za-zÄÖÜäöüß@]", w.text)]
     if not ws:
         return list(box), (box[3] - box[1]) > 26 * k
     lines = group_lines(ws)

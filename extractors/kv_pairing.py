@@ -228,7 +228,7 @@ def entities_from_words(
     m = models if models is not None else load_models()
     boxes = np.asarray(boxes, dtype=float).reshape(-1, 4)
     h = median_height(boxes)
-    segs = segment_words(boxes, texts, m.h_merge, m.v_merge)
+    segs = segment_words(boxes, texts, m.h_merge, m.v_merge, text_model=m.text)
     proba = label_segments(segs, h, m)
     ents = [
         Entity(id=i, text=s.text, box=s.box, label=LABELS[int(np.argmax(proba[i]))], word_ids=s.word_ids)

@@ -43,6 +43,11 @@ H_EDGE_FEATURES = [
     "right_paren",
     "left_upper_all",
 ]
+# Text-model probabilities (kv_model.HashedTextModel over LABELS) of the two
+# words: "Land | Angola" has a small gap but a label-like and a value-like word.
+H_EDGE_TEXT_FEATURES = [f"{side}_p_{c}" for side in ("left", "right") for c in ("question", "answer", "header", "other")]
+H_EDGE_FEATURES = H_EDGE_FEATURES + H_EDGE_TEXT_FEATURES
+_N_H_BASE = len(H_EDGE_FEATURES) - len(H_EDGE_TEXT_FEATURES)
 
 V_EDGE_FEATURES = [
     "gap_y",
@@ -109,12 +114,20 @@ def horizontal_edges(boxes: np.ndarray, h: float) -> list[tuple[int, int]]:
     ]
 
 
-def h_edge_features(boxes: np.ndarray, texts: list[str], edges: list[tuple[int, int]], h: float) -> np.ndarray:
+def h_edge_features(
+    boxes: np.ndarray, texts: list[str], edges: list[tuple[int, int]], h: float, word_proba: np.ndarray | None = None
+) -> np.ndarray:
+    """H_EDGE_FEATURES per edge; ``word_proba`` (n_words, 4) are the text-model
+    probabilities of each word (zeros when not given)."""
     X = np.zeros((len(edges), len(H_EDGE_FEATURES)), dtype=np.float32)
+    if word_proba is not None and len(edges):
+        ii = np.array([i for i, _ in edges])
+        jj = np.array([j for _, j in edges])
+        X[:, _N_H_BASE:] = np.concatenate([word_proba[ii], word_proba[jj]], axis=1)
     for k, (i, j) in enumerate(edges):
         a, b = boxes[i], boxes[j]
         ta, tb = texts[i], texts[j]
-        X[k] = [
+        X[k, :_N_H_BASE] = [
             (b[0] - a[2]) / h,
             (a[3] - a[1]) / h,
             (b[3] - b[1]) / h,
@@ -219,12 +232,15 @@ def segment_words(
     v_model=None,
     h_threshold: float = 0.5,
     v_threshold: float = 0.5,
+    text_model=None,
 ) -> list[Segment]:
     """Group words into segments.
 
     ``h_model`` / ``v_model`` have ``predict_proba(X)`` (e.g. a
     :class:`~extractors.kv_model.TreeEnsemble`); without them a gap rule is
     used: join words closer than 0.8 h unless the left word ends with ':'.
+    ``text_model`` (``predict_proba(texts)`` over LABELS) supplies the word
+    text features of ``h_model`` when it was trained with them.
     """
     boxes = np.asarray(boxes, dtype=float).reshape(-1, 4)
     n = len(boxes)
@@ -233,9 +249,12 @@ def segment_words(
     h = median_height(boxes)
     edges = horizontal_edges(boxes, h)
     if edges:
-        X = h_edge_features(boxes, texts, edges, h)
+        uses_text = h_model is not None and len(getattr(h_model, "features", [])) > _N_H_BASE
+        wp = text_model.predict_proba(texts) if uses_text and text_model is not None else None
+        X = h_edge_features(boxes, texts, edges, h, wp)
         if h_model is not None:
-            keep = h_model.predict_proba(X)[:, 1] >= h_threshold
+            # features are only ever appended: an older model reads the first columns
+            keep = h_model.predict_proba(X[:, : len(h_model.features)])[:, 1] >= h_threshold
         else:
             keep = (X[:, 0] < 0.8) & (X[:, 8] == 0)
         edges = [e for e, k in zip(edges, keep) if k]

@@ -126,6 +126,21 @@ def train_link(pages: list[FormPage]) -> tuple[TreeEnsemble, float, list[TreeEns
 # ------------------------------------------------------------ segmentation
 
 
+def train_text(pages: list[FormPage]) -> tuple[HashedTextModel, list[HashedTextModel]]:
+    """Text model on the gold entity texts (LABELS), and one per fold without
+    that fold's pages: words and segments of page ``i`` are scored during
+    training by the model of the fold that did not see page ``i``."""
+    classes = list(LABELS)
+    fold = _folds(len(pages))
+
+    def fit(idx):
+        ents = [e for i in idx for e in pages[i].entities]
+        return HashedTextModel.fit([e.text for e in ents], [e.label for e in ents], classes)
+
+    folds = [fit([i for i in range(len(pages)) if fold[i] != k]) for k in range(N_FOLDS)]
+    return fit(range(len(pages))), folds
+
+
 def word_owner(p: FormPage) -> np.ndarray:
     owner = np.full(len(p.words), -1)
     for e in p.entities:
@@ -133,15 +148,16 @@ def word_owner(p: FormPage) -> np.ndarray:
     return owner
 
 
-def train_h_merge(pages: list[FormPage]) -> TreeEnsemble:
+def train_h_merge(pages: list[FormPage], text_folds: list[HashedTextModel]) -> TreeEnsemble:
     Xs, Ys = [], []
-    for p in pages:
+    fold = _folds(len(pages))
+    for i, p in enumerate(pages):
         boxes, texts, h = page_arrays(p)
         owner = word_owner(p)
         edges = horizontal_edges(boxes, h)
         if not edges:
             continue
-        Xs.append(h_edge_features(boxes, texts, edges, h))
+        Xs.append(h_edge_features(boxes, texts, edges, h, text_folds[fold[i]].predict_proba(texts)))
         Ys.append(np.array([owner[i] == owner[j] for i, j in edges]))
     X, Y = np.concatenate(Xs), np.concatenate(Ys)
     print(f"h_merge: {len(Y)} edges, {Y.mean():.3f} joining")
@@ -152,12 +168,13 @@ def _majority(ids: list[int], owner: np.ndarray) -> int:
     return Counter(owner[ids].tolist()).most_common(1)[0][0]
 
 
-def train_v_merge(pages: list[FormPage], h_model: TreeEnsemble) -> TreeEnsemble:
+def train_v_merge(pages: list[FormPage], h_model: TreeEnsemble, text_folds: list[HashedTextModel]) -> TreeEnsemble:
     Xs, Ys = [], []
-    for p in pages:
+    fold = _folds(len(pages))
+    for i, p in enumerate(pages):
         boxes, texts, h = page_arrays(p)
         owner = word_owner(p)
-        segs = segment_words(boxes, texts, h_model, None)
+        segs = segment_words(boxes, texts, h_model, None, text_model=text_folds[fold[i]])
         edges = vertical_edges(segs, h)
         if not edges:
             continue
@@ -177,25 +194,28 @@ def segment_labels(p: FormPage, segs: list[Segment]) -> list[str]:
     return [label_of.get(_majority(s.word_ids, owner), "other") for s in segs]
 
 
-def train_labels(pages: list[FormPage], h_model, v_model, link_folds: list[TreeEnsemble] | None = None):
-    """Text model + label model. Also returns, per page, the predicted segments,
-    their gold-derived labels and out-of-fold label probabilities (for the
-    segment linker, which must see labels as uncertain as at run time)."""
+def train_labels(
+    pages: list[FormPage],
+    h_model,
+    v_model,
+    text_folds: list[HashedTextModel],
+    link_folds: list[TreeEnsemble] | None = None,
+):
+    """Label model on predicted segments. Also returns, per page, the predicted
+    segments, their gold-derived labels and out-of-fold label probabilities
+    (for the segment linker, which must see labels as uncertain as at run
+    time). Text and link features of page ``i`` come from the fold models that
+    did not see page ``i``."""
     classes = list(LABELS)
-    per_page = []
-    for p in pages:
-        boxes, texts, h = page_arrays(p)
-        segs = segment_words(boxes, texts, h_model, v_model)
-        per_page.append((segs, segment_labels(p, segs), h))
     fold = _folds(len(pages))
+    per_page = []
     oof_text: list[np.ndarray | None] = [None] * len(pages)
-    for k in range(N_FOLDS):
-        tr_t = [s.text for i, (segs, _, _) in enumerate(per_page) if fold[i] != k for s in segs]
-        tr_y = [y for i, (_, ys, _) in enumerate(per_page) if fold[i] != k for y in ys]
-        tm = HashedTextModel.fit(tr_t, tr_y, classes)
-        for i, (segs, _, _) in enumerate(per_page):
-            if fold[i] == k and segs:
-                oof_text[i] = tm.predict_proba([s.text for s in segs])
+    for i, p in enumerate(pages):
+        boxes, texts, h = page_arrays(p)
+        segs = segment_words(boxes, texts, h_model, v_model, text_model=text_folds[fold[i]])
+        per_page.append((segs, segment_labels(p, segs), h))
+        if segs:
+            oof_text[i] = text_folds[fold[i]].predict_proba([s.text for s in segs])
     feats: list[np.ndarray | None] = [None] * len(pages)
     ys: list[np.ndarray | None] = [None] * len(pages)
     for i, (segs, labels, h) in enumerate(per_page):
@@ -214,12 +234,9 @@ def train_labels(pages: list[FormPage], h_model, v_model, link_folds: list[TreeE
     X = np.concatenate([feats[i] for i in have])
     Y = np.concatenate([ys[i] for i in have])
     acc = float(np.mean(np.concatenate([oof_label[i].argmax(1) for i in have]) == Y))
-    text_model = HashedTextModel.fit(
-        [s.text for segs, _, _ in per_page for s in segs], [y for _, lab, _ in per_page for y in lab], classes
-    )
     label_model = _hgb(max_iter=150).fit(X, Y)
     print(f"labels: {len(Y)} segments, distribution {np.bincount(Y, minlength=4).tolist()}, cv accuracy {acc:.3f}")
-    return text_model, TreeEnsemble.from_sklearn(label_model, LABEL_FEATURES), per_page, oof_label
+    return TreeEnsemble.from_sklearn(label_model, LABEL_FEATURES), per_page, oof_label
 
 
 def train_seg_link(pages: list[FormPage], per_page, oof_label) -> tuple[TreeEnsemble, float]:
@@ -256,9 +273,10 @@ def train_seg_link(pages: list[FormPage], per_page, oof_label) -> tuple[TreeEnse
 def train_all(pages: list[FormPage]) -> KVModels:
     t0 = time.time()
     link, thr, link_folds = train_link(pages)
-    h_model = train_h_merge(pages)
-    v_model = train_v_merge(pages, h_model)
-    text_model, label_model, per_page, oof_label = train_labels(pages, h_model, v_model, link_folds)
+    text_model, text_folds = train_text(pages)
+    h_model = train_h_merge(pages, text_folds)
+    v_model = train_v_merge(pages, h_model, text_folds)
+    label_model, per_page, oof_label = train_labels(pages, h_model, v_model, text_folds, link_folds)
     seg_link, seg_thr = train_seg_link(pages, per_page, oof_label)
     print(f"trained in {time.time() - t0:.1f} s")
     return KVModels(

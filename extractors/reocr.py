@@ -102,6 +102,16 @@ def _decomb(a: np.ndarray) -> np.ndarray | None:
     return np.hstack([gap] + parts)
 
 
+def is_comb(img: Image.Image, box: list[float], margin: float = 4.0) -> bool:
+    """Whether ``box`` (page pixels) holds a comb field: one character per printed cell."""
+    W, H = img.size
+    x0, y0 = max(0, int(box[0] - margin)), max(0, int(box[1] - margin))
+    x1, y1 = min(W, int(box[2] + margin)), min(H, int(box[3] + margin))
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return False
+    return _decomb(np.asarray(img.convert("L").crop((x0, y0, x1, y1)))) is not None
+
+
 def ink_share(img: Image.Image, box: list[float]) -> float:
     a = np.asarray(img.convert("L").crop(tuple(int(v) for v in box)))
     if a.size == 0:
@@ -165,8 +175,9 @@ def ocr_line(img: Image.Image, region: list[float], page: int, *, multiline: boo
     reads the value as a line of ordinary text: the crop's background
     (grey widget fill, paper) is set to white, ruling lines erased, the crop
     enlarged ``scale`` times and recognised as one line (``multiline``: a
-    block); a lone character falls back to the word/char modes. Comb fields
-    go to :func:`ocr_box`. Returns [] for a crop without ink.
+    block); a lone character falls back to the word/char modes. Not for
+    comb fields (:func:`is_comb`): those go to :func:`ocr_box`. Returns []
+    for a crop without ink.
     """
     scale = LINE_SCALE if scale is None else scale
     W, H = img.size
@@ -175,8 +186,6 @@ def ocr_line(img: Image.Image, region: list[float], page: int, *, multiline: boo
     if x1 - x0 < 4 or y1 - y0 < 4:
         return []
     raw = np.asarray(img.convert("L").crop((x0, y0, x1, y1)))
-    if not multiline and _decomb(raw) is not None:
-        return ocr_box(img, region, page, multiline=False, margin=0.0, lang=lang)
     # only lines across the whole crop: erasing in strips (``_erase_lines``)
     # takes the dense x-height rows of a short strip of text for a line
     dark = raw < DARK

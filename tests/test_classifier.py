@@ -175,6 +175,13 @@ def test_segment_keeps_a_weak_disagreement_inside_its_form():
     assert segment_pages(["x", "Hinweise", "y"], probs, labels, [False] * 3, [0.3, None, -0.2]) == [(1, 3)]
 
 
+def test_a_page_that_says_it_continues_stays_with_its_document():
+    labels = ["invoice", "b", UNKNOWN]
+    probs = np.array([[.95, .03, .02], [.9, .05, .05], [.05, .05, .9], [.05, .9, .05]])
+    texts = ["Rechnung Seite 1 von 3", "Seite 2 von 3", "Zahlungsart IBAN Seite 3 von 3", "b form"]
+    assert segment_pages(texts, probs, labels, [False] * 4, [None] * 4) == [(1, 3), (4, 4)]
+
+
 # ---------------------------------------------------------------- trained classifier
 
 

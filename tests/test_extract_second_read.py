@@ -1,0 +1,183 @@
+"""Known-edition reading on scans: box words, the enlarged second read and its verdicts.
+
+Measured on scanned real GewA 1 forms (``python -m bench.realscan``): page
+OCR at 300 dpi drops umlaut dots ("Jürgen" → "Jurgen"), splits a narrow "1"
+off a date, and the small-print filter dropped x-height words ("von").
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from types import SimpleNamespace
+
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from extractors import CatalogueExtractor
+from extractors import confidence as conf
+from extractors.edition_fields import _line_region, dots_restored
+from extractors.normalise import join_split_day, normalise_email, normalise_text
+from extractors.reader import DocumentReader, font_size
+from extractors.reocr import ocr_line
+from forms import load_catalogue
+from formwerk.models import DocumentContent, ExtractedField, PageContent, Word
+
+
+def w(text: str, x0: float, y0: float, x1: float, y1: float, c: float = 0.96) -> Word:
+    return Word(text=text, bbox=[x0, y0, x1, y1], confidence=c, page=1)
+
+
+# -- small print vs x-height words ---------------------------------------------
+
+
+def test_words_in_keeps_x_height_words_and_drops_small_print():
+    words = [w("Vermittlung", 178, 1778, 427, 1825), w("von", 440, 1792, 520, 1818),
+             w("Versicherungen", 539, 1779, 886, 1826),
+             w("(genau", 900, 1800, 960, 1820)]  # 6 pt instruction reaching into the box
+    form = load_catalogue().get("gewerbeanmeldung")
+    content = DocumentContent(pages=[PageContent(page=1, width=2481, height=3509, words=words)])
+    r = DocumentReader(form, content, lambda p: None, date(2026, 1, 1))
+    got = [x.text for x in r.words_in(1, [170, 1760, 2350, 2170])]
+    assert got == ["Vermittlung", "von", "Versicherungen"]
+
+
+def test_font_size_scales_by_the_letters_a_box_spans():
+    big = font_size(w("Vermittlung", 0, 0, 10, 47))
+    assert font_size(w("von", 0, 0, 10, 26)) == pytest.approx(big, rel=0.1)
+    assert font_size(w("Name", 0, 0, 10, 34)) == pytest.approx(big, rel=0.1)
+
+
+# -- dates split by page OCR ---------------------------------------------------
+
+
+@pytest.mark.parametrize("raw,out", [
+    ("1 5.08.2026", "15.08.2026"),
+    ("2 6.01 .2001", "26.01 .2001"),
+    ("1 5.08", "1 5.08"),  # not a full date after the lone digit: untouched
+    ("1 .05.2026", "1 .05.2026"),  # the lost digit cannot be guessed
+    ("15.08.2026", "15.08.2026"),
+])
+def test_join_split_day(raw, out):
+    assert join_split_day(raw) == out
+
+
+def test_edge_debris_is_not_part_of_a_value():
+    assert normalise_text("‚Amtsgericht Bonn HRB 64860") == "Amtsgericht Bonn HRB 64860"
+    assert normalise_text(".Jürgen") == "Jürgen"
+    assert normalise_email(".enno.haeussler@mail.de") == "enno.haeussler@mail.de"
+
+
+# -- the verdict of two reads --------------------------------------------------
+
+
+@pytest.mark.parametrize("a,b,restored", [
+    ("Jurgen", "Jürgen", True),
+    ("Rosl-Barer-Allee 20, 78116 Olpe", "Rosl-Bärer-Allee 20, 78116 Olpe", True),
+    ("Jürgen", "Jurgen", False),  # the second read lost the dots: no
+    ("Jurgen", "Jürgan", False),  # anything else changed: no
+    ("Kramer", "Krämer", True),
+    ("Kramer", "Kramer", False),
+])
+def test_dots_restored(a, b, restored):
+    assert dots_restored(a, b) is restored
+
+
+class _TwoReads(CatalogueExtractor):
+    """The page read and the second read given, no OCR."""
+
+    def __init__(self, first, second):
+        super().__init__(load_catalogue())
+        self.reads = {None: first, "confirm": second, "rescue": second}
+
+    def _read_boxes(self, f, r, boxes, reocr):
+        return self.reads[reocr].model_copy(deep=True)
+
+
+def _reader():
+    return SimpleNamespace(sources={1: "ocr"}, image=lambda p: Image.new("L", (10, 10)), confirm_left=5)
+
+
+def _ef(value, c):
+    return ExtractedField(name="given_names", value=value, raw=value, confidence=c, source="ocr", page=1)
+
+
+def test_second_read_restoring_umlaut_dots_wins():
+    f = load_catalogue().get("gewerbeanmeldung").field("given_names")
+    ex = _TwoReads(_ef("Jurgen", 0.9), _ef("Jürgen", 0.6))
+    got = ex._read_with_second_look(f, _reader(), [(1, [0, 0, 5, 5])])
+    assert got.value == "Jürgen" and got.confidence >= conf.DOTS_RESTORED
+
+
+def test_agreeing_reads_raise_and_disagreeing_reads_lower_the_confidence():
+    f = load_catalogue().get("gewerbeanmeldung").field("given_names")
+    same = _TwoReads(_ef("Jürgen", 0.9), _ef("Jürgen", 0.7))._read_with_second_look(f, _reader(), [(1, [0, 0, 5, 5])])
+    assert same.value == "Jürgen" and same.confidence == conf.AGREEMENT
+    other = _TwoReads(_ef("Jürgen", 0.9), _ef("Jörgen", 0.7))._read_with_second_look(f, _reader(), [(1, [0, 0, 5, 5])])
+    assert other.confidence == pytest.approx(0.9 * conf.DISAGREEMENT)
+
+
+# -- where and how the second read looks ---------------------------------------
+
+
+def test_line_region_stays_inside_the_box_and_above_the_next_label():
+    box = [290, 711, 1042, 788]
+    words = [w("Albers", 294, 730, 434, 790)]  # the value overflows the box by 2 px
+    r = SimpleNamespace(pages={1: SimpleNamespace(dpi=300)}, words_in=lambda p, b: words)
+    region, multiline = _line_region(r, 1, box)
+    assert not multiline
+    assert box[0] < region[0] <= 294 and 434 < region[2] < box[2]
+    assert region[3] <= 790 + 0.05 * 60 + 0.01  # not down into "5 Geburtsname" below
+    assert region[1] < 730
+
+
+def _font(size):
+    for path in ("/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+                 "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"):
+        try:
+            return ImageFont.truetype(path, size)
+        except OSError:
+            continue
+    pytest.skip("no TrueType font")
+
+
+def test_ocr_line_reads_a_value_on_a_grey_widget_fill():
+    """A grey box on white paper: the crop's edge must not read as "(" or "|"."""
+    img = Image.new("L", (900, 140), 246)
+    d = ImageDraw.Draw(img)
+    d.rectangle([40, 30, 860, 100], fill=215)
+    d.text((60, 38), "Jürgen Brüggemann", fill=20, font=_font(44))
+    words = ocr_line(img, [50, 32, 700, 100], page=1)
+    assert " ".join(x.text for x in words) == "Jürgen Brüggemann"
+    # words come back in page pixels
+    assert 40 <= words[0].bbox[0] <= 120 and 30 <= words[0].bbox[1] <= 100
+
+
+def test_noise_read_in_a_box_the_page_saw_empty_is_unreadable_not_a_value():
+    f = load_catalogue().get("gewerbeanmeldung").field("birth_name")
+    empty = ExtractedField(name="birth_name", source="none", page=1)
+    got = _TwoReads(empty, _ef("ae ae an", 0.0))._read_with_second_look(f, _reader(), [(1, [0, 0, 5, 5])])
+    assert got.value is None and 0 < got.confidence < 0.5
+    # a real rescue (page OCR missed the value) is kept
+    got = _TwoReads(empty, _ef("Schmidt", 0.8))._read_with_second_look(f, _reader(), [(1, [0, 0, 5, 5])])
+    assert got.value == "Schmidt"
+
+
+def test_line_region_ignores_frame_debris():
+    """Page OCR read only ":" where the value is: the box is read, not the debris."""
+    box = [590, 1146, 2385, 1267]
+    words = [w(":", 650, 1192, 654, 1196, 0.68), w(":", 879, 1193, 883, 1197, 0.59)]
+    r = SimpleNamespace(pages={1: SimpleNamespace(dpi=300)}, words_in=lambda p, b: words)
+    region, _ = _line_region(r, 1, box)
+    assert region == box
+
+
+def test_is_comb_tells_cells_from_an_ordinary_box():
+    from extractors.reocr import is_comb
+
+    img = Image.new("L", (600, 100), 246)
+    d = ImageDraw.Draw(img)
+    d.rectangle([20, 20, 580, 80], outline=0, width=2)
+    assert not is_comb(img, [20, 20, 580, 80])
+    for i in range(1, 8):
+        d.line([20 + 70 * i, 20, 20 + 70 * i, 80], fill=0, width=2)
+    assert is_comb(img, [20, 20, 580, 80])
