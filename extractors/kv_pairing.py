@@ -238,7 +238,7 @@ def entities_from_words(
 
 
 SEG_PAIR_FEATURES = PAIR_FEATURES + ["q_p_question", "q_p_answer", "q_p_other", "a_p_question", "a_p_answer", "a_p_other"]
-SEG_TAU = 0.05  # a segment is a key (value) candidate when p(question) (p(answer)) >= SEG_TAU
+SEG_TAU = 0.25  # a segment is a key (value) candidate when p(question) (p(answer)) >= SEG_TAU
 
 
 def segment_pair_features(
