@@ -86,3 +86,24 @@ def test_deskew_levels_a_tilted_page():
     fixed, angle = deskew(tilted)
     assert abs(angle + 2.5) < 0.5
     assert abs(estimate_skew(fixed)) < 0.5
+
+
+def test_ocr_reads_every_image_mode_through_a_raw_pixel_file():
+    """The engine hands Tesseract raw pixels (no PNG encoding); each mode reads the same."""
+    import os
+
+    from formwerk.ocr import TesseractEngine, image_file
+    from tests import badfiles
+
+    page = Image.open(io.BytesIO(badfiles.text_image(["Gewerbe-Anmeldung", "Familienname Müller"])))
+    engine = TesseractEngine(languages="deu")
+    texts = {}
+    for mode in ("L", "RGB", "RGBA", "1"):
+        words = engine.recognise(page.convert(mode), 1)
+        texts[mode] = " ".join(w.text for w in words)
+    assert "Gewerbe-Anmeldung" in texts["L"] and "Müller" in texts["L"]
+    assert texts["RGB"] == texts["L"] and texts["RGBA"] == texts["L"]
+    assert "Müller" in texts["1"]
+    with image_file(page) as path:
+        assert Image.open(path).size == page.size
+    assert not os.path.exists(path)  # the temporary file is removed
