@@ -75,8 +75,13 @@ def link_pairs(p: FormPage, entities=None) -> tuple[np.ndarray, np.ndarray]:
     return F.reshape(-1, len(PAIR_FEATURES)), y
 
 
-def decode_f1(P_list, y_list, thr: float) -> float:
-    tp = fp = gold = 0
+def decode_f1(P_list, y_list, thr: float, missed: int = 0) -> float:
+    """F1 of "each answer takes its best question if P >= thr". ``missed``:
+    gold links no candidate pair can reach (e.g. a side not segmented); they
+    count as false negatives so the threshold trades precision for recall as
+    in the benchmark."""
+    tp = fp = 0
+    gold = missed
     for P, y in zip(P_list, y_list):
         gold += int(y.sum())
         if P.size == 0:
@@ -239,19 +244,25 @@ def train_labels(
     return TreeEnsemble.from_sklearn(label_model, LABEL_FEATURES), per_page, oof_label
 
 
-def train_seg_link(pages: list[FormPage], per_page, oof_label) -> tuple[TreeEnsemble, float]:
+def train_seg_link(
+    pages: list[FormPage], per_page, oof_label, text_folds: list[HashedTextModel]
+) -> tuple[TreeEnsemble, float]:
     """Pair model on predicted segments: target is "both sides match the two
     ends of a gold link" (word-set IoU >= 0.5, the benchmark's rule)."""
     data = []
-    for p, (segs, _, h), proba in zip(pages, per_page, oof_label):
+    missed = 0
+    fold_of = _folds(len(pages))
+    for p, (segs, _, h), proba, fk in zip(pages, per_page, oof_label, fold_of):
         if not segs:
             continue
         ents = [Entity(id=i, text=sg.text, box=sg.box, word_ids=sg.word_ids) for i, sg in enumerate(segs)]
         gold_ids = [g.id for g in p.entities]
         matched = [gold_ids[k] if k >= 0 else None for k in match_entities([e.word_ids for e in ents], [g.word_ids for g in p.entities])]
-        qi, ai, F = segment_pair_features(ents, proba, h)
+        tp = text_folds[fk].predict_proba([e.text for e in ents])
+        qi, ai, F = segment_pair_features(ents, proba, h, tp)
         y = np.array([[(matched[q], matched[a]) in p.links and q != a for q in qi] for a in ai], dtype=bool)
         data.append((F.reshape(-1, len(SEG_PAIR_FEATURES)), y.reshape(len(ai), len(qi))))
+        missed += max(len(p.links) - int(y.sum()), 0)
     fold = _folds(len(data))
     oof = []
     for k in range(N_FOLDS):
@@ -262,9 +273,9 @@ def train_seg_link(pages: list[FormPage], per_page, oof_label) -> tuple[TreeEnse
                 F, y = data[i]
                 oof.append((m.predict_proba(F)[:, 1].reshape(y.shape) if F.size else np.zeros(y.shape), y))
     grid = np.arange(0.025, 0.8, 0.025)
-    scores = [decode_f1([o[0] for o in oof], [o[1] for o in oof], t) for t in grid]
+    scores = [decode_f1([o[0] for o in oof], [o[1] for o in oof], t, missed) for t in grid]
     thr = float(grid[int(np.argmax(scores))])
-    print(f"seg_link: cv F1 {max(scores):.4f} (reachable links) at threshold {thr:.3f}")
+    print(f"seg_link: cv F1 {max(scores):.4f} (all gold links, {missed} unreachable) at threshold {thr:.3f}")
     X = np.concatenate([d[0] for d in data])
     Y = np.concatenate([d[1].ravel() for d in data])
     return TreeEnsemble.from_sklearn(_hgb(**LINK_HGB).fit(X, Y), SEG_PAIR_FEATURES), thr
@@ -277,7 +288,7 @@ def train_all(pages: list[FormPage]) -> KVModels:
     h_model = train_h_merge(pages, text_folds)
     v_model = train_v_merge(pages, h_model, text_folds)
     label_model, per_page, oof_label = train_labels(pages, h_model, v_model, text_folds, link_folds)
-    seg_link, seg_thr = train_seg_link(pages, per_page, oof_label)
+    seg_link, seg_thr = train_seg_link(pages, per_page, oof_label, text_folds)
     print(f"trained in {time.time() - t0:.1f} s")
     return KVModels(
         link=link,

@@ -99,7 +99,8 @@ def test_tree_ensemble_matches_sklearn() -> None:
 def test_segmentation_splits_label_from_value() -> None:
     ws = words_of("Familienname:", 200, 300) + words_of("Müller", 700, 300) + words_of("Straße, Hausnummer:", 200, 650)
     boxes = np.array([w.bbox for w in ws])
-    segs = segment_words(boxes, [w.text for w in ws], load_models().h_merge, load_models().v_merge)
+    m = load_models()
+    segs = segment_words(boxes, [w.text for w in ws], m.h_merge, m.v_merge, text_model=m.text)
     assert sorted(s.text for s in segs) == ["Familienname:", "Müller", "Straße, Hausnummer:"]
 
 
@@ -149,3 +150,80 @@ def test_model_artefact_is_small_and_loads() -> None:
     m = load_models(str(path))
     assert m.link is not None and m.seg_link is not None and m.text is not None
     assert 0.0 < m.link_threshold < 1.0 and 0.0 < m.seg_link_threshold < 1.0
+
+
+# ---------------------------------------------------------------- new pieces
+
+
+def _line_boxes(ws: list[Word]) -> tuple[np.ndarray, list[str]]:
+    return np.array([w.bbox for w in ws], dtype=float), [w.text for w in ws]
+
+
+@pytest.mark.parametrize("n_lines", [0, 1, 3])
+def test_label_features_shape_and_relational_fallback(n_lines: int) -> None:
+    from extractors.kv_labels import LABEL_FEATURES, REL_FEATURES, label_features
+
+    ws: list[Word] = []
+    for k in range(n_lines):
+        ws += words_of(f"Feld{k}: Wert{k}", 200, 100 + 80 * k)
+    boxes, texts = _line_boxes(ws)
+    tp = np.full((len(texts), 4), 0.25)
+    X = label_features(boxes.reshape(-1, 4), texts, tp, H)
+    assert X.shape == (len(texts), len(LABEL_FEATURES))
+    assert np.isfinite(X).all()
+    # without a link model the relational block is zero
+    assert not X[:, -len(REL_FEATURES):].any()
+    learned = load_models()
+    if learned.link is not None and len(texts) >= 2:
+        Xr = label_features(boxes, texts, tp, H, learned.link)
+        assert Xr[:, -len(REL_FEATURES):].any()
+        np.testing.assert_array_equal(Xr[:, : -len(REL_FEATURES)], X[:, : -len(REL_FEATURES)])
+
+
+def test_h_edge_text_features_and_older_models() -> None:
+    from extractors.kv_segment import H_EDGE_FEATURES, H_EDGE_TEXT_FEATURES, h_edge_features, horizontal_edges
+
+    ws = words_of("Land Angola", 200, 100)
+    boxes, texts = _line_boxes(ws)
+    edges = horizontal_edges(boxes, H)
+    assert edges == [(0, 1)]
+    wp = np.array([[0.9, 0.05, 0.0, 0.05], [0.1, 0.8, 0.0, 0.1]])
+    X = h_edge_features(boxes, texts, edges, H, wp)
+    assert X.shape == (1, len(H_EDGE_FEATURES))
+    np.testing.assert_allclose(X[0, -len(H_EDGE_TEXT_FEATURES):], np.concatenate([wp[0], wp[1]]), atol=1e-6)
+    assert not h_edge_features(boxes, texts, edges, H)[0, -len(H_EDGE_TEXT_FEATURES):].any()
+
+    class OldModel:  # trained before the text features existed: reads the first columns only
+        features = H_EDGE_FEATURES[: -len(H_EDGE_TEXT_FEATURES)]
+
+        def predict_proba(self, X):
+            assert X.shape[1] == len(self.features)
+            return np.tile([0.0, 1.0], (len(X), 1))
+
+    segs = segment_words(boxes, texts, OldModel(), None)
+    assert [s.text for s in segs] == ["Land Angola"]
+
+
+def test_segment_links_give_each_segment_one_role() -> None:
+    from extractors.kv_pairing import entities_from_words, link_segments
+
+    models = load_models()
+    if models.seg_link is None:
+        pytest.skip("no trained kv_pairing model artefact")
+    boxes, texts = _line_boxes(form_layout())
+    ents, proba, h = entities_from_words(boxes, texts, models)
+    links = link_segments(ents, proba, h, models)
+    keys = {q for q, _, _ in links}
+    values = [a for _, a, _ in links]
+    assert len(values) == len(set(values))
+    assert not keys & set(values)
+    assert all(0.0 <= c <= 1.0 for _, _, c in links)
+
+
+def test_segment_pair_features_without_candidates() -> None:
+    from extractors.kv_pairing import SEG_PAIR_FEATURES, segment_pair_features
+
+    ents = [ent(0, "Titel", [100, 100, 300, 140], "other")]
+    proba = np.array([[0.0, 0.0, 0.0, 1.0]])
+    qi, ai, F = segment_pair_features(ents, proba, H, np.array([[0.1, 0.1, 0.1, 0.7]]))
+    assert qi == [] and ai == [] and F.shape == (0, 0, len(SEG_PAIR_FEATURES))
