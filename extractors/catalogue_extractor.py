@@ -34,11 +34,12 @@ from formwerk.models import DocumentContent, ExtractedField, Extraction, Validat
 from extractors import confidence as conf
 from extractors.acro_fields import AcroFields
 from extractors.edition_fields import EditionFields
+from extractors.fieldtext import dots_restored
 from extractors import invoice_fields as inv
 from extractors.normalise import clean_text, normalise
 from extractors.reader import DocumentReader, PageImage
 from extractors.layout import union
-from extractors.plausibility import borrowed, label_likeness, label_vocabulary
+from extractors.plausibility import borrowed, label_likeness, label_vocabulary, unlikely_q
 from extractors.rules import apply_rules
 from extractors.validators import CHECKSUM_VALIDATORS, FORMAT_MESSAGES, run_validators, validators_for
 from extractors.word_fields import WordFields
@@ -78,6 +79,7 @@ class CatalogueExtractor(AcroFields, EditionFields, WordFields):
                                                                 message="Das Feld konnte nicht gelesen werden.")])
             ef.extractor = ef.extractor or self.version
             fields[f.name] = ef
+        self._shared_diacritics(form, fields)
         self._plausibility(form, fields)
         issues = apply_rules(form.rules, fields)
         for ef in fields.values():
@@ -100,6 +102,22 @@ class CatalogueExtractor(AcroFields, EditionFields, WordFields):
                 ef.confidence *= conf.LABEL_LIKE
             if f.type == "text" and borrowed(f.name, ef.value, f.required, texts):
                 ef.confidence *= conf.BORROWED
+            if ef.source == "ocr" and f.type in ("text", "address", "email") and unlikely_q(ef.value):
+                ef.confidence *= conf.UNLIKELY_Q
+
+    def _shared_diacritics(self, form, fields: dict[str, ExtractedField]) -> None:
+        """Two read values of one type that differ only by diacritics one of them
+        lacks ("Andre-Ritter-Weg …" as business address, "André-Ritter-Weg …" as
+        home address): OCR drops umlaut dots and accents, it seldom invents them,
+        so both take the marked spelling, with the lower of the two confidences."""
+        read = [(f, fields[f.name]) for f in form.fields if f.type in ("text", "address")
+                and fields.get(f.name) is not None and fields[f.name].source in ("ocr", "text_layer")
+                and isinstance(fields[f.name].value, str)]
+        for fa, a in read:
+            for fb, b in read:
+                if fa.type == fb.type and a is not b and dots_restored(a.value, b.value):
+                    a.value = b.value
+                    a.confidence = min(a.confidence, b.confidence)
 
     def _from_invoice(self, f: FieldDefinition, r: DocumentReader) -> ExtractedField | None:
         """Free-layout invoice reading (``extractors.invoice_fields``); evidence scales the confidence."""

@@ -15,14 +15,15 @@
   (IBAN, Steuer-ID) removes ``CHECKSUM_PASS_SHRINK`` of the remaining doubt.
 
 After the form-level plausibility checks of ``extractors.plausibility``
-(``LABEL_LIKE``, ``BORROWED``), :func:`calibrate` maps the score onto the
+(``LABEL_LIKE``, ``BORROWED``, ``UNLIKELY_Q``), :func:`calibrate` maps the score onto the
 measured share of right values (``CALIBRATION``); routing thresholds are on
 that scale.
 
 On a known edition, an uncertain value gets a second, independent read of
 its box (``SECOND_READ_BELOW``): agreement sets ``AGREEMENT``, disagreement
 multiplies by ``DISAGREEMENT``; a second read that only restores umlaut dots
-the page read lost is taken with ``DOTS_RESTORED``.
+the page read lost is taken with ``DOTS_RESTORED``; between two disagreeing
+reads a third one decides (``MAJORITY``) when it agrees with one of them.
 
 The benchmark calibrates these against measured accuracy; change them here
 only (they travel as the extractor version).
@@ -58,6 +59,9 @@ DISAGREEMENT = 0.5
 # the second (enlarged) read differs from the page read only by umlaut dots the
 # page read lost: the second read is taken with this confidence
 DOTS_RESTORED = 0.97
+# two reads disagree and a third read agrees with one of them: that one is
+# taken with MAJORITY (extractors.edition_fields._third_read)
+MAJORITY = 0.95
 # a box the page read saw as empty whose own read finds only noise (below
 # RESCUE_MIN) stays empty with confidence UNREADABLE (> 0: routing flags it)
 RESCUE_MIN = 0.3
@@ -77,6 +81,9 @@ LABEL_LIKE_SHARE = 0.6
 LABEL_LIKE = 0.3
 # a value that is another field's reading (extractors.plausibility.borrowed)
 BORROWED = 0.3
+# an OCR'd text, address or e-mail with a "q" not followed by "u"
+# (extractors.plausibility.unlikely_q): mostly a misread "g"
+UNLIKELY_Q = 0.3
 # Last step: a monotone piecewise-linear map from the score above to the
 # measured share of right values (fitted by isotonic regression on the tune
 # set of a dev run: generated documents, seeds 7000-7451, 474 read fields; held-out

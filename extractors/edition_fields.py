@@ -19,12 +19,12 @@ from formwerk.models import ExtractedField, ValidationIssue
 
 from extractors import checkbox as cb
 from extractors import confidence as conf
-from extractors.fieldtext import option_value, pick_words, row_defaults, same_value, split_part, whitelist_for, worth_reocr
+from extractors.fieldtext import dots_restored, option_value, pick_words, row_defaults, same_value, split_part, whitelist_for, worth_reocr
 from extractors.layout import group_lines, union
 from extractors.normalise import clean_text, find_date_text, join_split_day, normalise
 from extractors.reader import DocumentReader
 from extractors.regions import drop_ignored
-from extractors.reocr import WHITELISTS, ink_share, is_comb
+from extractors.reocr import THIRD_SCALE, WHITELISTS, ink_share, is_comb
 from forms.catalogue import FieldDefinition
 
 
@@ -76,13 +76,38 @@ class EditionFields:
                 return again
             elif again.value is not None and not again.issues and \
                     again.confidence >= conf.WEAK_SECOND_READ * ef.confidence:
+                voted = self._third_read(f, r, boxes, ef, again)
+                if voted is not None:
+                    return voted
                 # the reads disagree: keep the more confident one, lowered (a clerk looks)
                 return _disputed(ef, again)
         return ef
 
+    def _third_read(self, f: FieldDefinition, r: DocumentReader, boxes, first: ExtractedField,
+                    second: ExtractedField) -> ExtractedField | None:
+        """Two reads disagree: a third read at another size (``reocr.THIRD_SCALE``) sides with one.
+
+        Not for types whose characters all reads confuse alike (e-mail: g/q,
+        j/i), and not when the outvoted read has a rare glyph (§, &, ß,
+        umlauts) the winners lack: enlarged reads turn "§" into "8" together.
+        None: no majority, a clerk decides.
+        """
+        if f.type in _NO_VOTE_TYPES or f.type in _COMB_TYPES or r.reocr_left <= 0:
+            return None
+        if any(_comb_box(r, pg, box) for pg, box in boxes):
+            return None  # comb cells are read one way only (``reocr.ocr_box``): no independent third read
+        third = self._read_boxes(f, r, boxes, reocr="third")
+        if third.value is None or third.issues:
+            return None
+        for winner, loser in ((second, first), (first, second)):
+            if same_value(third.value, winner.value) and not _lost_glyph(loser.value, winner.value):
+                winner.confidence = max(winner.confidence, conf.MAJORITY)
+                return winner
+        return None
+
     def _read_boxes(self, f: FieldDefinition, r: DocumentReader, boxes: list[tuple[int, list[float]]],
                     reocr: str | None) -> ExtractedField:
-        """Text of the boxes: page words, or (``reocr`` = "rescue"/"confirm") a new OCR of each box."""
+        """Text of the boxes: page words, or (``reocr`` = "rescue"/"confirm"/"third") a new OCR of each box."""
         parts, words, page = [], [], None
         for pg, box in boxes:
             page = page or pg
@@ -92,7 +117,8 @@ class EditionFields:
                              whitelist=whitelist_for(f))
             elif reocr:
                 region, multiline = _line_region(r, pg, box, f)
-                ws = r.reread(pg, region, multiline=multiline) if region is not None else []
+                scale = THIRD_SCALE if reocr == "third" else None
+                ws = r.reread(pg, region, multiline=multiline, scale=scale) if region is not None else []
             else:
                 ws = r.words_in(pg, box)
             ws = pick_words(f.type, drop_ignored(ws, f.ignore))
@@ -209,17 +235,24 @@ def _line_region(r: DocumentReader, page: int, box: list[float],
     return region, len(lines) > 1
 
 
-def dots_restored(first, second) -> bool:
-    """``second`` is ``first`` with umlaut dots (or ß) the first read lost, and nothing else changed."""
-    if not isinstance(first, str) or not isinstance(second, str) or first == second:
-        return False
-    if len(first) != len(second):
-        return False
-    pairs = [(a, b) for a, b in zip(first, second) if a != b]
-    return bool(pairs) and all(_DOTLESS.get(b) == a for a, b in pairs)
+#: value types no third read may decide (all reads confuse their characters alike)
+_NO_VOTE_TYPES = ("email",)
 
 
-_DOTLESS = {"ä": "a", "ö": "o", "ü": "u", "Ä": "A", "Ö": "O", "Ü": "U"}
+def _rare(c: str) -> bool:
+    return ord(c) > 127 or c in "§&"
+
+
+def _lost_glyph(loser, winner) -> bool:
+    """The outvoted read has a rare glyph (§, &, ß, umlauts, accents) the winning
+    reads lack, or it has fewer spaces in the same characters: enlarged reads
+    turn "§" into "8" and split "31297" into "31 297" together."""
+    lo, wi = str(loser), str(winner)
+    if any(_rare(c) and c not in wi for c in lo):
+        return True
+    return lo.replace(" ", "") == wi.replace(" ", "") and lo.count(" ") < wi.count(" ")
+
+
 
 
 def _disputed(a: ExtractedField, b: ExtractedField) -> ExtractedField:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 from formwerk.models import ExtractedField, Word
@@ -81,3 +82,19 @@ def row_defaults(f: FieldDefinition, rec: dict, done: dict) -> dict:
         if rec.get(c.name) in (None, "") and c.default_from and c.default_from in done:
             rec[c.name] = done[c.default_from].value
     return rec
+
+
+def dots_restored(first, second) -> bool:
+    """``second`` is ``first`` with diacritics the first read lost (umlaut dots,
+    accents: "Jurgen" / "Jürgen", "Andre" / "André"), and nothing else changed."""
+    if not isinstance(first, str) or not isinstance(second, str) or first == second:
+        return False
+    if len(first) != len(second):
+        return False
+    pairs = [(a, b) for a, b in zip(first, second) if a != b]
+    return bool(pairs) and all(_base_letter(b) == a != b for a, b in pairs)
+
+
+def _base_letter(c: str) -> str:
+    """"ü" → "u", "é" → "e" (Unicode decomposition, marks dropped)."""
+    return unicodedata.normalize("NFD", c)[0]

@@ -67,6 +67,9 @@ def normalise_text(raw: str | None) -> str | None:
     and a stray full stop after a lower-case word ("Jörg." → "Jörg") are undone."""
     s = clean_text(raw).strip(" ,;:_‘’‚'\"„“`|").lstrip(".")
     s = re.sub(r"(?<=[A-Za-zÄÖÜäöüß])(?:\s+-\s*|\s*-\s+)(?=[A-ZÄÖÜ])", "-", s)
+    # capital I and small l are one glyph in sans-serif print: no word starts
+    # "II" followed by a small letter ("IIdiko" is "Ildiko"; "II." stays)
+    s = re.sub(r"(?<![\w])II(?=[a-zäöüß])", "Il", s)
     if "." not in s[:-1]:
         s = re.sub(r"(?<=[a-zäöüß]{3})\.$", "", s)
     return s or None
@@ -118,6 +121,11 @@ def normalise_date(raw: str | None) -> str | None:
     m = _COMPACT_DATE.search(s.replace(" ", ""))
     if m:
         return _mkdate(int(m[3]), int(m[2]), int(m[1]))
+    # OCR spaces inside the numbers ("30.1 1 .2026"): the date without them
+    m = _NUM_DATE.fullmatch(s.replace(" ", ""))
+    if m:
+        d, mo, y = (fix_digits(g) for g in m.groups())
+        return _mkdate(_year(y), int(mo), int(d))
     return None
 
 

@@ -74,3 +74,13 @@ def borrowed(name: str, value: str, required: bool, others: dict[str, str]) -> b
         if not required and contains_words(ov, value):
             return True
     return False
+
+
+_Q_WITHOUT_U = re.compile(r"q(?!u)", re.I)
+
+
+def unlikely_q(value: str) -> bool:
+    """A "q" not followed by "u": rare in German words and names, but the
+    usual OCR misreading of "g" in print at 300 dpi ("Sontaqweg", "qmx.de"),
+    which a second read of the same pixels repeats."""
+    return bool(_Q_WITHOUT_U.search(value))

@@ -94,3 +94,12 @@ def test_table_row_with_an_empty_read_column_is_not_confident():
     ef = run(form, words).fields["children"]
     assert len(ef.value) == 2 and ef.value[1]["given_names"] is None
     assert ef.confidence <= 0.3
+
+
+def test_q_without_u_is_an_unlikely_reading():
+    from extractors.plausibility import unlikely_q
+
+    assert unlikely_q("Sontaqweg 12, 58442 Bamberg")
+    assert unlikely_q("paolo.junk@qmx.de")
+    assert not unlikely_q("Quellenweg 3, 12345 Quedlinburg")
+    assert not unlikely_q("Sontagweg 12, 58442 Bamberg")

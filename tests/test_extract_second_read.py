@@ -77,6 +77,7 @@ def test_edge_debris_is_not_part_of_a_value():
     ("Jurgen", "Jürgan", False),  # anything else changed: no
     ("Kramer", "Krämer", True),
     ("Kramer", "Kramer", False),
+    ("Andre-Ritter-Weg 5", "André-Ritter-Weg 5", True),
 ])
 def test_dots_restored(a, b, restored):
     assert dots_restored(a, b) is restored
@@ -85,16 +86,17 @@ def test_dots_restored(a, b, restored):
 class _TwoReads(CatalogueExtractor):
     """The page read and the second read given, no OCR."""
 
-    def __init__(self, first, second):
+    def __init__(self, first, second, third=None):
         super().__init__(load_catalogue())
-        self.reads = {None: first, "confirm": second, "rescue": second}
+        self.reads = {None: first, "confirm": second, "rescue": second, "third": third}
 
     def _read_boxes(self, f, r, boxes, reocr):
         return self.reads[reocr].model_copy(deep=True)
 
 
 def _reader():
-    return SimpleNamespace(sources={1: "ocr"}, image=lambda p: Image.new("L", (10, 10)), confirm_left=5)
+    return SimpleNamespace(sources={1: "ocr"}, image=lambda p: Image.new("L", (10, 10)), confirm_left=5,
+                           reocr_left=0)
 
 
 def _ef(value, c):
@@ -181,3 +183,62 @@ def test_is_comb_tells_cells_from_an_ordinary_box():
     for i in range(1, 8):
         d.line([20 + 70 * i, 20, 20 + 70 * i, 80], fill=0, width=2)
     assert is_comb(img, [20, 20, 580, 80])
+
+
+def _vote(first, second, third, field="given_names"):
+    f = load_catalogue().get("gewerbeanmeldung").field(field)
+    r = _reader()
+    r.reocr_left = 5
+    return _TwoReads(_ef(first, 0.9), _ef(second, 0.8), _ef(third, 0.7))._read_with_second_look(
+        f, r, [(1, [0, 0, 5, 5])])
+
+
+def test_a_third_read_decides_between_two_disagreeing_reads():
+    assert _vote("Cobu rg", "Coburg", "Coburg").value == "Coburg"
+    assert _vote("Cobu rg", "Coburg", "Coburg").confidence == conf.MAJORITY
+    assert _vote("Voß", "VoR", "Voß").value == "Voß"
+    # no majority: the more confident read, lowered
+    no = _vote("Voß", "VoR", "Vob")
+    assert no.value == "Voß" and no.confidence == pytest.approx(0.9 * conf.DISAGREEMENT)
+
+
+@pytest.mark.parametrize("first,second,third", [
+    ("nach § 34d GewO", "nach 8 34d GewO", "nach 8 34d GewO"),  # enlarged reads lose "§" together
+    ("HRA 31297", "HRA 31 297", "HRA 31 297"),  # and split numbers together
+])
+def test_no_majority_over_a_read_with_a_rare_glyph_or_fewer_spaces(first, second, third):
+    got = _vote(first, second, third)
+    assert got.confidence < conf.MAJORITY * 0.6
+
+
+def test_no_vote_on_e_mail_addresses():
+    got = _vote("theresia.weiss@qmx.de", "theresia.weiss@qamx.de", "theresia.weiss@qmx.de", field="email")
+    assert got.confidence < conf.MAJORITY * 0.6
+
+
+def test_a_value_takes_the_diacritics_another_field_of_its_type_shows():
+    ex = CatalogueExtractor(load_catalogue())
+    form = load_catalogue().get("gewerbeanmeldung")
+    fields = {
+        "home_address": ExtractedField(name="home_address", value="André-Ritter-Weg 5, 03253 Berchtesgaden",
+                                       confidence=0.96, source="ocr"),
+        "business_address": ExtractedField(name="business_address", value="Andre-Ritter-Weg 5, 03253 Berchtesgaden",
+                                           confidence=0.97, source="ocr"),
+        "family_name": ExtractedField(name="family_name", value="Andre", confidence=0.97, source="ocr"),
+    }
+    ex._shared_diacritics(form, fields)
+    assert fields["business_address"].value == "André-Ritter-Weg 5, 03253 Berchtesgaden"
+    assert fields["business_address"].confidence == 0.96
+    assert fields["family_name"].value == "Andre"  # another type: untouched
+
+
+def test_an_ocr_value_with_q_without_u_is_not_accepted():
+    ex = CatalogueExtractor(load_catalogue())
+    form = load_catalogue().get("gewerbeanmeldung")
+    fields = {"home_address": ExtractedField(name="home_address", value="Sontaqweg 12, 58442 Bamberg",
+                                             confidence=0.97, source="ocr"),
+              "business_address": ExtractedField(name="business_address", value="Quellenweg 12, 58442 Bamberg",
+                                                 confidence=0.97, source="ocr")}
+    ex._plausibility(form, fields)
+    assert conf.calibrate(fields["home_address"].confidence) < 0.94
+    assert fields["business_address"].confidence == 0.97
