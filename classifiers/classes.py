@@ -30,6 +30,9 @@ class ClassDef:
     # identifiers that alone do not prove the type (generic words like
     # "Rechnung"); they count with a lower weight
     weak_identifiers: tuple[str, ...] = field(default=())
+    # the form's own PDF field names (catalogue ``acroform`` mappings): a
+    # filled AcroForm that carries them is that form's PDF
+    acroform_names: frozenset[str] = field(default=frozenset())
 
 
 #: Built-in description of invoices, used when the catalogue has none.
@@ -62,11 +65,21 @@ def class_defs(catalogue: Any) -> list[ClassDef]:
         idents = [form.title, *getattr(form, "identifiers", [])]
         idents = tuple(dict.fromkeys(i for i in idents if i and i.strip()))
         proto = form.prototype_text() if hasattr(form, "prototype_text") else form.title
-        out[fid] = ClassDef(id=fid, title=form.title, identifiers=idents, prototype=proto)
+        out[fid] = ClassDef(id=fid, title=form.title, identifiers=idents, prototype=proto,
+                            acroform_names=_acroform_names(form))
     if INVOICE not in out:
         out[INVOICE] = INVOICE_DEF
     out.pop(UNKNOWN, None)
     return [_split_weak(out[k], out) for k in sorted(out)]
+
+
+def _acroform_names(form: Any) -> frozenset[str]:
+    names: set[str] = set()
+    for f in getattr(form, "fields", None) or []:
+        names.update(getattr(f, "acroform", None) or [])
+        for o in getattr(f, "options", None) or []:
+            names.update(a.split("=")[0] for a in getattr(o, "acroform", None) or [])
+    return frozenset(n for n in names if "{n}" not in n)
 
 
 def _is_generic(ident: str, cls_id: str, all_defs: dict[str, ClassDef]) -> bool:

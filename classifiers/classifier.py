@@ -46,6 +46,10 @@ ZERO_SHOT = {
     "tfidf": FusionParams(w_h=0.0, v_i=5.42, v_s=13.67, b_n=-10.88, w_o=-4.4),
 }
 BLANK_CONFIDENCE = 0.99
+#: A filled AcroForm carrying at least this share of a form's own PDF field
+#: names (and no other form's) is that form's PDF: the type is then certain.
+ACROFORM_MATCH = 0.8
+ACROFORM_CONFIDENCE = 0.999
 
 
 class DocumentClassifier:
@@ -92,7 +96,29 @@ class DocumentClassifier:
 
     def classify(self, content: DocumentContent) -> Classification:
         pages = [p.text for p in sorted(content.pages, key=lambda p: p.page)]
-        return self.classify_pages(pages)
+        by_fields = self._by_acroform(content)
+        return by_fields if by_fields is not None else self.classify_pages(pages)
+
+    def _by_acroform(self, content: DocumentContent) -> Classification | None:
+        """The form whose own PDF fields the document carries, if exactly one matches."""
+        names = {a.name for a in content.acroform}
+        if not names:
+            return None
+        shares = {c.id: len(c.acroform_names & names) / len(c.acroform_names)
+                  for c in self.engine.classes if len(c.acroform_names) >= 5}
+        hits = [cid for cid, share in shares.items() if share >= ACROFORM_MATCH]
+        if len(hits) != 1:
+            return None
+        best = hits[0]
+        cdef = next(c for c in self.engine.classes if c.id == best)
+        rest = (1 - ACROFORM_CONFIDENCE) / max(1, len(self.engine.labels) - 1)
+        found = len(cdef.acroform_names & names)
+        return Classification(
+            document_type=best, confidence=ACROFORM_CONFIDENCE,
+            scores={lab: (ACROFORM_CONFIDENCE if lab == best else rest) for lab in self.engine.labels},
+            reasons=[f"PDF-Formularfelder von '{cdef.title}' erkannt ({found} von {len(cdef.acroform_names)})."],
+            model_version=self.version,
+        )
 
     def classify_text(self, text: str) -> Classification:
         """Classify plain text; pages may be separated by form feeds (``\\f``)."""

@@ -6,6 +6,7 @@ Units: page pixels at the page's dpi, top-left origin (formwerk.models).
 from __future__ import annotations
 
 import re
+import statistics
 from datetime import date
 from typing import Any, Callable
 
@@ -119,8 +120,12 @@ class DocumentReader:
             # printed small print (6–7 pt) reaching into a box is much smaller
             # than filled-in values: drop words far below the tallest one
             # (compared as font sizes: "von" has no ascender, "Vermittlung" has both)
-            hmax = max(font_size(w) for w in ws)
-            ws = [w for w in ws if font_size(w) >= _SMALL_PRINT * hmax]
+            # The reference is the median of the larger words, not the largest:
+            # one box Tesseract drew too tall ("09.08." spanning a box line)
+            # would otherwise make the rest of the value ("1", "966") small print.
+            sizes = [font_size(w) for w in ws]
+            ref = statistics.median([h for h in sizes if h >= 0.5 * max(sizes)])
+            ws = [w for w, h in zip(ws, sizes) if h >= _SMALL_PRINT * ref]
         return ws
 
     # -- printed words ---------------------------------------------------

@@ -277,3 +277,22 @@ def test_identifiers_seen_in_other_types_documents_are_demoted():
     assert demoted == {"gewerbeanmeldung": ["Gewerbe-Anmeldung"]}
     gewa = {c.id: c for c in demote(classes, demoted)}["gewerbeanmeldung"]
     assert "Gewerbe-Anmeldung" in gewa.weak_identifiers and "GewA 1" in gewa.identifiers
+
+
+def test_a_filled_acroform_with_the_forms_own_field_names_is_that_form():
+    from classifiers import DocumentClassifier
+    from classifiers.classes import class_defs
+    from forms import load_catalogue
+    from formwerk.models import AcroFormValue, DocumentContent, PageContent
+
+    cat = load_catalogue()
+    clf = DocumentClassifier.zero_shot(class_defs(cat), None)
+    names = sorted(next(c for c in class_defs(cat) if c.id == "wohngeld_mietzuschuss").acroform_names)
+    page = PageContent(page=1, width=100, height=100, words=[])
+    filled = DocumentContent(pages=[page], acroform=[AcroFormValue(name=n, value="x") for n in names])
+    c = clf.classify(filled)
+    assert c.document_type == "wohngeld_mietzuschuss" and c.confidence > 0.99
+    assert "PDF-Formularfelder" in c.reasons[0] and c.model_version == clf.version
+    # too few of its fields (another PDF that happens to share two names): the text decides
+    few = DocumentContent(pages=[page], acroform=[AcroFormValue(name=n, value="x") for n in names[:2]])
+    assert clf.classify(few).document_type == "unknown"

@@ -41,6 +41,15 @@ def test_words_in_keeps_x_height_words_and_drops_small_print():
     assert got == ["Vermittlung", "von", "Versicherungen"]
 
 
+def test_words_in_keeps_a_value_whose_first_box_ocr_drew_too_tall():
+    # seen on a real GewA 1 scan: "09.08." boxed 56 px high (a box line), "1" "966" 31 px
+    words = [w("09.08.", 1462, 794, 1573, 850), w("1", 1581, 815, 1592, 845), w("966", 1601, 815, 1668, 846)]
+    form = load_catalogue().get("gewerbeanmeldung")
+    content = DocumentContent(pages=[PageContent(page=1, width=2481, height=3509, words=words)])
+    r = DocumentReader(form, content, lambda p: None, date(2026, 1, 1))
+    assert [x.text for x in r.words_in(1, [1457, 797, 2350, 866])] == ["09.08.", "1", "966"]
+
+
 def test_font_size_scales_by_the_letters_a_box_spans():
     big = font_size(w("Vermittlung", 0, 0, 10, 47))
     assert font_size(w("von", 0, 0, 10, 26)) == pytest.approx(big, rel=0.1)
