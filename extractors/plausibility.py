@@ -79,6 +79,17 @@ def borrowed(name: str, value: str, required: bool, others: dict[str, str]) -> b
 _Q_WITHOUT_U = re.compile(r"q(?!u)", re.I)
 
 
+def letter_and_umlaut(value: str) -> bool:
+    """A base letter directly beside its umlaut ("OÖsterburg", "Muüller"): an OCR
+    artefact that a second read tends to repeat, so the value needs a look."""
+    return bool(_UMLAUT_TWIN.search(value))
+
+
+# no German word has a letter next to its own umlaut; OCR writes it when it
+# sees both readings of one glyph
+_UMLAUT_TWIN = re.compile(r"[aA][äÄ]|[oO][öÖ]|[uU][üÜ]|[äÄ][aA]|[öÖ][oO]|[üÜ][uU]")
+
+
 def unlikely_q(value: str) -> bool:
     """A "q" not followed by "u": rare in German words and names, but the
     usual OCR misreading of "g" in print at 300 dpi ("Sontaqweg", "qmx.de"),

@@ -103,3 +103,12 @@ def test_q_without_u_is_an_unlikely_reading():
     assert unlikely_q("paolo.junk@qmx.de")
     assert not unlikely_q("Quellenweg 3, 12345 Quedlinburg")
     assert not unlikely_q("Sontagweg 12, 58442 Bamberg")
+
+
+def test_a_letter_beside_its_own_umlaut_is_an_ocr_artefact():
+    from extractors.plausibility import letter_and_umlaut
+
+    assert letter_and_umlaut("OÖsterburg, Deutschland")  # seen on a real GewA 1 scan
+    assert letter_and_umlaut("Muüller")
+    assert not letter_and_umlaut("Osterburg, Deutschland")
+    assert not letter_and_umlaut("Östringen, Müller-Lüdenscheidt, Pääkkönen, Bauamt")
