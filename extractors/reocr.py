@@ -217,10 +217,13 @@ def _recognise(pad: Image.Image, psm: int, whitelist: str | None, x0: int, y0: i
                page: int, lang: str) -> list[Word]:
     import pytesseract
 
+    from formwerk.ocr import image_file
+
     config = f"--psm {psm}"
     if whitelist:
         config += f" -c tessedit_char_whitelist={whitelist}"
-    d = pytesseract.image_to_data(pad, lang=lang, config=config, output_type=pytesseract.Output.DICT)
+    with image_file(pad) as path:  # raw pixels: no PNG encoding per crop
+        d = pytesseract.image_to_data(path, lang=lang, config=config, output_type=pytesseract.Output.DICT)
     words = []
     for i, t in enumerate(d["text"]):
         if not t.strip() or float(d["conf"][i]) < 0:
