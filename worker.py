@@ -97,12 +97,7 @@ def build_activities(settings: Settings) -> CaseActivities:
         classifier=classifier,
         extractor=CatalogueExtractor(catalogue),
         known_types=set(catalogue.ids),
-        options=ActivityOptions(
-            dpi=settings.render_dpi,
-            max_pages=settings.max_pages,
-            max_image_pixels=settings.max_image_pixels,
-            max_file_bytes=settings.max_file_bytes,
-        ),
+        options=ActivityOptions.from_settings(settings),
     )
 
 

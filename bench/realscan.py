@@ -160,9 +160,7 @@ def build_activities(blob_dir: Path, classify: bool = False):
         blobs=BlobStore(blob_dir), cases=None,  # type: ignore[arg-type]
         ocr=TesseractEngine(languages=settings.ocr_languages), classifier=classifier,
         extractor=CatalogueExtractor(catalogue), known_types=set(catalogue.ids),
-        options=ActivityOptions(dpi=settings.render_dpi, max_pages=settings.max_pages,
-                                max_image_pixels=settings.max_image_pixels,
-                                max_file_bytes=settings.max_file_bytes),
+        options=ActivityOptions.from_settings(settings),
     )
     return acts, catalogue
 

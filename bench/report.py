@@ -75,6 +75,15 @@ def _md_table(headers: tuple[str, ...] | list[str], rows: list[tuple[Any, ...]])
     return "\n".join(out)
 
 
+def _breakdown(group: str, groups: dict[str, dict[str, Any]]) -> str:
+    """One row per group of ``metrics.by_category`` output."""
+    return _md_table([group, "documents", "type accuracy", "field accuracy", "fields", "straight through",
+                      "auto-accepted accuracy"],
+                     [(c, v["n"], _pct(v["doc_type_accuracy"]), _pct(v["field_accuracy"]), v["fields_n"],
+                       _pct(v["straight_through_rate"]), _pct(v["auto_accepted_accuracy"]))
+                      for c, v in groups.items()])
+
+
 def _batch_section(b: dict[str, Any] | None) -> list[str]:
     if not b:
         return []
@@ -115,27 +124,15 @@ def markdown(r: dict[str, Any]) -> str:
         "",
         "## Corpus",
         "",
-        _md_table(["category", "documents", "type accuracy", "field accuracy", "fields", "straight through",
-                   "auto-accepted accuracy"],
-                  [(c, v["n"], _pct(v["doc_type_accuracy"]), _pct(v["field_accuracy"]), v["fields_n"],
-                    _pct(v["straight_through_rate"]), _pct(v["auto_accepted_accuracy"]))
-                   for c, v in p["by_category"].items()]),
+        _breakdown("category", p["by_category"]),
         "",
         "By scan profile (`-`: digital PDFs and AcroForms, read without OCR):",
         "",
-        _md_table(["profile", "documents", "type accuracy", "field accuracy", "fields", "straight through",
-                   "auto-accepted accuracy"],
-                  [(c, v["n"], _pct(v["doc_type_accuracy"]), _pct(v["field_accuracy"]), v["fields_n"],
-                    _pct(v["straight_through_rate"]), _pct(v["auto_accepted_accuracy"]))
-                   for c, v in p.get("by_profile", {}).items()]),
+        _breakdown("profile", p.get("by_profile", {})),
         "",
         "By source (category / true type / profile):",
         "",
-        _md_table(["source", "documents", "type accuracy", "field accuracy", "fields", "straight through",
-                   "auto-accepted accuracy"],
-                  [(c, v["n"], _pct(v["doc_type_accuracy"]), _pct(v["field_accuracy"]), v["fields_n"],
-                    _pct(v["straight_through_rate"]), _pct(v["auto_accepted_accuracy"]))
-                   for c, v in p.get("by_source", {}).items()]),
+        _breakdown("source", p.get("by_source", {})),
         "",
     ]
     if m["corpus"].get("skipped"):

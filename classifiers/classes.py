@@ -66,20 +66,11 @@ def class_defs(catalogue: Any) -> list[ClassDef]:
         idents = tuple(dict.fromkeys(i for i in idents if i and i.strip()))
         proto = form.prototype_text() if hasattr(form, "prototype_text") else form.title
         out[fid] = ClassDef(id=fid, title=form.title, identifiers=idents, prototype=proto,
-                            acroform_names=_acroform_names(form))
+                            acroform_names=frozenset(getattr(form, "acroform_names", ())))
     if INVOICE not in out:
         out[INVOICE] = INVOICE_DEF
     out.pop(UNKNOWN, None)
     return [_split_weak(out[k], out) for k in sorted(out)]
-
-
-def _acroform_names(form: Any) -> frozenset[str]:
-    names: set[str] = set()
-    for f in getattr(form, "fields", None) or []:
-        names.update(getattr(f, "acroform", None) or [])
-        for o in getattr(f, "options", None) or []:
-            names.update(a.split("=")[0] for a in getattr(o, "acroform", None) or [])
-    return frozenset(n for n in names if "{n}" not in n)
 
 
 def _is_generic(ident: str, cls_id: str, all_defs: dict[str, ClassDef]) -> bool:

@@ -95,27 +95,25 @@ class DocumentClassifier:
     # ------------------------------------------------------------ classifying
 
     def classify(self, content: DocumentContent) -> Classification:
-        pages = [p.text for p in sorted(content.pages, key=lambda p: p.page)]
         by_fields = self._by_acroform(content)
-        return by_fields if by_fields is not None else self.classify_pages(pages)
+        if by_fields is not None:
+            return by_fields
+        return self.classify_pages([p.text for p in sorted(content.pages, key=lambda p: p.page)])
 
     def _by_acroform(self, content: DocumentContent) -> Classification | None:
         """The form whose own PDF fields the document carries, if exactly one matches."""
         names = {a.name for a in content.acroform}
         if not names:
             return None
-        shares = {c.id: len(c.acroform_names & names) / len(c.acroform_names)
-                  for c in self.engine.classes if len(c.acroform_names) >= 5}
-        hits = [cid for cid, share in shares.items() if share >= ACROFORM_MATCH]
+        hits = [(c, len(c.acroform_names & names)) for c in self.engine.classes
+                if len(c.acroform_names) >= 5 and len(c.acroform_names & names) >= ACROFORM_MATCH * len(c.acroform_names)]
         if len(hits) != 1:
             return None
-        best = hits[0]
-        cdef = next(c for c in self.engine.classes if c.id == best)
+        cdef, found = hits[0]
         rest = (1 - ACROFORM_CONFIDENCE) / max(1, len(self.engine.labels) - 1)
-        found = len(cdef.acroform_names & names)
         return Classification(
-            document_type=best, confidence=ACROFORM_CONFIDENCE,
-            scores={lab: (ACROFORM_CONFIDENCE if lab == best else rest) for lab in self.engine.labels},
+            document_type=cdef.id, confidence=ACROFORM_CONFIDENCE,
+            scores={lab: (ACROFORM_CONFIDENCE if lab == cdef.id else rest) for lab in self.engine.labels},
             reasons=[f"PDF-Formularfelder von '{cdef.title}' erkannt ({found} von {len(cdef.acroform_names)})."],
             model_version=self.version,
         )

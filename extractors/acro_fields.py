@@ -17,8 +17,7 @@ class AcroFields:
     """Mixin of ``CatalogueExtractor``: AcroForm evidence (the first choice)."""
 
     def _from_acroform(self, f: FieldDefinition, r: DocumentReader, done: dict) -> ExtractedField | None:
-        names = f.acroform + f.compose + [a.split("=")[0] for o in f.options for a in o.acroform]
-        names += [a.replace("{n}", "1") for c in f.columns for a in c.acroform]
+        names = f.acroform_names
         if not names or not any(n in r.acro for n in names):
             return None  # this edition's fields are not in the file: read the words
         if f.options:

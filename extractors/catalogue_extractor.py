@@ -103,9 +103,9 @@ class CatalogueExtractor(AcroFields, EditionFields, WordFields):
             if f.type == "text" and borrowed(f.name, ef.value, f.required, texts):
                 ef.confidence *= conf.BORROWED
             if ef.source == "ocr" and f.type in ("text", "address", "email") and unlikely_q(ef.value):
-                ef.confidence *= conf.UNLIKELY_Q
+                ef.confidence *= conf.UNLIKELY_READING
             if ef.source == "ocr" and f.type in ("text", "address") and letter_and_umlaut(ef.value):
-                ef.confidence *= conf.UNLIKELY_Q
+                ef.confidence *= conf.UNLIKELY_READING
 
     def _shared_diacritics(self, form, fields: dict[str, ExtractedField]) -> None:
         """Two read values of one type that differ only by diacritics one of them

@@ -15,7 +15,7 @@
   (IBAN, Steuer-ID) removes ``CHECKSUM_PASS_SHRINK`` of the remaining doubt.
 
 After the form-level plausibility checks of ``extractors.plausibility``
-(``LABEL_LIKE``, ``BORROWED``, ``UNLIKELY_Q``), :func:`calibrate` maps the score onto the
+(``LABEL_LIKE``, ``BORROWED``, ``UNLIKELY_READING``), :func:`calibrate` maps the score onto the
 measured share of right values (``CALIBRATION``); routing thresholds are on
 that scale.
 
@@ -81,9 +81,10 @@ LABEL_LIKE_SHARE = 0.6
 LABEL_LIKE = 0.3
 # a value that is another field's reading (extractors.plausibility.borrowed)
 BORROWED = 0.3
-# an OCR'd text, address or e-mail with a "q" not followed by "u"
-# (extractors.plausibility.unlikely_q): mostly a misread "g"
-UNLIKELY_Q = 0.3
+# an OCR'd value with a reading OCR produces but German hardly has
+# (extractors.plausibility): a "q" not followed by "u" (mostly a misread "g"),
+# a letter beside its own umlaut ("OÖsterburg")
+UNLIKELY_READING = 0.3
 # Last step: a monotone piecewise-linear map from the score above to the
 # measured share of right values (fitted by isotonic regression on the tune
 # set of a dev run: generated documents, seeds 7000-7451, 474 read fields; held-out

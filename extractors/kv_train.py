@@ -29,7 +29,6 @@ from .kv_segment import (
     H_EDGE_FEATURES,
     V_EDGE_FEATURES,
     Segment,
-    build_segments,
     h_edge_features,
     horizontal_edges,
     median_height,

@@ -122,8 +122,6 @@ def ink_share(img: Image.Image, box: list[float]) -> float:
 def ocr_box(img: Image.Image, box: list[float], page: int, *, multiline: bool = False,
             whitelist: str | None = None, margin: float = 4.0, lang: str | None = None) -> list[Word]:
     """Recognise the text inside ``box`` (page pixels); [] when the box is empty."""
-    import pytesseract
-
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     W, H = img.size
     x0, y0 = max(0, int(box[0] - margin)), max(0, int(box[1] - margin))
@@ -167,8 +165,6 @@ LINE_SCALE = 2.0
 #: on the tune set: 1.5x agreed with the right read in 9 of 10 non-e-mail
 #: disagreements; 1x repeated the page read's errors)
 THIRD_SCALE = 1.5
-#: grey levels at or above this are set to white for the second read (256: none)
-LINE_WHITE = 256  # measured: whitening at 150 or 200 thinned strokes (h → n, l → i)
 
 
 def ocr_line(img: Image.Image, region: list[float], page: int, *, multiline: bool = False,
@@ -176,8 +172,7 @@ def ocr_line(img: Image.Image, region: list[float], page: int, *, multiline: boo
     """A second, independent read of the value in ``region`` (page pixels).
 
     Unlike :func:`ocr_box` (a rescue for comb cells and missed boxes) this
-    reads the value as a line of ordinary text: the crop's background
-    (grey widget fill, paper) is set to white, ruling lines erased, the crop
+    reads the value as a line of ordinary text: ruling lines erased, the crop
     enlarged ``scale`` times and recognised as one line (``multiline``: a
     block); a lone character falls back to the word/char modes. Not for
     comb fields (:func:`is_comb`): those go to :func:`ocr_box`. Returns []
@@ -198,7 +193,8 @@ def ocr_line(img: Image.Image, region: list[float], page: int, *, multiline: boo
     a[:, dark.mean(axis=0) >= COL_FILL] = 255
     if float((a < DARK).mean()) < MIN_INK:
         return []
-    a = np.where(a < LINE_WHITE, a, 255).astype(np.uint8)
+    # the grey widget fill stays: whitening it (at grey level 150 or 200)
+    # was measured to thin strokes (h → n, l → i)
     crop = Image.fromarray(a)
     if scale != 1.0:
         crop = crop.resize((max(1, int(crop.width * scale)), max(1, int(crop.height * scale))), Image.LANCZOS)

@@ -146,6 +146,12 @@ class FieldDefinition(BaseModel):
     def option_ids(self) -> list[str]:
         return [o.id for o in self.options]
 
+    @property
+    def acroform_names(self) -> list[str]:
+        """The PDF form fields this field reads (a table's first row stands for all rows)."""
+        names = self.acroform + self.compose + [a.split("=")[0] for o in self.options for a in o.acroform]
+        return names + [a.replace("{n}", "1") for c in self.columns for a in c.acroform]
+
 
 class CrossFieldRule(BaseModel):
     """A rule between fields, evaluated after extraction.
@@ -228,6 +234,11 @@ class FormDefinition(BaseModel):
     @property
     def field_names(self) -> list[str]:
         return [f.name for f in self.fields]
+
+    @property
+    def acroform_names(self) -> frozenset[str]:
+        """Every PDF form field the definition reads: the form's AcroForm fingerprint."""
+        return frozenset(n for f in self.fields for n in f.acroform_names)
 
     def prototype_text(self) -> str:
         """Titles + identifiers + labels in one text (a classifier prototype)."""

@@ -81,6 +81,12 @@ class ActivityOptions:
     max_file_bytes: int = 200 * 1024 * 1024
     split_min_confidence: float = 0.9
 
+    @classmethod
+    def from_settings(cls, settings) -> "ActivityOptions":
+        """The limits of ``formwerk.settings.Settings`` (``FORMWERK_*``)."""
+        return cls(dpi=settings.render_dpi, max_pages=settings.max_pages,
+                   max_image_pixels=settings.max_image_pixels, max_file_bytes=settings.max_file_bytes)
+
 
 def boundary(fn):
     """Convert Formwerk errors into ApplicationErrors carrying code and message."""

@@ -132,7 +132,7 @@ def invoice(fake: FakeGermany, variant: str | None) -> Result:
         c.drawString(cols[4], y, de_money(f"{v:.2f}"))
     y -= 40
     c.setFont("Helvetica", 9)
-    c.drawString(left, y, f"Bitte überweisen Sie den Betrag innerhalb von 14 Tagen auf unser Konto:")
+    c.drawString(left, y, "Bitte überweisen Sie den Betrag innerhalb von 14 Tagen auf unser Konto:")
     c.drawString(left, y - 13, f"IBAN: {group4(iban)}   Bank: {fake.bank()[0]}")
     c.showPage()
     c.save()
