@@ -22,8 +22,10 @@ that scale.
 On a known edition, an uncertain value gets a second, independent read of
 its box (``SECOND_READ_BELOW``): agreement sets ``AGREEMENT``, disagreement
 multiplies by ``DISAGREEMENT``; a second read that only restores umlaut dots
-the page read lost is taken with ``DOTS_RESTORED``; between two disagreeing
-reads a third one decides (``MAJORITY``) when it agrees with one of them.
+the page read lost (or a "g" it read as "q") is taken with ``DOTS_RESTORED``;
+between two disagreeing reads a third one decides (``MAJORITY``) when it
+agrees with one of them; a value only the box's own read could make out is
+raised to ``AGREEMENT`` when a third read agrees.
 
 The benchmark calibrates these against measured accuracy; change them here
 only (they travel as the extractor version).
@@ -57,7 +59,8 @@ SECOND_READ_BELOW = 0.95
 AGREEMENT = 0.97
 DISAGREEMENT = 0.5
 # the second (enlarged) read differs from the page read only by umlaut dots the
-# page read lost: the second read is taken with this confidence
+# page read lost, or by a "g" it read as a "q" German has not: the second read
+# is taken with this confidence
 DOTS_RESTORED = 0.97
 # two reads disagree and a third read agrees with one of them: that one is
 # taken with MAJORITY (extractors.edition_fields._third_read)
@@ -93,7 +96,7 @@ UNLIKELY_READING = 0.3
 # (failed checks, table gaps) are kept as they are: those values need a look.
 CALIBRATION = [(0.0, 0.0), (0.4, 0.4), (0.5, 0.86), (0.8, 0.9), (0.85, 0.97), (0.9, 0.99), (0.95, 0.997),
                (1.0, 0.999)]
-CONFIDENCE_VERSION = "c4"
+CONFIDENCE_VERSION = "c5"
 
 
 def word_factor(c: float) -> float:

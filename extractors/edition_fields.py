@@ -19,7 +19,7 @@ from formwerk.models import ExtractedField, ValidationIssue
 
 from extractors import checkbox as cb
 from extractors import confidence as conf
-from extractors.fieldtext import dots_restored, option_value, pick_words, row_defaults, same_value, split_part, whitelist_for, worth_reocr
+from extractors.fieldtext import glyphs_restored, option_value, pick_words, row_defaults, same_value, split_part, whitelist_for, worth_reocr
 from extractors.layout import group_lines, union
 from extractors.normalise import clean_text, find_date_text, join_split_day, normalise
 from extractors.reader import DocumentReader
@@ -62,7 +62,7 @@ class EditionFields:
                 return ExtractedField(name=f.name, source=again.source, page=again.page, bbox=again.bbox,
                                       confidence=conf.UNREADABLE)
             if again.value is not None and (ef.value is None or len(again.issues) < len(ef.issues)):
-                return again
+                return self._confirm_rescue(f, r, boxes, again)
             return ef
         if ef.confidence < conf.SECOND_READ_BELOW and r.confirm_left > 0:
             # not sure: a second, independent read of the box decides
@@ -70,8 +70,9 @@ class EditionFields:
             again = self._read_boxes(f, r, boxes, reocr="confirm")  # type: ignore[arg-type]
             if again.value is not None and same_value(ef.value, again.value):
                 ef.confidence = max(ef.confidence, conf.AGREEMENT)
-            elif again.value is not None and not again.issues and dots_restored(ef.value, again.value):
-                # the page read dropped umlaut dots the enlarged read sees ("Jurgen" / "Jürgen")
+            elif again.value is not None and not again.issues and glyphs_restored(ef.value, again.value):
+                # the page read dropped umlaut dots the enlarged read sees ("Jurgen" / "Jürgen"),
+                # or read a "g" as a "q" German has not ("Flieqner" / "Fliegner")
                 again.confidence = max(again.confidence, conf.DOTS_RESTORED)
                 return again
             elif again.value is not None and not again.issues and \
@@ -83,23 +84,36 @@ class EditionFields:
                 return _disputed(ef, again)
         return ef
 
+    def _confirm_rescue(self, f: FieldDefinition, r: DocumentReader, boxes, rescued: ExtractedField) -> ExtractedField:
+        """The page read garbled a value ("1171052026") that the box's own read
+        recovered ("17.10.2026"): a read at the third size that agrees confirms it."""
+        if rescued.confidence >= conf.SECOND_READ_BELOW or f.type in _COMB_TYPES or r.reocr_left <= 0 \
+                or any(_comb_box(r, pg, box) for pg, box in boxes):
+            return rescued
+        third = self._read_boxes(f, r, boxes, reocr="third")
+        if third.value is not None and not third.issues and same_value(third.value, rescued.value):
+            rescued.confidence = max(rescued.confidence, conf.AGREEMENT)
+        return rescued
+
     def _third_read(self, f: FieldDefinition, r: DocumentReader, boxes, first: ExtractedField,
                     second: ExtractedField) -> ExtractedField | None:
         """Two reads disagree: a third read at another size (``reocr.THIRD_SCALE``) sides with one.
 
-        Not for types whose characters all reads confuse alike (e-mail: g/q,
-        j/i), and not when the outvoted read has a rare glyph (§, &, ß,
-        umlauts) the winners lack: enlarged reads turn "§" into "8" together.
+        For types whose characters the enlarged reads confuse alike (e-mail:
+        j/i, y/v) the vote can only confirm the page read, never overturn it.
+        Not when the outvoted read has a rare glyph (§, &, ß, umlauts) the
+        winners lack: enlarged reads turn "§" into "8" together.
         None: no majority, a clerk decides.
         """
-        if f.type in _NO_VOTE_TYPES or f.type in _COMB_TYPES or r.reocr_left <= 0:
+        if f.type in _COMB_TYPES or r.reocr_left <= 0:
             return None
         if any(_comb_box(r, pg, box) for pg, box in boxes):
             return None  # comb cells are read one way only (``reocr.ocr_box``): no independent third read
         third = self._read_boxes(f, r, boxes, reocr="third")
         if third.value is None or third.issues:
             return None
-        for winner, loser in ((second, first), (first, second)):
+        orders = ((first, second),) if f.type in _CONFIRM_ONLY_TYPES else ((second, first), (first, second))
+        for winner, loser in orders:
             if same_value(third.value, winner.value) and not _lost_glyph(loser.value, winner.value):
                 winner.confidence = max(winner.confidence, conf.MAJORITY)
                 return winner
@@ -235,8 +249,9 @@ def _line_region(r: DocumentReader, page: int, box: list[float],
     return region, len(lines) > 1
 
 
-#: value types no third read may decide (all reads confuse their characters alike)
-_NO_VOTE_TYPES = ("email",)
+#: value types whose third read may only confirm the page read (the enlarged
+#: reads share their confusions: "ioern" for "joern", "bever" for "beyer")
+_CONFIRM_ONLY_TYPES = ("email",)
 
 
 def _rare(c: str) -> bool:

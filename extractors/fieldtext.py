@@ -95,6 +95,20 @@ def dots_restored(first, second) -> bool:
     return bool(pairs) and all(_base_letter(b) == a != b for a, b in pairs)
 
 
+def glyphs_restored(first, second) -> bool:
+    """``second`` restores what the page read ``first`` typically garbles and
+    changes nothing else: lost diacritics ("Jurgen" / "Jürgen") or a "g" read
+    as "q" where German has no "q" (not before "u": "Flieqner" / "Fliegner")."""
+    if not isinstance(first, str) or not isinstance(second, str) or first == second:
+        return False
+    if len(first) != len(second):
+        return False
+    pairs = [(i, a, b) for i, (a, b) in enumerate(zip(first, second)) if a != b]
+    return bool(pairs) and all(
+        _base_letter(b) == a or (a, b) in (("q", "g"), ("Q", "G")) and first[i + 1:i + 2].lower() != "u"
+        for i, a, b in pairs)
+
+
 def _base_letter(c: str) -> str:
     """"ü" → "u", "é" → "e" (Unicode decomposition, marks dropped)."""
     return unicodedata.normalize("NFD", c)[0]

@@ -19,6 +19,8 @@ import re
 import unicodedata
 from datetime import date
 
+from extractors.ocr_repairs import mail_provider, repair_text
+
 # characters Tesseract confuses with digits, in places where only digits may be
 _DIGIT_FIX = str.maketrans({
     "O": "0", "o": "0", "Q": "0", "D": "0", "U": "0",
@@ -67,9 +69,7 @@ def normalise_text(raw: str | None) -> str | None:
     and a stray full stop after a lower-case word ("Jörg." → "Jörg") are undone."""
     s = clean_text(raw).strip(" ,;:_‘’‚'\"„“`|").lstrip(".")
     s = re.sub(r"(?<=[A-Za-zÄÖÜäöüß])(?:\s+-\s*|\s*-\s+)(?=[A-ZÄÖÜ])", "-", s)
-    # capital I and small l are one glyph in sans-serif print: no word starts
-    # "II" followed by a small letter ("IIdiko" is "Ildiko"; "II." stays)
-    s = re.sub(r"(?<![\w])II(?=[a-zäöüß])", "Il", s)
+    s = repair_text(s)  # misreadings no German text has ("IIdiko", "nach 8 34d GewO")
     if "." not in s[:-1]:
         s = re.sub(r"(?<=[a-zäöüß]{3})\.$", "", s)
     return s or None
@@ -253,7 +253,7 @@ def normalise_email(raw: str | None) -> str | None:
     s = clean_text(raw).replace(" ", "")
     s = s.replace("(at)", "@").replace("[at]", "@")
     m = re.search(r"[\w.+\-äöüß]+@[\w\-äöü]+(?:\.[\w\-]+)+", s)
-    return m.group(0).strip(".") if m else None
+    return mail_provider(m.group(0).strip(".")) if m else None
 
 
 def normalise_phone(raw: str | None) -> str | None:
@@ -274,7 +274,7 @@ _PLZ_CITY = re.compile(r"(?<![\dA-Za-z])(?:D-)?([0-9OoIlSB]{5})\s+([^\d,;][^,;]*
 
 def normalise_address(raw: str | None) -> str | None:
     """One string ``"Straße Nr, PLZ Ort"`` from either order (street first or PLZ first)."""
-    s = clean_text(raw)
+    s = repair_text(clean_text(raw))
     if not s:
         return None
     m = _PLZ_CITY.search(s)

@@ -15,12 +15,13 @@ from PIL import Image, ImageDraw, ImageFont
 
 from extractors import CatalogueExtractor
 from extractors import confidence as conf
-from extractors.edition_fields import _line_region, dots_restored
+from extractors.edition_fields import _line_region
+from extractors.fieldtext import dots_restored
 from extractors.normalise import join_split_day, normalise_email, normalise_text
 from extractors.reader import DocumentReader, font_size
 from extractors.reocr import ocr_line
 from forms import load_catalogue
-from formwerk.models import DocumentContent, ExtractedField, PageContent, Word
+from formwerk.models import DocumentContent, ExtractedField, PageContent, ValidationIssue, Word
 
 
 def w(text: str, x0: float, y0: float, x1: float, y1: float, c: float = 0.96) -> Word:
@@ -220,9 +221,37 @@ def test_no_majority_over_a_read_with_a_rare_glyph_or_fewer_spaces(first, second
     assert got.confidence < conf.MAJORITY * 0.6
 
 
-def test_no_vote_on_e_mail_addresses():
-    got = _vote("theresia.weiss@qmx.de", "theresia.weiss@qamx.de", "theresia.weiss@qmx.de", field="email")
+def test_a_vote_on_e_mail_addresses_only_confirms_the_page_read():
+    # the enlarged reads share their confusions (j/i, y/v): they may confirm the page read ...
+    got = _vote("joern.hofmann@mail.de", "ioern.hofmann@mail.de", "joern.hofmann@mail.de", field="email")
+    assert got.value == "joern.hofmann@mail.de" and got.confidence == conf.MAJORITY
+    # ... but two of them never overturn it
+    got = _vote("kaspar.beyer@posteo.de", "kaspar.bever@posteo.de", "kaspar.bever@posteo.de", field="email")
     assert got.confidence < conf.MAJORITY * 0.6
+
+
+def test_a_second_read_restoring_a_g_read_as_q_wins():
+    f = load_catalogue().get("gewerbeanmeldung").field("email")
+    ex = _TwoReads(_ef("aennchen.flieqner@web.de", 0.4), _ef("aennchen.fliegner@web.de", 0.3))
+    got = ex._read_with_second_look(f, _reader(), [(1, [0, 0, 5, 5])])
+    assert got.value == "aennchen.fliegner@web.de" and got.confidence >= conf.DOTS_RESTORED
+    # the other way round (a "g" turned into "q") is a disagreement
+    ex = _TwoReads(_ef("aennchen.fliegner@web.de", 0.9), _ef("aennchen.flieqner@web.de", 0.8))
+    got = ex._read_with_second_look(f, _reader(), [(1, [0, 0, 5, 5])])
+    assert got.confidence == pytest.approx(0.9 * conf.DISAGREEMENT)
+
+
+@pytest.mark.parametrize("third,confirmed", [("17.10.2026", True), ("17.10.2028", False), (None, False)])
+def test_a_rescued_value_is_confirmed_only_by_an_agreeing_third_read(third, confirmed):
+    f = load_catalogue().get("gewerbeanmeldung").field("signature_date")
+    garbled = ExtractedField(name="signature_date", value="1171052026", raw="1171052026", confidence=0.0,
+                             source="ocr", page=1, issues=[ValidationIssue(code="format_date", message="x")])
+    r = _reader()
+    r.reocr_left = 5
+    thirds = _ef(third, 0.8) if third else ExtractedField(name="signature_date", source="none")
+    got = _TwoReads(garbled, _ef("17.10.2026", 0.81), thirds)._read_with_second_look(f, r, [(1, [0, 0, 5, 5])])
+    assert got.value == "17.10.2026"
+    assert (got.confidence == conf.AGREEMENT) is confirmed
 
 
 def test_a_value_takes_the_diacritics_another_field_of_its_type_shows():

@@ -95,3 +95,35 @@ def test_other_types():
     assert normalise("email", "max.mustermann @web.de") == "max.mustermann@web.de"
     assert normalise("bic", "colsde33xxx") == "COLSDE33XXX"
     assert normalise("text", "  Müller ,  ") == "Müller"
+
+
+@pytest.mark.parametrize("type_,raw,value", [
+    ("text", "Vermittlung von Versicherungen nach 8 34d GewO", "Vermittlung von Versicherungen nach § 34d GewO"),
+    ("text", "Bewachungsgewerbe nach S 34a GewO", "Bewachungsgewerbe nach § 34a GewO"),
+    ("text", "Handel mit 8 Fahrrädern", "Handel mit 8 Fahrrädern"),  # a number, no statute: kept
+    ("text", "Nr. 8 2024 GewO", "Nr. 8 2024 GewO"),  # no section number has four digits
+    ("text", "Teil II", "Teil II"),
+    ("address", "Segebahnplatz 170, 87010 Pfaffenhofen an der IIm", "Segebahnplatz 170, 87010 Pfaffenhofen an der Ilm"),
+    ("address", "Eduard-Jäkel-Wegq 16, 90040 Döbeln", "Eduard-Jäkel-Weg 16, 90040 Döbeln"),
+    ("address", "Quellenweg 3, 90040 Döbeln", "Quellenweg 3, 90040 Döbeln"),
+    ("email", "lena.preiss@qmx.de", "lena.preiss@gmx.de"),
+    ("email", "lena.preiss@qmail.com", "lena.preiss@gmail.com"),
+    ("email", "lena@qq.com", "lena@qq.com"),  # not one swap from a known provider: as read
+])
+def test_ocr_repairs_of_readings_german_text_never_has(type_, raw, value):
+    from extractors.normalise import normalise
+
+    assert normalise(type_, raw) == value
+
+
+@pytest.mark.parametrize("first,second,restored", [
+    ("flieqner", "fliegner", True),
+    ("Jurgen", "Jürgen", True),
+    ("Quast", "Guast", False),  # "qu" is German: not a misread
+    ("Jürgen", "Jurgen", False),
+    ("Meyer", "Mever", False),
+])
+def test_glyphs_restored(first, second, restored):
+    from extractors.fieldtext import glyphs_restored
+
+    assert glyphs_restored(first, second) is restored

@@ -1,0 +1,64 @@
+"""Repairs of OCR misreadings that correct German text never contains.
+
+Each repair is a named, pure function on one string. They run inside the
+normalisers (``extractors.normalise``), so every read of a value — page
+read, second and third read, text layer — is repaired alike and the reads
+can be compared afterwards. Only patterns that a writer does not produce are
+repaired; anything merely unusual is left to the plausibility checks
+(``extractors.plausibility``), which send the value to a clerk.
+"""
+
+from __future__ import annotations
+
+import re
+
+# capital I and small l are one glyph in sans-serif print: no word starts
+# "II" followed by a small letter ("IIdiko" is "Ildiko", "an der IIm" is
+# "an der Ilm"; "II." and "Teil II" stay)
+_CAPITAL_I_PAIR = re.compile(r"(?<![\w])II(?=[a-zäöüß])")
+
+# German statute abbreviations a paragraph reference ends with: "§ 34d GewO"
+_STATUTES = r"(?:GewO|HwO|GastG|BGB|HGB|StGB|SGB|EStG|UStG|AO|BauGB|BauO|GmbHG|AktG|KWG|VAG|WpHG|PAngV|BewachV)"
+# enlarged reads turn the section sign into "8", "S" or "$" ("nach 8 34d GewO")
+_SECTION_SIGN = re.compile(rf"(?<![\w§])[8S$](?:\s?[8S$])?\s+(?=\d{{1,3}}[a-z]?\s+(?:Abs\.\s*\d+\s+)?{_STATUTES}\b)")
+
+# the descender of a final "g" read a second time as "q" ("Wegq", "Burgq")
+_G_ECHO = re.compile(r"(?<=g)q(?![\wäöüß])")
+
+# mail providers whose names OCR bends in one glyph ("qmx.de", "qmail.com"):
+# a domain one g/q swap away from one of them is that provider
+MAIL_PROVIDERS = (
+    "gmx.de", "gmx.net", "gmx.at", "gmx.ch", "gmail.com", "googlemail.com", "web.de", "t-online.de",
+    "posteo.de", "mail.de", "freenet.de", "outlook.de", "outlook.com", "hotmail.de", "hotmail.com",
+    "yahoo.de", "yahoo.com", "icloud.com", "aol.com", "online.de", "arcor.de", "mailbox.org", "live.de",
+)
+
+
+def capital_i_pair(s: str) -> str:
+    """"IIm" → "Ilm": a word starting with two capital I and a small letter."""
+    return _CAPITAL_I_PAIR.sub("Il", s)
+
+
+def section_sign(s: str) -> str:
+    """"nach 8 34d GewO" → "nach § 34d GewO" (two signs: "§§")."""
+    return _SECTION_SIGN.sub(lambda m: "§§ " if len(re.sub(r"\s", "", m.group(0))) == 2 else "§ ", s)
+
+
+def g_echo(s: str) -> str:
+    """"Wegq" → "Weg": a "q" right after a final "g"."""
+    return _G_ECHO.sub("", s)
+
+
+def mail_provider(address: str) -> str:
+    """"lena@qmx.de" → "lena@gmx.de" when swapping g and q in the domain gives a
+    known provider; any other domain is kept as read."""
+    local, at, domain = address.rpartition("@")
+    if not at or domain.lower() in MAIL_PROVIDERS or "q" not in domain.lower():
+        return address
+    swapped = domain.lower().replace("q", "g")
+    return f"{local}@{swapped}" if swapped in MAIL_PROVIDERS else address
+
+
+def repair_text(s: str) -> str:
+    """The repairs for free text and addresses, in order."""
+    return g_echo(section_sign(capital_i_pair(s)))
