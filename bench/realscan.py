@@ -33,6 +33,7 @@ flagged field) and prints a short report.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -197,7 +198,9 @@ def run_seed(acts, catalogue, seed: int, profile: str, cache_dir: Path, use_cach
     if doc is None:
         raise SystemExit("real form not found (../shared/data/forms/gewa1.pdf; set FORMWERK_SHARED_DATA)")
     file = f"gewa1-{profile}-{seed}"
-    index = cache_dir / "index" / f"{file}-v{CACHE_VERSION}.json"
+    # the data's fingerprint in the key: a changed generator never meets stale OCR
+    data_key = hashlib.sha256(json.dumps(doc.truth, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    index = cache_dir / "index" / f"{file}-v{CACHE_VERSION}-{data_key}.json"
     ocr_s = 0.0
     if use_cache and index.is_file():
         ref = ContentRef.model_validate_json(index.read_text())

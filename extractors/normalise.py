@@ -19,7 +19,7 @@ import re
 import unicodedata
 from datetime import date
 
-from extractors.ocr_repairs import mail_provider, repair_text
+from extractors.ocr_repairs import g_echo, mail_provider, repair_text
 
 # characters Tesseract confuses with digits, in places where only digits may be
 _DIGIT_FIX = str.maketrans({
@@ -253,7 +253,7 @@ def normalise_email(raw: str | None) -> str | None:
     s = clean_text(raw).replace(" ", "")
     s = s.replace("(at)", "@").replace("[at]", "@")
     m = re.search(r"[\w.+\-äöüß]+@[\w\-äöü]+(?:\.[\w\-]+)+", s)
-    return mail_provider(m.group(0).strip(".")) if m else None
+    return mail_provider(g_echo(m.group(0).strip("."))) if m else None
 
 
 def normalise_phone(raw: str | None) -> str | None:

@@ -22,8 +22,9 @@ _STATUTES = r"(?:GewO|HwO|GastG|BGB|HGB|StGB|SGB|EStG|UStG|AO|BauGB|BauO|GmbHG|A
 # enlarged reads turn the section sign into "8", "S" or "$" ("nach 8 34d GewO")
 _SECTION_SIGN = re.compile(rf"(?<![\w§])[8S$](?:\s?[8S$])?\s+(?=\d{{1,3}}[a-z]?\s+(?:Abs\.\s*\d+\s+)?{_STATUTES}\b)")
 
-# the descender of a final "g" read a second time as "q" ("Wegq", "Burgq")
-_G_ECHO = re.compile(r"(?<=g)q(?![\wäöüß])")
+# the descender of a "g" read a second time as "q": at the end of a word
+# ("Wegq") or inside a double g ("Brüggemann" read "Brügqgemann")
+_G_ECHO = re.compile(r"(?<=g)q(?![\wäöüß])|(?<=g)q(?=g)")
 
 # mail providers whose names OCR bends in one glyph ("qmx.de", "qmail.com"):
 # a domain one g/q swap away from one of them is that provider
@@ -45,7 +46,8 @@ def section_sign(s: str) -> str:
 
 
 def g_echo(s: str) -> str:
-    """"Wegq" → "Weg": a "q" right after a final "g"."""
+    """"Wegq" → "Weg", "Brügqgemann" → "Brüggemann": a "q" after a "g" that ends
+    the word or comes before another "g"."""
     return _G_ECHO.sub("", s)
 
 

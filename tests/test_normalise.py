@@ -108,6 +108,7 @@ def test_other_types():
     ("address", "Quellenweg 3, 90040 Döbeln", "Quellenweg 3, 90040 Döbeln"),
     ("email", "lena.preiss@qmx.de", "lena.preiss@gmx.de"),
     ("email", "lena.preiss@qmail.com", "lena.preiss@gmail.com"),
+    ("email", "juergen.bruegqgemann@posteo.de", "juergen.brueggemann@posteo.de"),
     ("email", "lena@qq.com", "lena@qq.com"),  # not one swap from a known provider: as read
 ])
 def test_ocr_repairs_of_readings_german_text_never_has(type_, raw, value):

@@ -19,6 +19,7 @@ other choices come from one ``random.Random``).
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -167,6 +168,10 @@ FOREIGN_CITIES = {
 }
 
 
+# a Roman numeral glued to the next word of a street name ("Koch IIstraße")
+_ROMAN_GLUED = re.compile(r"(?<=\w) I{2,3}(?=[a-zäöüß])")
+
+
 @dataclass
 class Person:
     """One fake person. Dates are ISO strings."""
@@ -301,7 +306,7 @@ class FakeGermany:
                          else self.rng.choice(FOREIGN_CITIES[country])),
             birth_country=country,
             nationality=NATIONALITY_ADJ[country] if self.rng.random() < 0.9 else "deutsch",
-            street=self.faker.street_name(),
+            street=self.street_name(),
             house_no=self.house_no(),
             postal_code=self.postal_code(),
             city=self.faker.city(),
@@ -309,6 +314,11 @@ class FakeGermany:
             email=self.email(given, family),
         )
 
+    def street_name(self) -> str:
+        """A street name. Faker's de_DE surnames include "Koch II", which it glues
+        into streets no town has ("Koch IIallee"): the numeral is dropped."""
+        return _ROMAN_GLUED.sub("", self.faker.street_name())
+
     def address(self) -> tuple[str, str, str, str]:
         """(street, house_no, postal_code, city)."""
-        return self.faker.street_name(), self.house_no(), self.postal_code(), self.faker.city()
+        return self.street_name(), self.house_no(), self.postal_code(), self.faker.city()
