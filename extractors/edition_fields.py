@@ -49,7 +49,18 @@ class EditionFields:
         return ef
 
     def _read_with_second_look(self, f: FieldDefinition, r: DocumentReader, boxes) -> ExtractedField:
-        ef = self._read_boxes(f, r, boxes, reocr=None)
+        return self._second_look(f, r, boxes, self._read_boxes(f, r, boxes, reocr=None))
+
+    def _second_look(self, f: FieldDefinition, r: DocumentReader, boxes, ef: ExtractedField,
+                     located: bool = True) -> ExtractedField:
+        """``ef`` (the page read of ``boxes``) checked by reads of the boxes alone.
+
+        ``located``: the boxes are the edition's own widget boxes. A box found
+        from a printed label (``located=False``) may hold a neighbour's value,
+        which every read confirms alike: agreement there is worth only
+        ``conf.FOUND_AGREEMENT``, and a third read may confirm the page read
+        but not overturn it."""
+        agreement = conf.AGREEMENT if located else conf.FOUND_AGREEMENT
         page = boxes[0][0]
         if r.sources[page] != "ocr" or r.image(page) is None:
             return ef
@@ -62,29 +73,30 @@ class EditionFields:
                 return ExtractedField(name=f.name, source=again.source, page=again.page, bbox=again.bbox,
                                       confidence=conf.UNREADABLE)
             if again.value is not None and (ef.value is None or len(again.issues) < len(ef.issues)):
-                return self._confirm_rescue(f, r, boxes, again)
+                return self._confirm_rescue(f, r, boxes, again, agreement)
             return ef
         if ef.confidence < conf.SECOND_READ_BELOW and r.confirm_left > 0:
             # not sure: a second, independent read of the box decides
             r.confirm_left -= 1
             again = self._read_boxes(f, r, boxes, reocr="confirm")  # type: ignore[arg-type]
             if again.value is not None and same_value(ef.value, again.value):
-                ef.confidence = max(ef.confidence, conf.AGREEMENT)
+                ef.confidence = max(ef.confidence, agreement)
             elif again.value is not None and not again.issues and glyphs_restored(ef.value, again.value):
                 # the page read dropped umlaut dots the enlarged read sees ("Jurgen" / "Jürgen"),
                 # or read a "g" as a "q" German has not ("Flieqner" / "Fliegner")
-                again.confidence = max(again.confidence, conf.DOTS_RESTORED)
+                again.confidence = max(again.confidence, conf.DOTS_RESTORED if located else agreement)
                 return again
             elif again.value is not None and not again.issues and \
                     again.confidence >= conf.WEAK_SECOND_READ * ef.confidence:
-                voted = self._third_read(f, r, boxes, ef, again)
+                voted = self._third_read(f, r, boxes, ef, again, located)
                 if voted is not None:
                     return voted
                 # the reads disagree: keep the more confident one, lowered (a clerk looks)
                 return _disputed(ef, again)
         return ef
 
-    def _confirm_rescue(self, f: FieldDefinition, r: DocumentReader, boxes, rescued: ExtractedField) -> ExtractedField:
+    def _confirm_rescue(self, f: FieldDefinition, r: DocumentReader, boxes, rescued: ExtractedField,
+                        agreement: float = conf.AGREEMENT) -> ExtractedField:
         """The page read garbled a value ("1171052026") that the box's own read
         recovered ("17.10.2026"): a read at the third size that agrees confirms it."""
         if rescued.confidence >= conf.SECOND_READ_BELOW or f.type in _COMB_TYPES or r.reocr_left <= 0 \
@@ -92,15 +104,17 @@ class EditionFields:
             return rescued
         third = self._read_boxes(f, r, boxes, reocr="third")
         if third.value is not None and not third.issues and same_value(third.value, rescued.value):
-            rescued.confidence = max(rescued.confidence, conf.AGREEMENT)
+            rescued.confidence = max(rescued.confidence, agreement)
         return rescued
 
     def _third_read(self, f: FieldDefinition, r: DocumentReader, boxes, first: ExtractedField,
-                    second: ExtractedField) -> ExtractedField | None:
+                    second: ExtractedField, located: bool = True) -> ExtractedField | None:
         """Two reads disagree: a third read at another size (``reocr.THIRD_SCALE``) sides with one.
 
         For types whose characters the enlarged reads confuse alike (e-mail:
-        j/i, y/v) the vote can only confirm the page read, never overturn it.
+        j/i, y/v), and for boxes found from labels (not ``located``; on
+        generated scans two enlarged reads made "0" a "6" together), the vote
+        can only confirm the page read, never overturn it.
         Not when the outvoted read has a rare glyph (§, &, ß, umlauts) the
         winners lack: enlarged reads turn "§" into "8" together.
         None: no majority, a clerk decides.
@@ -112,10 +126,11 @@ class EditionFields:
         third = self._read_boxes(f, r, boxes, reocr="third")
         if third.value is None or third.issues:
             return None
-        orders = ((first, second),) if f.type in _CONFIRM_ONLY_TYPES else ((second, first), (first, second))
+        confirm_only = not located or f.type in _CONFIRM_ONLY_TYPES
+        orders = ((first, second),) if confirm_only else ((second, first), (first, second))
         for winner, loser in orders:
             if same_value(third.value, winner.value) and not _lost_glyph(loser.value, winner.value):
-                winner.confidence = max(winner.confidence, conf.MAJORITY)
+                winner.confidence = max(winner.confidence, conf.MAJORITY if located else conf.FOUND_AGREEMENT)
                 return winner
         return None
 

@@ -34,6 +34,11 @@ _MIN_PRINTED_SINGLE = 5
 _MIN_COVERAGE = 0.5
 #: how far (pixels at 300 dpi) an option label may be from its group label
 _OPTION_RADIUS = 2600
+#: a checkbox read as text before its label: frame strokes and the tick
+_BOX_DEBRIS = re.compile(r"[\[\]|_(){}LJIilMNXxUuOo0%&@®©]+")
+_MAX_BOX_DEBRIS = 3
+#: label evidence of an option label found glued to its box's debris
+GLUED_LABEL_SCORE = 0.8
 _WIDGET_MARGIN_PT = 1.0
 _SMALL_PRINT = 0.6
 _DEBRIS_CONF = 0.6
@@ -170,6 +175,31 @@ class DocumentReader:
                         continue
                     seen.add(key)
                     out.append(m)
+        return out
+
+    def glued_matches(self, texts: list[str], page: int | None = None) -> list[Match]:
+        """One-word labels OCR glued to the checkbox before them ("[Jnein", "Mija"):
+        a word that ends with the label after at most three characters of box
+        debris. The match covers the label's share of the word, so the box is
+        looked for where the debris was."""
+        out: list[Match] = []
+        for t in texts:
+            label = t.casefold()
+            if " " in label:
+                continue
+            for n, lines in self.lines.items():
+                if page is not None and n != page:
+                    continue
+                for ln in lines:
+                    for w in ln.words:
+                        s = w.text.casefold()
+                        cut = len(s) - len(label)
+                        if not (1 <= cut <= _MAX_BOX_DEBRIS and s.endswith(label) and _BOX_DEBRIS.fullmatch(w.text[:cut])):
+                            continue
+                        x0, y0, x1, y1 = w.bbox
+                        x_cut = x0 + (x1 - x0) * cut / len(s)
+                        part = w.model_copy(update={"text": w.text[cut:], "bbox": [x_cut, y0, x1, y1]})
+                        out.append(Match(label=t, page=n, words=[part], score=GLUED_LABEL_SCORE))
         return out
 
     def anchor(self, texts: list[str], page: int | None = None) -> Match | None:

@@ -21,6 +21,10 @@ from forms.catalogue import FieldDefinition
 PATTERN_LABEL_SCORE = 0.5
 #: confidence cap of a table with a row whose read column stayed empty
 TABLE_GAP_CONFIDENCE = 0.3
+#: margin (points) around a label-relative value's words for its second read
+SECOND_LOOK_PAD = 4.0
+#: types without a second look of a label-relative value: comb cells, ticks
+SECOND_LOOK_SKIP = ("tax_id", "iban", "bic", "bool", "table")
 
 
 class WordFields:
@@ -47,8 +51,25 @@ class WordFields:
         for m in pool[:3]:
             result = self._read_near(f, r, m)
             if result.value is not None:
-                return result
+                return self._look_again(f, r, result)
         return result  # type: ignore[return-value]
+
+    def _look_again(self, f: FieldDefinition, r: DocumentReader, ef: ExtractedField) -> ExtractedField:
+        """An uncertain OCR value found by its label gets the second look of the
+        edition path (``EditionFields._second_look``: the value line read again
+        enlarged; agreement confirms, restored umlaut dots win, a third read
+        settles a dispute). Its "box" is the value's own words, widened a little.
+        Not for values gathered from several boxes (``also``) or read from comb
+        cells (those are read cell by cell on known editions only)."""
+        if ef.source != "ocr" or ef.bbox is None or ef.page is None or f.also or f.type in SECOND_LOOK_SKIP:
+            return ef
+        if ef.confidence >= conf.SECOND_READ_BELOW and not ef.issues:
+            return ef
+        k = r.pages[ef.page].k
+        x0, y0, x1, y1 = ef.bbox
+        box = [x0 - SECOND_LOOK_PAD * k, y0 - SECOND_LOOK_PAD / 2 * k, x1 + SECOND_LOOK_PAD * k,
+               y1 + SECOND_LOOK_PAD / 2 * k]
+        return self._second_look(f, r, [(ef.page, box)], ef, located=False)
 
     def _by_pattern(self, f: FieldDefinition, r: DocumentReader) -> ExtractedField:
         """Label not found (garbled header): the first word matching ``f.pattern``
@@ -127,8 +148,10 @@ class WordFields:
     def _checkbox_group(self, f: FieldDefinition, r: DocumentReader) -> ExtractedField:
         anchor = r.locate(f) if f.label else None
         readings = []  # (p_ticked, option, label match, box reading)
+        seen_option: Match | None = None  # an option label found on the page
         for o in f.options:
-            cands = r.matches(o.label, f.page if anchor is None else anchor.page)
+            on_page = f.page if anchor is None else anchor.page
+            cands = r.matches(o.label, on_page) or r.glued_matches(o.label, on_page)
             if anchor is not None:
                 ab = anchor.bbox
                 k = r.pages[anchor.page].k
@@ -140,6 +163,7 @@ class WordFields:
             if not cands:
                 continue
             m = cands[0]
+            seen_option = seen_option or m
             gray = r.gray(m.page)
             if gray is None:
                 continue
@@ -148,6 +172,11 @@ class WordFields:
                 continue
             readings.append((cb.tick_probability(box.ink), o, m, box))
         if not readings:
+            if anchor is not None or seen_option:
+                # the group is printed but no box could be read: "nothing ticked"
+                # would be a guess (routing flags it as unreadable)
+                return ExtractedField(name=f.name, source="checkbox", page=(anchor or seen_option).page,
+                                      confidence=conf.UNREADABLE)
             return ExtractedField(name=f.name, source="none")
         readings.sort(key=lambda t: -t[0])
         p1, o, m, box = readings[0]

@@ -104,3 +104,42 @@ def test_bool_field_returns_python_bool():
             {"id": "true", "label": ["ja"]}, {"id": "false", "label": ["nein"]}]}]})
     img, words = page_with([("ja", None), ("nein", "cross")])
     assert _extract(img, words, form).fields["sideline"].value is False
+
+
+def test_an_option_label_glued_to_its_box_debris_is_found_beside_the_box():
+    from types import SimpleNamespace
+
+    from extractors.layout import group_lines
+    from extractors.reader import DocumentReader
+    from formwerk.models import Word
+
+    words = [Word(text="Mija", bbox=[173, 2685, 243, 2722], confidence=0.5, page=1),
+             Word(text="[Jnein", bbox=[281, 2685, 386, 2722], confidence=0.5, page=1),
+             Word(text="Freja", bbox=[500, 2685, 580, 2722], confidence=0.9, page=1)]
+    fake = SimpleNamespace(lines={1: group_lines(words)})
+    ja = DocumentReader.glued_matches(fake, ["ja"], 1)
+    nein = DocumentReader.glued_matches(fake, ["nein"], 1)
+    assert [m.words[0].text for m in ja] == ["ja"]  # "Freja": "Fre" is no box debris
+    assert ja[0].bbox[0] == pytest.approx(173 + 70 * 2 / 4)  # the label's share of the word
+    assert [m.words[0].text for m in nein] == ["nein"] and nein[0].bbox[0] == pytest.approx(281 + 105 * 2 / 6)
+
+
+def test_a_printed_group_whose_boxes_cannot_be_read_is_unreadable_not_empty():
+    from types import SimpleNamespace
+
+    from extractors import CatalogueExtractor
+    from extractors import confidence as conf
+    from extractors.layout import Match
+    from forms import load_catalogue
+    from formwerk.models import Word
+
+    f = load_catalogue().get("gewerbeanmeldung").field("sex")
+    anchor = Match(label="Geschlecht", page=1, score=1.0,
+                   words=[Word(text="Geschlecht", bbox=[100, 100, 300, 124], confidence=0.95, page=1)])
+    no_page_image = SimpleNamespace(locate=lambda f: anchor, matches=lambda labels, page=None: [],
+                                    glued_matches=lambda labels, page=None: [], gray=lambda page: None,
+                                    pages={1: SimpleNamespace(k=300 / 72)})
+    got = CatalogueExtractor(load_catalogue())._checkbox_group(f, no_page_image)
+    assert got.value is None and got.confidence == conf.UNREADABLE  # routing flags it
+    absent = SimpleNamespace(**{**vars(no_page_image), "locate": lambda f: None})
+    assert CatalogueExtractor(load_catalogue())._checkbox_group(f, absent).confidence == 0.0

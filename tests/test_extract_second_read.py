@@ -280,3 +280,21 @@ def test_an_ocr_value_with_q_without_u_is_not_accepted():
     ex._plausibility(form, fields)
     assert conf.calibrate(fields["home_address"].confidence) < 0.94
     assert fields["business_address"].confidence == 0.97
+
+
+def test_a_value_found_from_its_label_gains_less_from_agreement_and_is_never_outvoted():
+    f = load_catalogue().get("gewerbeanmeldung").field("employees_part_time")
+    r = _reader()
+    r.reocr_left = 5
+    page_read = ExtractedField(name=f.name, value=0, raw="0", confidence=0.4, source="ocr", page=1)
+    agree = _TwoReads(page_read, page_read)._second_look(f, r, [(1, [0, 0, 5, 5])], page_read.model_copy(),
+                                                        located=False)
+    assert agree.value == 0 and agree.confidence == conf.FOUND_AGREEMENT < conf.AGREEMENT
+    six = ExtractedField(name=f.name, value=6, raw="6", confidence=0.42, source="ocr", page=1)
+    # two enlarged reads that turn "0" into "6" together do not overturn the page read
+    got = _TwoReads(page_read, six, six)._second_look(f, r, [(1, [0, 0, 5, 5])], page_read.model_copy(),
+                                                      located=False)
+    assert got.confidence < conf.MAJORITY * 0.6
+    # on a registered widget box the same votes decide
+    got = _TwoReads(page_read, six, six)._second_look(f, r, [(1, [0, 0, 5, 5])], page_read.model_copy())
+    assert got.value == 6 and got.confidence == conf.MAJORITY
