@@ -147,3 +147,15 @@ def test_definitions_reject_inconsistencies():
         FormDefinition.model_validate({"id": "x", "title": "X", "fields": [{"name": "a", "type": "text"}],
                                        "rules": [{"code": "r", "check": "date_after", "fields": ["a", "zz"],
                                                   "message": "m"}]})
+
+
+def test_a_child_benefit_application_without_children_read_goes_to_a_clerk():
+    from formwerk.models import Classification, ExtractedField, Extraction
+    from formwerk.routing import route
+
+    kg1 = load_catalogue().get("kindergeld_kg1")
+    assert "children" in kg1.policy.required_fields
+    extraction = Extraction(document_type="kindergeld_kg1",
+                            fields={"children": ExtractedField(name="children", source="none")})
+    decision = route(Classification(document_type="kindergeld_kg1", confidence=1.0), extraction, kg1.policy)
+    assert "missing:children" in decision.reasons
