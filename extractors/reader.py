@@ -18,7 +18,7 @@ from extractors import checkbox as cb
 from extractors.editions import Registration, register
 from extractors.layout import Match, find_label, group_lines, reading_key
 from extractors.regions import PageWords
-from extractors.reocr import ocr_box, ocr_line
+from extractors.reocr import ocr_block, ocr_box, ocr_line
 from forms.catalogue import Edition, FieldDefinition, FormDefinition
 
 PageImage = Callable[[int], "Image.Image | None"]
@@ -134,7 +134,7 @@ class DocumentReader:
         return ws
 
     # -- printed words ---------------------------------------------------
-    def _mark_printed(self) -> None:
+    def _mark_printed(self, only_page: int | None = None) -> None:
         stop_texts: set[str] = {self.form.title}
         skip_texts: set[str] = set()
         for f in self.form.fields:
@@ -145,6 +145,8 @@ class DocumentReader:
             for c in f.columns:
                 stop_texts.update(c.label)
         for n, lines in self.lines.items():
+            if only_page is not None and n != only_page:
+                continue
             pw = self.pages[n]
             for texts, stop in ((stop_texts, True), (skip_texts, False)):
                 for t in texts:
@@ -263,6 +265,31 @@ class DocumentReader:
             return []
         self.reocr_left -= 1
         return ocr_box(img, box, page, **kw)
+
+    def reread_region(self, page: int, region: list[float]) -> bool:
+        """Read ``region`` again as a block and put its words in place of the page
+        read's words there. Tesseract's page layout analysis sometimes skips
+        the inside of a ruled table (header and values gone, only one column
+        read); erasing the ruling lines and reading the region as one block
+        recovers it. Within the document's re-OCR budget; True when words
+        were found."""
+        img = self.image(page)
+        if img is None or self.sources.get(page) != "ocr" or self.reocr_left <= 0:
+            return False
+        self.reocr_left -= 1
+        ws = ocr_block(img, region, page, self.pages[page].k)
+        if not ws:
+            return False
+        pw = self.pages[page]
+
+        def inside(w: Word) -> bool:
+            cx, cy = (w.bbox[0] + w.bbox[2]) / 2, (w.bbox[1] + w.bbox[3]) / 2
+            return region[0] <= cx <= region[2] and region[1] <= cy <= region[3]
+
+        self.pages[page] = PageWords(page, [w for w in pw.words if not inside(w)] + ws, pw.dpi, pw.width, pw.height)
+        self.lines[page] = group_lines(self.pages[page].words)
+        self._mark_printed(only_page=page)
+        return True
 
     def reread(self, page: int, region: list[float], **kw) -> list[Word]:
         """A second read of one value line (``extractors.reocr.ocr_line``), same budget as :meth:`reocr`."""

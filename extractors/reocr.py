@@ -14,6 +14,7 @@ pixels too. Tesseract runs with ``OMP_THREAD_LIMIT=1`` (see PRODUCT.md).
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 from PIL import Image
@@ -239,3 +240,38 @@ WHITELISTS = {
     "int": "0123456789",
     "bic": "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
 }
+
+
+#: ruling lines of a table: dark runs at least this long (points) across or down
+RULE_MIN_PT = 40.0
+#: words of a block read kept only from this recogniser confidence on
+BLOCK_MIN_CONF = 0.3
+
+
+def ocr_block(img: Image.Image, region: list[float], page: int, px_per_pt: float,
+              lang: str | None = None) -> list[Word]:
+    """Read a whole region (e.g. a ruled table the page read skipped) as one block.
+
+    Ruling lines — dark runs longer than any glyph (``RULE_MIN_PT``) down or
+    across — are erased first: with them Tesseract takes the cells for
+    pictures. Page pixels in and out; [] for a region without ink.
+    """
+    from scipy.ndimage import binary_dilation, binary_opening
+
+    W, H = img.size
+    x0, y0 = max(0, int(region[0])), max(0, int(region[1]))
+    x1, y1 = min(W, int(region[2])), min(H, int(region[3]))
+    if x1 - x0 < 20 or y1 - y0 < 20:
+        return []
+    raw = np.asarray(img.convert("L").crop((x0, y0, x1, y1)))
+    dark = raw < DARK
+    n = max(int(RULE_MIN_PT * px_per_pt), 20)
+    rules = binary_opening(dark, structure=np.ones((n, 1), bool)) | binary_opening(dark, structure=np.ones((1, n), bool))
+    a = raw.copy()
+    a[binary_dilation(rules, iterations=2)] = 255
+    if float((a < DARK).mean()) < MIN_INK:
+        return []
+    pad = Image.new("L", (a.shape[1] + 40, a.shape[0] + 40), 255)
+    pad.paste(Image.fromarray(a), (20, 20))
+    words = _recognise(pad, 6, None, x0, y0, 1.0, page, lang or LANG)
+    return [w for w in words if w.confidence >= BLOCK_MIN_CONF and re.search(r"[0-9A-Za-zÄÖÜäöüß]", w.text)]

@@ -21,6 +21,10 @@ from forms.catalogue import FieldDefinition
 PATTERN_LABEL_SCORE = 0.5
 #: confidence cap of a table with a row whose read column stayed empty
 TABLE_GAP_CONFIDENCE = 0.3
+#: a table read again as a block: page margin left out (points) and room for
+#: the section's intro text and the column headers above ``max_dy`` (points)
+TABLE_REREAD_MARGIN = 20.0
+TABLE_HEADER_PT = 120.0
 #: margin (points) around a label-relative value's words for its second read
 SECOND_LOOK_PAD = 4.0
 #: types without a second look of a label-relative value: comb cells, ticks
@@ -145,6 +149,26 @@ class WordFields:
         return self._finish(f, raw, r.sources[first], page=first, bbox=union([w.bbox for w in words]),
                             words=words, label_score=0.6)
 
+    def _reread_table(self, f: FieldDefinition, r: DocumentReader) -> bool:
+        """Read the table's band again as a block (``DocumentReader.reread_region``):
+        from its header down, or — when the page read lost the header too —
+        from the heading of its section (``f.after``) down."""
+        header = r.locate(f)
+        if header is not None:  # the header was read, (some of) the rows were not
+            top, page, room = header.bbox[1] - 0.5 * header.height, header.page, 0.0
+        else:
+            a = r.anchor(f.after, f.page) if f.after else None
+            if a is None:
+                return False
+            top, page, room = a.bbox[3], a.page, TABLE_HEADER_PT
+        pw = r.pages[page]
+        if r.sources.get(page) != "ocr":
+            return False
+        k = pw.k
+        band = [TABLE_REREAD_MARGIN * k, top, pw.width - TABLE_REREAD_MARGIN * k,
+                min(pw.height, top + ((f.max_dy or 500) + room) * k)]
+        return r.reread_region(page, band)
+
     def _checkbox_group(self, f: FieldDefinition, r: DocumentReader) -> ExtractedField:
         anchor = r.locate(f) if f.label else None
         readings = []  # (p_ticked, option, label match, box reading)
@@ -192,6 +216,17 @@ class WordFields:
                               issues=issues)
 
     def _table(self, f: FieldDefinition, r: DocumentReader, done: dict) -> ExtractedField:
+        """The table's rows; when the page read skipped (part of) the ruled table,
+        the table is read again as a block and the more complete reading kept."""
+        first = self._table_rows(f, r, done)
+        if _complete_rows(first) == len(first.value or [None]) and first.confidence > 0:
+            return first
+        if not self._reread_table(f, r):
+            return first
+        again = self._table_rows(f, r, done)
+        return again if _complete_rows(again) > _complete_rows(first) else first
+
+    def _table_rows(self, f: FieldDefinition, r: DocumentReader, done: dict) -> ExtractedField:
         anchor = r.locate(f)
         if anchor is None:
             return ExtractedField(name=f.name, source="none")
@@ -263,3 +298,9 @@ class WordFields:
         return ExtractedField(name=f.name, value=rows, raw=f"{len(rows)} Zeilen", confidence=min_c,
                               page=anchor.page, bbox=union([w.bbox for w in all_words]),
                               source=r.sources[anchor.page])
+
+
+def _complete_rows(ef: ExtractedField) -> int:
+    """Rows of a table reading with every column read."""
+    rows = ef.value if isinstance(ef.value, list) else []
+    return sum(1 for row in rows if isinstance(row, dict) and all(v not in (None, "") for v in row.values()))

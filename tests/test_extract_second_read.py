@@ -298,3 +298,26 @@ def test_a_value_found_from_its_label_gains_less_from_agreement_and_is_never_out
     # on a registered widget box the same votes decide
     got = _TwoReads(page_read, six, six)._second_look(f, r, [(1, [0, 0, 5, 5])], page_read.model_copy())
     assert got.value == 6 and got.confidence == conf.MAJORITY
+
+
+def test_ocr_block_reads_a_ruled_table_with_its_lines_erased():
+    from extractors.reocr import ocr_block
+
+    img = Image.new("L", (1400, 420), 250)
+    d = ImageDraw.Draw(img)
+    xs, ys = [40, 700, 1100, 1360], [40, 130, 220, 310]
+    for x in xs:
+        d.line([(x, ys[0]), (x, ys[-1])], fill=10, width=3)
+    for y in ys:
+        d.line([(xs[0], y), (xs[-1], y)], fill=10, width=3)
+    rows = [("Vorname des Kindes", "Geburtsdatum", "Geschlecht"), ("Irena", "05.12.2014", "w"),
+            ("Valentina", "01.09.2020", "w")]
+    for (y0, row) in zip(ys, rows):
+        for x0, text in zip(xs, row):
+            d.text((x0 + 20, y0 + 22), text, fill=20, font=_font(40))
+    words = ocr_block(img, [20, 20, 1380, 330], page=1, px_per_pt=300 / 72)
+    texts = [w.text for w in words]
+    assert {"Irena", "05.12.2014", "Valentina", "01.09.2020"} <= set(texts)
+    assert not [t for t in texts if set(t) <= set("|[]_-")]  # no ruling line read as text
+    irena = words[texts.index("Irena")]
+    assert 40 < irena.bbox[0] < 120 and 130 < irena.bbox[1] < 220  # page pixels, in its cell
