@@ -40,6 +40,8 @@ _MAX_BOX_DEBRIS = 3
 #: label evidence of an option label found glued to its box's debris
 GLUED_LABEL_SCORE = 0.8
 _WIDGET_MARGIN_PT = 1.0
+#: page-read words a block re-read never replaces (``reread_region``)
+_SURE_WORD = 0.6
 _SMALL_PRINT = 0.6
 _DEBRIS_CONF = 0.6
 _EDGE_DEBRIS = re.compile(r"^[|\[\]_]+|[|\[\]_]+$")
@@ -267,26 +269,27 @@ class DocumentReader:
         return ocr_box(img, box, page, **kw)
 
     def reread_region(self, page: int, region: list[float]) -> bool:
-        """Read ``region`` again as a block and put its words in place of the page
-        read's words there. Tesseract's page layout analysis sometimes skips
-        the inside of a ruled table (header and values gone, only one column
-        read); erasing the ruling lines and reading the region as one block
-        recovers it. Within the document's re-OCR budget; True when words
-        were found."""
+        """Read ``region`` again as a block and merge its words into the page's.
+
+        Tesseract's page layout analysis sometimes skips the inside of a ruled
+        table (header and values gone, or read as one garbled word per cell);
+        erasing the ruling lines and reading the region as one block recovers
+        it. The page read's confident words stay; a block word joins where it
+        overlaps none of them and replaces the unsure words it overlaps.
+        Within the document's re-OCR budget; True when words were added.
+        """
         img = self.image(page)
         if img is None or self.sources.get(page) != "ocr" or self.reocr_left <= 0:
             return False
         self.reocr_left -= 1
-        ws = ocr_block(img, region, page, self.pages[page].k)
-        if not ws:
-            return False
         pw = self.pages[page]
-
-        def inside(w: Word) -> bool:
-            cx, cy = (w.bbox[0] + w.bbox[2]) / 2, (w.bbox[1] + w.bbox[3]) / 2
-            return region[0] <= cx <= region[2] and region[1] <= cy <= region[3]
-
-        self.pages[page] = PageWords(page, [w for w in pw.words if not inside(w)] + ws, pw.dpi, pw.width, pw.height)
+        block = ocr_block(img, region, page, pw.dpi / 72)
+        sure = [w for w in pw.words if w.confidence >= _SURE_WORD]
+        added = [w for w in block if not any(_overlap(w.bbox, s.bbox) for s in sure)]
+        if not added:
+            return False
+        kept = [w for w in pw.words if w.confidence >= _SURE_WORD or not any(_overlap(w.bbox, a.bbox) for a in added)]
+        self.pages[page] = PageWords(page, kept + added, pw.dpi, pw.width, pw.height)
         self.lines[page] = group_lines(self.pages[page].words)
         self._mark_printed(only_page=page)
         return True
@@ -310,6 +313,16 @@ class DocumentReader:
             self._gray[page] = cb.to_gray(img) if img is not None else None
         return self._gray[page]
 
+
+
+def _overlap(a: list[float], b: list[float]) -> bool:
+    """The boxes share at least a third of the smaller one's area."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return False
+    small = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return w * h >= small / 3
 
 
 def _page_order(ms: list[Match]) -> list[Match]:

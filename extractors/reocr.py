@@ -242,8 +242,9 @@ WHITELISTS = {
 }
 
 
-#: ruling lines of a table: dark runs at least this long (points) across or down
-RULE_MIN_PT = 40.0
+#: ruling lines of a table: dark runs at least this long (points) across or
+#: down; the tallest glyphs of form print stay well below
+RULE_MIN_PT = 25.0
 #: words of a block read kept only from this recogniser confidence on
 BLOCK_MIN_CONF = 0.3
 

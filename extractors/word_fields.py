@@ -21,11 +21,13 @@ from forms.catalogue import FieldDefinition
 PATTERN_LABEL_SCORE = 0.5
 #: confidence cap of a table with a row whose read column stayed empty
 TABLE_GAP_CONFIDENCE = 0.3
-#: a table read again as a block: page margin left out (points) and room for
-#: the section's intro text and the column headers above ``max_dy`` (points)
-TABLE_REREAD_MARGIN = 20.0
-TABLE_HEADER_PT = 120.0
-#: margin (points) around a label-relative value's words for its second read
+#: a region read again as a block (``_reread_table``), in pixels at 300 dpi
+#: like all catalogue distances: page margin left out, and the depth of the
+#: band below the heading of the section (``after``) when the label itself
+#: was lost (A4 at 300 dpi is 3508 px high)
+REREAD_MARGIN = 80.0
+SECTION_BAND = 1200.0
+#: margin (pixels at 300 dpi) around a label-relative value's words for its second read
 SECOND_LOOK_PAD = 4.0
 #: types without a second look of a label-relative value: comb cells, ticks
 SECOND_LOOK_SKIP = ("tax_id", "iban", "bic", "bool", "table")
@@ -49,6 +51,9 @@ class WordFields:
         if f.occurrence > 1 or "occurrence" in f.model_fields_set:
             # the n-th copy of a shared label only: another copy belongs to another block
             pool = pool[f.occurrence - 1 : f.occurrence]
+        if not pool and f.after and self._reread_table(f, r):
+            # the label's section is there but not the label: a skipped ruled table
+            pool = r.candidates(f)
         if not pool:
             return self._by_pattern(f, r)
         result = None
@@ -155,18 +160,17 @@ class WordFields:
         from the heading of its section (``f.after``) down."""
         header = r.locate(f)
         if header is not None:  # the header was read, (some of) the rows were not
-            top, page, room = header.bbox[1] - 0.5 * header.height, header.page, 0.0
+            top, page, depth = header.bbox[1] - 0.5 * header.height, header.page, f.max_dy or 500
         else:
             a = r.anchor(f.after, f.page) if f.after else None
             if a is None:
                 return False
-            top, page, room = a.bbox[3], a.page, TABLE_HEADER_PT
+            top, page, depth = a.bbox[3], a.page, SECTION_BAND + (f.max_dy or 500)
         pw = r.pages[page]
         if r.sources.get(page) != "ocr":
             return False
         k = pw.k
-        band = [TABLE_REREAD_MARGIN * k, top, pw.width - TABLE_REREAD_MARGIN * k,
-                min(pw.height, top + ((f.max_dy or 500) + room) * k)]
+        band = [REREAD_MARGIN * k, top, pw.width - REREAD_MARGIN * k, min(pw.height, top + depth * k)]
         return r.reread_region(page, band)
 
     def _checkbox_group(self, f: FieldDefinition, r: DocumentReader) -> ExtractedField:

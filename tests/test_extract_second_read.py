@@ -321,3 +321,26 @@ def test_ocr_block_reads_a_ruled_table_with_its_lines_erased():
     assert not [t for t in texts if set(t) <= set("|[]_-")]  # no ruling line read as text
     irena = words[texts.index("Irena")]
     assert 40 < irena.bbox[0] < 120 and 130 < irena.bbox[1] < 220  # page pixels, in its cell
+
+
+def test_a_region_read_again_keeps_sure_words_and_replaces_garbled_ones():
+    img = Image.new("L", (1400, 420), 250)
+    d = ImageDraw.Draw(img)
+    for x in (40, 700, 1360):
+        d.line([(x, 40), (x, 310)], fill=10, width=3)
+    for y in (40, 130, 220, 310):
+        d.line([(40, y), (1360, y)], fill=10, width=3)
+    for y0, (a, b) in zip((40, 130, 220), [("Vorname des Kindes", "Geburtsdatum"), ("Irena", "05.12.2014"),
+                                           ("Valentina", "01.09.2020")]):
+        d.text((60, y0 + 22), a, fill=20, font=_font(40))
+        d.text((720, y0 + 22), b, fill=20, font=_font(40))
+    sure = Word(text="Valentina", bbox=[60, 245, 250, 290], confidence=0.95, page=1)
+    garbled = Word(text="(fan", bbox=[45, 45, 695, 215], confidence=0.2, page=1)  # one box over two cells
+    content = DocumentContent(pages=[PageContent(page=1, width=1400, height=420, words=[sure, garbled])])
+    r = DocumentReader(load_catalogue().get("kindergeld_kg1"), content, lambda p: img, date(2026, 11, 27))
+    assert r.reread_region(1, [20, 20, 1380, 330])
+    words = r.pages[1].words
+    texts = [w.text for w in words]
+    assert "(fan" not in texts and {"Irena", "05.12.2014", "01.09.2020"} <= set(texts)
+    assert texts.count("Valentina") == 1 and any(w is sure for w in words)  # the sure word stays as it was
+    assert r.locate(load_catalogue().get("kindergeld_kg1").field("children")) is not None  # header now found
