@@ -94,7 +94,7 @@ LABEL_LIKE = 0.3
 BORROWED = 0.3
 # an OCR'd value with a reading OCR produces but German hardly has
 # (extractors.plausibility): a "q" not followed by "u" (mostly a misread "g"),
-# a letter beside its own umlaut ("OÖsterburg")
+# a letter beside its own umlaut ("OÖsterburg"), a glyph inside a word ("Gret!l")
 UNLIKELY_READING = 0.3
 # Last step: a monotone piecewise-linear map from the score above to the
 # measured share of right values (fitted by isotonic regression on the tune

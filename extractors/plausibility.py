@@ -85,6 +85,16 @@ def letter_and_umlaut(value: str) -> bool:
     return bool(_UMLAUT_TWIN.search(value))
 
 
+def glyph_inside_word(value: str) -> bool:
+    """A glyph no word has between two letters ("Gret!l", "Ber|in"): a stroke
+    of a letter read as punctuation, which a second read tends to repeat."""
+    return bool(_ODD_GLYPH.search(value))
+
+
+_LETTER = "A-Za-zÄÖÜäöüß"
+_ODD_GLYPH = re.compile(rf"[{_LETTER}][!|¦\\{{}}<>~^°*#%$€£§][{_LETTER}]")
+
+
 # no German word has a letter next to its own umlaut; OCR writes it when it
 # sees both readings of one glyph
 _UMLAUT_TWIN = re.compile(r"[aA][äÄ]|[oO][öÖ]|[uU][üÜ]|[äÄ][aA]|[öÖ][oO]|[üÜ][uU]")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from extractors import CatalogueExtractor
 from extractors.normalise import normalise_text
 from extractors.plausibility import borrowed, contains_words, label_likeness, label_vocabulary
@@ -112,3 +114,11 @@ def test_a_letter_beside_its_own_umlaut_is_an_ocr_artefact():
     assert letter_and_umlaut("Muüller")
     assert not letter_and_umlaut("Osterburg, Deutschland")
     assert not letter_and_umlaut("Östringen, Müller-Lüdenscheidt, Pääkkönen, Bauamt")
+
+
+@pytest.mark.parametrize("value,odd", [("Gret!l", True), ("Ber|in", True), ("Karl-Heinz", False),
+                                       ("O'Brien", False), ("Schmidt & Co", False), ("Str. 5", False)])
+def test_a_glyph_inside_a_word_is_an_unlikely_reading(value, odd):
+    from extractors.plausibility import glyph_inside_word
+
+    assert glyph_inside_word(value) is odd
