@@ -1,9 +1,13 @@
-"""Dev harness: scanned real GewA 1 forms through the worker's own code paths.
+"""Dev harness: scanned forms through the worker's own code paths.
 
     .venv/bin/python -m bench.realscan --seeds 1000-1019 --profile office_300 --out bench-out/realscan
+    .venv/bin/python -m bench.realscan --generated --seeds 6-15 \
+        --forms gewerbeanmeldung,meldebehoerde_anmeldung,wohngeld_mietzuschuss,kindergeld_kg1
 
-For each seed the real form (``../shared/data/forms/gewa1.pdf``) is filled
-with fake data (``bench.synth.fill_real_form``), "scanned" with the profile
+For each seed the real form (default: the GewA 1, ``../shared/data/forms/gewa1.pdf``)
+is filled with fake data (``bench.synth.fill_real_form``) — or, with
+``--generated``, the project's own drawing of the form in a layout the seed
+picks (``bench.synth.render_document``) — "scanned" with the profile
 (``bench.synth.scan_document``: an image-only PDF, as a scanner delivers it)
 and run through the very activity methods the worker runs
 (``workflows.activities.CaseActivities``: ``prepare_document`` →
@@ -105,7 +109,9 @@ def score(items: list[dict[str, Any]], results: dict[str, dict[str, Any]],
         "straight_through_rate": stp["rate"],
         "straight_through_correct_rate": stp["correct_rate"],
         "statuses": stp["statuses"],
-        "per_field": {k.split(".", 1)[1]: v for k, v in acc["per_field"].items()},
+        # "<doc_type>.<field>" when several forms are scored together
+        "per_field": {(k if len({it["doc_type"] for it in items}) > 1 else k.split(".", 1)[1]): v
+                      for k, v in acc["per_field"].items()},
         "problems": problems,
     }
 
@@ -131,12 +137,17 @@ def parse_seeds(spec: str) -> list[int]:
 
 
 class _FixedClassifier:
+    """The true type, certain (the harness measures extraction and routing)."""
+
     version = "realscan-fixed"
+
+    def __init__(self):
+        self.doc_type = FORM_ID
 
     def classify(self, content):
         from formwerk.models import Classification
 
-        return Classification(document_type=FORM_ID, confidence=1.0, model_version=self.version,
+        return Classification(document_type=self.doc_type, confidence=1.0, model_version=self.version,
                               reasons=["realscan: type given"])
 
 
@@ -186,18 +197,25 @@ def read_pages(acts, data: bytes):
 
 
 def run_seed(acts, catalogue, seed: int, profile: str, cache_dir: Path, use_cache: bool = True,
-             classify: bool = False) -> tuple[dict[str, Any], dict[str, Any], float]:
-    """One seed: (item, result, ocr seconds); OCR from the cache when present."""
+             classify: bool = False, form_id: str = FORM_ID,
+             generated: bool = False) -> tuple[dict[str, Any], dict[str, Any], float]:
+    """One seed: (item, result, ocr seconds); OCR from the cache when present.
+
+    ``generated``: the project's own drawing of the form (``bench.synth.render_document``,
+    its layout chosen by the seed) instead of the real form filled in."""
     from temporalio.testing import ActivityEnvironment
 
-    from bench.synth import fill_real_form, scan_document
+    from bench.synth import fill_real_form, render_document, scan_document
     from formwerk.routing import route
     from workflows.messages import ClassifyInput, ContentRef, ExtractInput
 
-    doc = fill_real_form(FORM_ID, seed)
+    if isinstance(acts.classifier, _FixedClassifier):
+        acts.classifier.doc_type = form_id
+    doc = render_document(form_id, seed) if generated else fill_real_form(form_id, seed)
     if doc is None:
-        raise SystemExit("real form not found (../shared/data/forms/gewa1.pdf; set FORMWERK_SHARED_DATA)")
-    file = f"gewa1-{profile}-{seed}"
+        raise SystemExit(f"real form of {form_id} not found (../shared/data/forms; set FORMWERK_SHARED_DATA)")
+    short = "gewa1" if form_id == FORM_ID and not generated else form_id
+    file = f"{short}-{'gen-' if generated else ''}{profile}-{seed}"
     # the data's fingerprint in the key: a changed generator never meets stale OCR
     data_key = hashlib.sha256(json.dumps(doc.truth, sort_keys=True, default=str).encode()).hexdigest()[:12]
     index = cache_dir / "index" / f"{file}-v{CACHE_VERSION}-{data_key}.json"
@@ -213,17 +231,17 @@ def run_seed(acts, catalogue, seed: int, profile: str, cache_dir: Path, use_cach
     cls = ActivityEnvironment().run(acts.classify_document, ClassifyInput(content=ref)).classification
     extraction = ActivityEnvironment().run(
         acts.extract_fields, ExtractInput(document_type=cls.document_type, content=ref)).extraction
-    policy = catalogue.get(FORM_ID).policy
+    policy = catalogue.get(form_id).policy
     decision = route(cls, extraction, policy)
-    item = {"file": file, "doc_type": FORM_ID, "truth": dict(doc.truth), "seed": seed}
+    item = {"file": file, "doc_type": form_id, "truth": dict(doc.truth), "seed": seed}
     res = result_of(extraction, decision)
     res["document_type_confidence"] = cls.confidence
     return item, res, ocr_s
 
 
-def form_fields(catalogue) -> list[str]:
-    """The FORMS.md fields of the form (all fields of its definition)."""
-    return [f.name for f in catalogue.get(FORM_ID).fields]
+def form_fields(catalogue, form_ids: Iterable[str] = (FORM_ID,)) -> list[str]:
+    """The FORMS.md fields of the forms (all fields of their definitions)."""
+    return sorted({f.name for fid in form_ids for f in catalogue.get(fid).fields})
 
 
 def report(summary: dict[str, Any]) -> str:
@@ -242,7 +260,7 @@ def report(summary: dict[str, Any]) -> str:
     lines.append("")
     lines.append("wrong or flagged:")
     for p in summary["problems"]:
-        lines.append(f"  {p['kind']:14s} {p['file']:24s} {p['field']:20s} c={p['confidence']:.3f} "
+        lines.append(f"  {p['kind']:14s} {p['file']:28s} {p['field']:20s} c={p['confidence']:.3f} "
                      f"value={p['value']!r} truth={p['truth']!r} raw={p['raw']!r} {p['issues'] or ''}")
     return "\n".join(lines)
 
@@ -256,25 +274,32 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-cache", action="store_true", help="OCR again even when cached")
     ap.add_argument("--classify", action="store_true", help="run the trained classifier instead of a fixed type")
     ap.add_argument("--quiet", action="store_true", help="summary only")
+    ap.add_argument("--forms", default=FORM_ID,
+                    help="comma-separated form ids (default: the GewA 1); each seed runs every form")
+    ap.add_argument("--generated", action="store_true",
+                    help="the project's own drawings of the forms (any layout) instead of the real forms")
     args = ap.parse_args(argv)
+    form_ids = [f.strip() for f in args.forms.split(",") if f.strip()]
 
     cache = Path(args.cache)
     acts, catalogue = build_activities(cache / "blobs", classify=args.classify)
     items, results = [], {}
     t0 = time.perf_counter()
     ocr_total = 0.0
-    for seed in parse_seeds(args.seeds):
-        item, res, ocr_s = run_seed(acts, catalogue, seed, args.profile, cache, not args.no_cache,
-                                    args.classify)
-        ocr_total += ocr_s
-        items.append(item)
-        results[item["file"]] = res
-        print(f"seed {seed}: {res['status']:13s} {len(res['review_reasons'])} reasons"
-              f"{f'  (OCR {ocr_s:.1f} s)' if ocr_s else ''}", file=sys.stderr, flush=True)
-    summary = score(items, results, form_fields(catalogue))
-    summary.update(seeds=args.seeds, profile=args.profile, wall_s=round(time.perf_counter() - t0, 1),
-                   ocr_s=round(ocr_total, 1), extractor=acts.extractor.version,
-                   policy=catalogue.get(FORM_ID).policy.model_dump())
+    for form_id in form_ids:
+        for seed in parse_seeds(args.seeds):
+            item, res, ocr_s = run_seed(acts, catalogue, seed, args.profile, cache, not args.no_cache,
+                                        args.classify, form_id=form_id, generated=args.generated)
+            ocr_total += ocr_s
+            items.append(item)
+            results[item["file"]] = res
+            print(f"{item['file']}: {res['status']:13s} {len(res['review_reasons'])} reasons"
+                  f"{f'  (OCR {ocr_s:.1f} s)' if ocr_s else ''}", file=sys.stderr, flush=True)
+    summary = score(items, results, form_fields(catalogue, form_ids))
+    summary.update(seeds=args.seeds, profile=args.profile, forms=form_ids, generated=args.generated,
+                   wall_s=round(time.perf_counter() - t0, 1), ocr_s=round(ocr_total, 1),
+                   extractor=acts.extractor.version,
+                   policy={fid: catalogue.get(fid).policy.model_dump() for fid in form_ids})
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "realscan.json").write_text(json.dumps(
