@@ -136,19 +136,22 @@ def parse_seeds(spec: str) -> list[int]:
 # --------------------------------------------------------------------------
 
 
-class _FixedClassifier:
-    """The true type, certain (the harness measures extraction and routing)."""
+class _TypeGiven:
+    """Stands in for the classifier: without ``--classify`` the harness gives
+    each document its true type itself (:func:`given_type`)."""
 
     version = "realscan-fixed"
 
-    def __init__(self):
-        self.doc_type = FORM_ID
-
     def classify(self, content):
-        from formwerk.models import Classification
+        raise RuntimeError("realscan gives the type; run with --classify to classify")
 
-        return Classification(document_type=self.doc_type, confidence=1.0, model_version=self.version,
-                              reasons=["realscan: type given"])
+
+def given_type(form_id: str):
+    """The true type, certain (the harness measures extraction and routing)."""
+    from formwerk.models import Classification
+
+    return Classification(document_type=form_id, confidence=1.0, model_version=_TypeGiven.version,
+                          reasons=["realscan: type given"])
 
 
 def build_activities(blob_dir: Path, classify: bool = False):
@@ -162,7 +165,7 @@ def build_activities(blob_dir: Path, classify: bool = False):
 
     settings = Settings()
     catalogue = load_catalogue()
-    classifier = _FixedClassifier()
+    classifier = _TypeGiven()
     if classify:
         from classifiers import DocumentClassifier
 
@@ -209,8 +212,6 @@ def run_seed(acts, catalogue, seed: int, profile: str, cache_dir: Path, use_cach
     from formwerk.routing import route
     from workflows.messages import ClassifyInput, ContentRef, ExtractInput
 
-    if isinstance(acts.classifier, _FixedClassifier):
-        acts.classifier.doc_type = form_id
     doc = render_document(form_id, seed) if generated else fill_real_form(form_id, seed)
     if doc is None:
         raise SystemExit(f"real form of {form_id} not found (../shared/data/forms; set FORMWERK_SHARED_DATA)")
@@ -228,7 +229,10 @@ def run_seed(acts, catalogue, seed: int, profile: str, cache_dir: Path, use_cach
         ocr_s = time.perf_counter() - t0
         index.parent.mkdir(parents=True, exist_ok=True)
         index.write_text(ref.model_dump_json())
-    cls = ActivityEnvironment().run(acts.classify_document, ClassifyInput(content=ref)).classification
+    if classify:
+        cls = ActivityEnvironment().run(acts.classify_document, ClassifyInput(content=ref)).classification
+    else:
+        cls = given_type(form_id)
     extraction = ActivityEnvironment().run(
         acts.extract_fields, ExtractInput(document_type=cls.document_type, content=ref)).extraction
     policy = catalogue.get(form_id).policy

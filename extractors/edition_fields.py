@@ -19,7 +19,7 @@ from formwerk.models import ExtractedField, ValidationIssue
 
 from extractors import checkbox as cb
 from extractors import confidence as conf
-from extractors.fieldtext import glyphs_restored, option_value, pick_words, row_defaults, same_value, split_part, whitelist_for, worth_reocr
+from extractors.fieldtext import COMB_TYPES, glyphs_restored, option_value, pick_words, row_defaults, same_value, split_part, whitelist_for, worth_reocr
 from extractors.layout import group_lines, union
 from extractors.normalise import clean_text, find_date_text, join_split_day, normalise
 from extractors.reader import DocumentReader
@@ -99,7 +99,7 @@ class EditionFields:
                         agreement: float = conf.AGREEMENT) -> ExtractedField:
         """The page read garbled a value ("1171052026") that the box's own read
         recovered ("17.10.2026"): a read at the third size that agrees confirms it."""
-        if rescued.confidence >= conf.SECOND_READ_BELOW or f.type in _COMB_TYPES or r.reocr_left <= 0 \
+        if rescued.confidence >= conf.SECOND_READ_BELOW or f.type in COMB_TYPES or r.reocr_left <= 0 \
                 or any(_comb_box(r, pg, box) for pg, box in boxes):
             return rescued
         third = self._read_boxes(f, r, boxes, reocr="third")
@@ -119,7 +119,7 @@ class EditionFields:
         winners lack: enlarged reads turn "§" into "8" together.
         None: no majority, a clerk decides.
         """
-        if f.type in _COMB_TYPES or r.reocr_left <= 0:
+        if f.type in COMB_TYPES or r.reocr_left <= 0:
             return None
         if any(_comb_box(r, pg, box) for pg, box in boxes):
             return None  # comb cells are read one way only (``reocr.ocr_box``): no independent third read
@@ -140,7 +140,7 @@ class EditionFields:
         parts, words, page = [], [], None
         for pg, box in boxes:
             page = page or pg
-            if reocr and (f.type in _COMB_TYPES or _comb_box(r, pg, box)):
+            if reocr and (f.type in COMB_TYPES or _comb_box(r, pg, box)):
                 k = r.pages[pg].dpi / 72
                 ws = r.reocr(pg, box, multiline=(box[3] - box[1]) > 26 * k,
                              whitelist=whitelist_for(f))
@@ -225,10 +225,6 @@ class EditionFields:
             return ExtractedField(name=f.name, source="none", page=page)
         return ExtractedField(name=f.name, value=rows, raw=f"{len(rows)} Zeilen", confidence=min_c, page=page,
                               bbox=union([w.bbox for w in all_words]), source=r.sources[page])
-
-
-#: value types read from comb cells: their second read is ``extractors.reocr.ocr_box``
-_COMB_TYPES = ("tax_id", "iban", "bic")
 
 
 def _comb_box(r: DocumentReader, page: int, box: list[float]) -> bool:

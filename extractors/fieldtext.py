@@ -12,6 +12,9 @@ from extractors.names import split_given_family
 from extractors.reocr import WHITELISTS
 from forms.catalogue import FieldDefinition
 
+#: value types read from comb cells (one character per cell): their second
+#: read is ``extractors.reocr.ocr_box``, cell by cell
+COMB_TYPES = ("tax_id", "iban", "bic")
 _DEBRIS_CONF = 0.6
 _EDGE_DEBRIS = re.compile(r"^[|\[\]_]+|[|\[\]_]+$")
 
@@ -87,26 +90,28 @@ def row_defaults(f: FieldDefinition, rec: dict, done: dict) -> dict:
 def dots_restored(first, second) -> bool:
     """``second`` is ``first`` with diacritics the first read lost (umlaut dots,
     accents: "Jurgen" / "Jürgen", "Andre" / "André"), and nothing else changed."""
-    if not isinstance(first, str) or not isinstance(second, str) or first == second:
-        return False
-    if len(first) != len(second):
-        return False
-    pairs = [(a, b) for a, b in zip(first, second) if a != b]
-    return bool(pairs) and all(_base_letter(b) == a != b for a, b in pairs)
+    return _only_restored(first, second, g_for_q=False)
 
 
 def glyphs_restored(first, second) -> bool:
     """``second`` restores what the page read ``first`` typically garbles and
     changes nothing else: lost diacritics ("Jurgen" / "Jürgen") or a "g" read
     as "q" where German has no "q" (not before "u": "Flieqner" / "Fliegner")."""
-    if not isinstance(first, str) or not isinstance(second, str) or first == second:
+    return _only_restored(first, second, g_for_q=True)
+
+
+def _only_restored(first, second, g_for_q: bool) -> bool:
+    if not isinstance(first, str) or not isinstance(second, str) or len(first) != len(second):
         return False
-    if len(first) != len(second):
-        return False
-    pairs = [(i, a, b) for i, (a, b) in enumerate(zip(first, second)) if a != b]
-    return bool(pairs) and all(
-        _base_letter(b) == a or (a, b) in (("q", "g"), ("Q", "G")) and first[i + 1:i + 2].lower() != "u"
-        for i, a, b in pairs)
+    diffs = [i for i, (a, b) in enumerate(zip(first, second)) if a != b]
+
+    def restored(i: int) -> bool:
+        a, b = first[i], second[i]
+        if _base_letter(b) == a:
+            return True
+        return g_for_q and (a, b) in (("q", "g"), ("Q", "G")) and first[i + 1:i + 2].lower() != "u"
+
+    return bool(diffs) and all(restored(i) for i in diffs)
 
 
 def _base_letter(c: str) -> str:

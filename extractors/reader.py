@@ -77,6 +77,7 @@ class DocumentReader:
         self._full_lines: list | None = None
         self.reocr_left = REOCR_BUDGET
         self.confirm_left = CONFIRM_BUDGET
+        self._reread: list[tuple[int, list[float]]] = []  # regions read again (``reread_region``)
         self._mark_printed()
         self.registered = self._register()
 
@@ -276,11 +277,15 @@ class DocumentReader:
         erasing the ruling lines and reading the region as one block recovers
         it. The page read's confident words stay; a block word joins where it
         overlaps none of them and replaces the unsure words it overlaps.
-        Within the document's re-OCR budget; True when words were added.
+        Within the document's re-OCR budget, and once per region (fields of one
+        section share their band); True when words were added.
         """
         img = self.image(page)
         if img is None or self.sources.get(page) != "ocr" or self.reocr_left <= 0:
             return False
+        if any(p == page and _contains(done, region) for p, done in self._reread):
+            return False
+        self._reread.append((page, list(region)))
         self.reocr_left -= 1
         pw = self.pages[page]
         block = ocr_block(img, region, page, pw.dpi / 72)
@@ -313,6 +318,10 @@ class DocumentReader:
             self._gray[page] = cb.to_gray(img) if img is not None else None
         return self._gray[page]
 
+
+
+def _contains(outer: list[float], inner: list[float]) -> bool:
+    return outer[0] <= inner[0] + 1 and outer[1] <= inner[1] + 1 and outer[2] >= inner[2] - 1 and outer[3] >= inner[3] - 1
 
 
 def _overlap(a: list[float], b: list[float]) -> bool:

@@ -120,16 +120,25 @@ def ink_share(img: Image.Image, box: list[float]) -> float:
     return float((_erase_lines(a) < DARK).mean())
 
 
+def _crop(img: Image.Image, region: list[float], min_side: int) -> tuple[np.ndarray, int, int] | None:
+    """Grey pixels of ``region`` clipped to the page, with its top-left corner;
+    None when less than ``min_side`` pixels remain either way."""
+    W, H = img.size
+    x0, y0 = max(0, int(region[0])), max(0, int(region[1]))
+    x1, y1 = min(W, int(region[2])), min(H, int(region[3]))
+    if x1 - x0 < min_side or y1 - y0 < min_side:
+        return None
+    return np.asarray(img.convert("L").crop((x0, y0, x1, y1))), x0, y0
+
+
 def ocr_box(img: Image.Image, box: list[float], page: int, *, multiline: bool = False,
             whitelist: str | None = None, margin: float = 4.0, lang: str | None = None) -> list[Word]:
     """Recognise the text inside ``box`` (page pixels); [] when the box is empty."""
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
-    W, H = img.size
-    x0, y0 = max(0, int(box[0] - margin)), max(0, int(box[1] - margin))
-    x1, y1 = min(W, int(box[2] + margin)), min(H, int(box[3] + margin))
-    if x1 - x0 < 4 or y1 - y0 < 4:
+    crop = _crop(img, [box[0] - margin, box[1] - margin, box[2] + margin, box[3] + margin], 4)
+    if crop is None:
         return []
-    raw = np.asarray(img.convert("L").crop((x0, y0, x1, y1)))
+    raw, x0, y0 = crop
     a = _erase_lines(raw)
     if float((a < DARK).mean()) < MIN_INK:
         return []
@@ -180,12 +189,10 @@ def ocr_line(img: Image.Image, region: list[float], page: int, *, multiline: boo
     for a crop without ink.
     """
     scale = LINE_SCALE if scale is None else scale
-    W, H = img.size
-    x0, y0 = max(0, int(region[0])), max(0, int(region[1]))
-    x1, y1 = min(W, int(region[2])), min(H, int(region[3]))
-    if x1 - x0 < 4 or y1 - y0 < 4:
+    crop = _crop(img, region, 4)
+    if crop is None:
         return []
-    raw = np.asarray(img.convert("L").crop((x0, y0, x1, y1)))
+    raw, x0, y0 = crop
     # only lines across the whole crop: erasing in strips (``_erase_lines``)
     # takes the dense x-height rows of a short strip of text for a line
     dark = raw < DARK
@@ -259,12 +266,10 @@ def ocr_block(img: Image.Image, region: list[float], page: int, px_per_pt: float
     """
     from scipy.ndimage import binary_dilation, binary_opening
 
-    W, H = img.size
-    x0, y0 = max(0, int(region[0])), max(0, int(region[1]))
-    x1, y1 = min(W, int(region[2])), min(H, int(region[3]))
-    if x1 - x0 < 20 or y1 - y0 < 20:
+    crop = _crop(img, region, 20)
+    if crop is None:
         return []
-    raw = np.asarray(img.convert("L").crop((x0, y0, x1, y1)))
+    raw, x0, y0 = crop
     dark = raw < DARK
     n = max(int(RULE_MIN_PT * px_per_pt), 20)
     rules = binary_opening(dark, structure=np.ones((n, 1), bool)) | binary_opening(dark, structure=np.ones((1, n), bool))

@@ -9,7 +9,7 @@ from formwerk.models import ExtractedField, ValidationIssue, Word
 
 from extractors import checkbox as cb
 from extractors import confidence as conf
-from extractors.fieldtext import distance, option_value, pick_words, row_defaults, split_part
+from extractors.fieldtext import COMB_TYPES, distance, option_value, pick_words, row_defaults, split_part
 from extractors.layout import Match, group_lines, reading_key, union
 from extractors.normalise import clean_text, find_date_text, normalise
 from extractors.reader import _OPTION_RADIUS, DocumentReader
@@ -21,7 +21,7 @@ from forms.catalogue import FieldDefinition
 PATTERN_LABEL_SCORE = 0.5
 #: confidence cap of a table with a row whose read column stayed empty
 TABLE_GAP_CONFIDENCE = 0.3
-#: a region read again as a block (``_reread_table``), in pixels at 300 dpi
+#: a region read again as a block (``_reread_band``), in pixels at 300 dpi
 #: like all catalogue distances: page margin left out, and the depth of the
 #: band below the heading of the section (``after``) when the label itself
 #: was lost (A4 at 300 dpi is 3508 px high)
@@ -29,8 +29,6 @@ REREAD_MARGIN = 80.0
 SECTION_BAND = 1200.0
 #: margin (pixels at 300 dpi) around a label-relative value's words for its second read
 SECOND_LOOK_PAD = 4.0
-#: types without a second look of a label-relative value: comb cells, ticks
-SECOND_LOOK_SKIP = ("tax_id", "iban", "bic", "bool", "table")
 
 
 class WordFields:
@@ -51,7 +49,7 @@ class WordFields:
         if f.occurrence > 1 or "occurrence" in f.model_fields_set:
             # the n-th copy of a shared label only: another copy belongs to another block
             pool = pool[f.occurrence - 1 : f.occurrence]
-        if not pool and f.after and self._reread_table(f, r):
+        if not pool and f.after and self._reread_band(f, r):
             # the label's section is there but not the label: a skipped ruled table
             pool = r.candidates(f)
         if not pool:
@@ -70,7 +68,7 @@ class WordFields:
         settles a dispute). Its "box" is the value's own words, widened a little.
         Not for values gathered from several boxes (``also``) or read from comb
         cells (those are read cell by cell on known editions only)."""
-        if ef.source != "ocr" or ef.bbox is None or ef.page is None or f.also or f.type in SECOND_LOOK_SKIP:
+        if ef.source != "ocr" or ef.bbox is None or ef.page is None or f.also or f.type in COMB_TYPES:
             return ef
         if ef.confidence >= conf.SECOND_READ_BELOW and not ef.issues:
             return ef
@@ -154,10 +152,10 @@ class WordFields:
         return self._finish(f, raw, r.sources[first], page=first, bbox=union([w.bbox for w in words]),
                             words=words, label_score=0.6)
 
-    def _reread_table(self, f: FieldDefinition, r: DocumentReader) -> bool:
-        """Read the table's band again as a block (``DocumentReader.reread_region``):
-        from its header down, or — when the page read lost the header too —
-        from the heading of its section (``f.after``) down."""
+    def _reread_band(self, f: FieldDefinition, r: DocumentReader) -> bool:
+        """Read the field's band again as a block (``DocumentReader.reread_region``):
+        from its label (a table's header) down, or — when the page read lost
+        the label too — from the heading of its section (``f.after``) down."""
         header = r.locate(f)
         if header is not None:  # the header was read, (some of) the rows were not
             top, page, depth = header.bbox[1] - 0.5 * header.height, header.page, f.max_dy or 500
@@ -223,9 +221,10 @@ class WordFields:
         """The table's rows; when the page read skipped (part of) the ruled table,
         the table is read again as a block and the more complete reading kept."""
         first = self._table_rows(f, r, done)
-        if _complete_rows(first) == len(first.value or [None]) and first.confidence > 0:
+        rows = first.value or []
+        if rows and _complete_rows(first) == len(rows) and first.confidence > 0:
             return first
-        if not self._reread_table(f, r):
+        if not self._reread_band(f, r):
             return first
         again = self._table_rows(f, r, done)
         return again if _complete_rows(again) > _complete_rows(first) else first

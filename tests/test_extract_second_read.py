@@ -344,3 +344,14 @@ def test_a_region_read_again_keeps_sure_words_and_replaces_garbled_ones():
     assert "(fan" not in texts and {"Irena", "05.12.2014", "01.09.2020"} <= set(texts)
     assert texts.count("Valentina") == 1 and any(w is sure for w in words)  # the sure word stays as it was
     assert r.locate(load_catalogue().get("kindergeld_kg1").field("children")) is not None  # header now found
+
+
+def test_a_region_is_read_again_only_once():
+    img = Image.new("L", (600, 200), 250)
+    ImageDraw.Draw(img).text((40, 60), "Irena 05.12.2014", fill=20, font=_font(40))
+    content = DocumentContent(pages=[PageContent(page=1, width=600, height=200, words=[])])
+    r = DocumentReader(load_catalogue().get("kindergeld_kg1"), content, lambda p: img, date(2026, 11, 27))
+    assert r.reread_region(1, [10, 10, 590, 190])
+    budget = r.reocr_left
+    assert not r.reread_region(1, [20, 20, 580, 150])  # inside the band already read: no second OCR
+    assert r.reocr_left == budget
