@@ -1,7 +1,7 @@
 """A tiny declarative form layout engine on reportlab (A4, points).
 
-A form is a list of *items* (headings, static text, rows of cells, tables).
-``render_form`` lays them out top-down in one of several *styles* and fills
+A form is a list of *items* (headings, static text, rows of cells, tables;
+declared in ``_items``). ``render_form`` lays them out top-down in one of several *styles* and fills
 the cells with values in a "filled-in" font. Output is a vector PDF with a real
 text layer: labels in Helvetica, values in the fill font, so the text layer
 contains both.
@@ -9,171 +9,30 @@ contains both.
 Conventions: reportlab points (1/72 inch), origin bottom-left internally; the
 ``Cell.key`` of a text cell looks up the *printed* string in ``values``; a
 ``Check`` looks up the selected option id (or a set of ids) in ``values``.
-Randomness (offsets, fonts, tick style) comes only from the ``random.Random``
-passed in, so output is deterministic per seed.
+Randomness (offsets, fonts, tick style: ``_look``) comes only from the
+``random.Random`` passed in, so output is deterministic per seed.
 """
 
 from __future__ import annotations
 
 import io
-import os
 import random
-from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
-import reportlab
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas as rl_canvas
+
+from ._items import Cell, Check, FormSpec, Heading, Item, Note, Row, Table
+from ._look import Look, pick_label
 
 PAGE_W, PAGE_H = A4  # 595.27 x 841.89 pt
 STYLES = ("boxed", "lined", "twocol")
 
 
 # --------------------------------------------------------------------------
-# items
+# rendering (items: ``_items``; the document's random look: ``_look``)
 # --------------------------------------------------------------------------
-
-
-@dataclass
-class Cell:
-    """A text field: number + printed label, value written into it."""
-
-    num: str
-    label: str | tuple[str, ...]  # alternatives: first is the official label
-    key: str | None = None  # values key; None -> stays empty
-    width: float = 1.0  # relative weight within its row
-    lines: int = 1  # height in value lines
-
-
-@dataclass
-class Check:
-    """A checkbox group: squares with the option label beside each."""
-
-    num: str
-    label: str | tuple[str, ...]
-    key: str | None
-    options: list[tuple[str, str]]  # (option id, printed option label)
-    width: float = 1.0
-    other_key: str | None = None  # free text written after the last option ("andere:")
-
-
-@dataclass
-class Heading:
-    """A grey section bar; ``right`` is a second title starting mid-page."""
-
-    text: str
-    right: str = ""
-
-
-@dataclass
-class Note:
-    """Static small print (instructions, legal notes)."""
-
-    text: str
-    size: float = 6.5
-
-
-@dataclass
-class Table:
-    """A table with a header row; ``key`` names a list of row dicts in values."""
-
-    num: str
-    label: str
-    key: str
-    columns: list[tuple[str, str, float]]  # (header, row-dict key, width weight)
-    rows: int = 4
-
-
-Row = list[Union[Cell, Check]]
-Item = Union[Heading, Note, Table, Row]
-
-
-@dataclass
-class FormSpec:
-    """What a form looks like: header texts and its items."""
-
-    title: str
-    code: str = ""  # e.g. "GewA 1"
-    subtitle: str = ""  # e.g. "nach § 14 GewO oder § 55c GewO"
-    authority_label: str = "Name der entgegennehmenden Gemeinde"
-    authority_key: str | None = "authority"
-    items: list[Item] = field(default_factory=list)
-    footer: str = ""
-    instruction: str = ("Bitte vollständig und gut lesbar ausfüllen sowie die zutreffenden "
-                        "Kästchen ankreuzen.")
-
-
-# --------------------------------------------------------------------------
-# fonts
-# --------------------------------------------------------------------------
-
-_RL_FONTS = os.path.join(os.path.dirname(reportlab.__file__), "fonts")
-# (name, path) candidates for the fill-in font; reportlab's own Vera fonts and
-# the PDF core font Courier are always there, system fonts only when installed
-_FILL_CANDIDATES = [
-    ("Courier", None),
-    ("VeraIt", os.path.join(_RL_FONTS, "VeraIt.ttf")),
-    ("DejaVuSansMono", "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"),
-    ("DejaVuSerifItalic", "/usr/share/fonts/truetype/dejavu/DejaVuSerif-Italic.ttf"),
-    ("LiberationMono", "/usr/share/fonts/truetype/liberation/LiberationMono-Regular.ttf"),
-    ("LiberationSansNarrowItalic",
-     "/usr/share/fonts/truetype/liberation/LiberationSansNarrow-Italic.ttf"),
-]
-
-
-def fill_fonts() -> list[str]:
-    """Names of the usable fill-in fonts (registered on first call)."""
-    names = []
-    for name, path in _FILL_CANDIDATES:
-        if path is None:
-            names.append(name)
-        elif os.path.exists(path):
-            if name not in pdfmetrics.getRegisteredFontNames():
-                pdfmetrics.registerFont(TTFont(name, path))
-            names.append(name)
-    return names
-
-
-# --------------------------------------------------------------------------
-# rendering
-# --------------------------------------------------------------------------
-
-
-@dataclass
-class Look:
-    """Per-document random look, drawn once from the seed."""
-
-    style: str
-    dx: float
-    dy: float
-    label_size: float
-    fill_font: str
-    fill_size: float
-    tick: str  # "cross" | "check" | "fill" | "x"
-    row_scale: float
-    label_pick: int
-
-    @classmethod
-    def draw(cls, rng: random.Random, style: str) -> "Look":
-        return cls(
-            style=style,
-            dx=rng.uniform(-12, 12),
-            dy=rng.uniform(-10, 10),
-            label_size=rng.choice([6.5, 7.0, 7.5]),
-            fill_font=rng.choice(fill_fonts()),
-            fill_size=rng.uniform(9.5, 11.5),
-            tick=rng.choice(["cross", "check", "fill", "x"]),
-            row_scale=rng.uniform(0.95, 1.15),
-            label_pick=rng.randrange(4),
-        )
-
-
-def _label(label: str | tuple[str, ...], look: Look) -> str:
-    if isinstance(label, str):
-        return label
-    return label[look.label_pick % len(label)]
 
 
 class _Renderer:
@@ -329,7 +188,7 @@ class _Renderer:
         boxed = self.look.style != "lined"
         heads = []
         for cell in cells:
-            label = _label(cell.label, self.look)
+            label = pick_label(cell.label, self.look)
             head = f"{cell.num}  {label}" if cell.num else label
             heads.append(_wrap(head, "Helvetica", lab, width * cell.width / total - 6))
         nlab = max(len(hl) for hl, _ in heads)

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..fake_data import ACTIVITIES, FakeGermany, de_date
 from . import gewerbeanmeldung as gewa1
-from ._layout import Cell, Check, FormSpec, Note
+from ._items import Cell, Check, FormSpec, Note
 
 DOC_TYPE = "gewerbeabmeldung"
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from ..fake_data import ACTIVITIES, FakeGermany, de_date
-from ._layout import Cell, Check, FormSpec, Heading, Note
+from ._items import Cell, Check, FormSpec, Heading, Note
 
 DOC_TYPE = "gewerbeanmeldung"
 

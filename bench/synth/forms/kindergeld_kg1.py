@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 
 from ..fake_data import FakeGermany, de_date, group4
-from ._layout import Cell, Check, FormSpec, Heading, Note, Table
+from ._items import Cell, Check, FormSpec, Heading, Note, Table
 
 DOC_TYPE = "kindergeld_kg1"
 

@@ -27,7 +27,8 @@ from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen import canvas as rl_canvas
 
 from ..fake_data import FakeGermany, de_date, de_money, group4
-from ._layout import STYLES, Cell, Check, FormSpec, Heading, render_form
+from ._items import Cell, Check, FormSpec, Heading
+from ._layout import STYLES, render_form
 
 W, H = A4
 Result = tuple[str, dict[str, Any], bytes, str]

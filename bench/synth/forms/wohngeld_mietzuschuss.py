@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from ..fake_data import FakeGermany, de_date, de_money, group4
-from ._layout import Cell, Check, FormSpec, Heading, Note
+from ._items import Cell, Check, FormSpec, Heading, Note
 
 DOC_TYPE = "wohngeld_mietzuschuss"
 
