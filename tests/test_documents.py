@@ -107,3 +107,35 @@ def test_ocr_reads_every_image_mode_through_a_raw_pixel_file():
     with image_file(page) as path:
         assert Image.open(path).size == page.size
     assert not os.path.exists(path)  # the temporary file is removed
+
+
+def test_pdfium_is_used_by_one_thread_at_a_time():
+    """PDFium is not thread-safe; the worker runs activities in a thread pool."""
+    import threading
+
+    from formwerk.documents.pdf import PDFIUM_LOCK
+
+    data = badfiles.simple_pdf()
+    expected = render_pdf_page(data, 0, 100).tobytes()
+    done = threading.Event()
+    out: list[bytes] = []
+
+    def render():
+        out.append(render_pdf_page(data, 0, 100).tobytes())
+        read_pdf(data, 100, 10)
+        done.set()
+
+    with PDFIUM_LOCK:  # another thread is inside pdfium
+        t = threading.Thread(target=render)
+        t.start()
+        assert not done.wait(0.5)  # the render waits for it
+    assert done.wait(30)
+    t.join()
+    # and many at once give the same pixels (without the lock this crashed the process)
+    threads = [threading.Thread(target=lambda: out.append(render_pdf_page(data, 0, 100).tobytes()))
+               for _ in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert len(out) == 9 and set(out) == {expected}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 from dataclasses import dataclass, field
 
 import pypdfium2 as pdfium
@@ -23,6 +24,12 @@ log = logging.getLogger(__name__)
 
 # A page whose text layer has fewer characters than this is treated as a scan.
 MIN_TEXT_LAYER_CHARS = 20
+
+# PDFium is not thread-safe, not even across different documents (pypdfium2,
+# "Incompatibility with Threading"), and the worker runs activities in a thread
+# pool: two cases reading PDFs at once crashed the process (a general
+# protection fault in libc). Every pdfium call, from open to close, holds this.
+PDFIUM_LOCK = threading.Lock()
 
 
 @dataclass
@@ -87,6 +94,15 @@ def _check_encryption(data: bytes) -> None:
 
 def read_pdf(data: bytes, dpi: int, max_pages: int) -> PdfInfo:
     _check_encryption(data)
+    with PDFIUM_LOCK:
+        pages = _page_sizes(data, dpi, max_pages)
+    scale = dpi / 72.0
+    _read_text_layer(data, pages, scale)
+    acro = read_acroform(data, scale)
+    return PdfInfo(pages=pages, acroform=acro)
+
+
+def _page_sizes(data: bytes, dpi: int, max_pages: int) -> list[PdfPageInfo]:
     doc = open_pdf(data)
     try:
         n = len(doc)
@@ -102,11 +118,9 @@ def read_pdf(data: bytes, dpi: int, max_pages: int) -> PdfInfo:
         for i in range(n):
             w_pt, h_pt = doc[i].get_size()
             pages.append(PdfPageInfo(i, round(w_pt * scale), round(h_pt * scale)))
+        return pages
     finally:
         doc.close()
-    _read_text_layer(data, pages, scale)
-    acro = read_acroform(data, scale)
-    return PdfInfo(pages=pages, acroform=acro)
 
 
 def _read_text_layer(data: bytes, pages: list[PdfPageInfo], scale: float) -> None:
@@ -212,17 +226,23 @@ def render_pdf_page(data: bytes, index: int, dpi: int, draw_forms: bool = True) 
     pdfplumber's own renderer leaves filled AcroForms blank (silent data loss),
     so we use pdfium with form support switched on.
     """
-    doc = open_pdf(data)
-    try:
-        if draw_forms:
-            try:
-                doc.init_forms()
-            except Exception as exc:
-                log.debug("init_forms failed: %s", exc)
-        page = doc[index]
-        bitmap = page.render(scale=dpi / 72.0, may_draw_forms=draw_forms)
-        return bitmap.to_pil().convert("RGB")
-    except pdfium.PdfiumError as exc:
-        raise CorruptFileError(detail=f"page {index + 1}: {exc}") from exc
-    finally:
-        doc.close()
+    with PDFIUM_LOCK:
+        doc = open_pdf(data)
+        try:
+            if draw_forms:
+                try:
+                    doc.init_forms()
+                except Exception as exc:
+                    log.debug("init_forms failed: %s", exc)
+            page = doc[index]
+            bitmap = page.render(scale=dpi / 72.0, may_draw_forms=draw_forms)
+            # a copy that owns its pixels; the bitmap and page are freed here,
+            # under the lock, not later by the garbage collector in any thread
+            image = bitmap.to_pil().convert("RGB")
+            bitmap.close()
+            page.close()
+            return image
+        except pdfium.PdfiumError as exc:
+            raise CorruptFileError(detail=f"page {index + 1}: {exc}") from exc
+        finally:
+            doc.close()
