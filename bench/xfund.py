@@ -17,7 +17,7 @@ predicted links, recall = correct / gold links.
 
 Each task is run with the rules-only baseline (nearest question left or above;
 for (b) also a gap rule for segments and a colon rule for labels) and with the
-learned models from ``extractors/kv_model/``. Prints a table and writes
+learned models (``models/kv_pairing.json``, trained in set-up). Prints a table and writes
 ``results.json``. Skips cleanly (exit 0) when the data is absent.
 """
 

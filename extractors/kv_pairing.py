@@ -9,10 +9,13 @@ question/answer/header/other (``kv_labels`` + a learned model) → link each
 answer to at most one question (``kv_features`` + a learned pair model); a
 question may own several answers (e.g. a table column header).
 
-Models are small JSON artefacts in ``extractors/kv_model/`` (trained by
-``python -m extractors.kv_train``). When they are missing, every step falls
-back to a rule (gap rule, colon rule, nearest question left or above), so the
-API always works, only less accurately.
+Models are one small JSON artefact at ``settings.kv_model`` (default
+``models/kv_pairing.json``, ``FORMWERK_KV_MODEL``), trained by
+``python -m extractors.kv_train`` — the set-up script does so when the XFUND-de
+data is present. XFUND is licensed for non-commercial research, so the
+artefact stays on the machine and is never committed. When it is missing,
+every step falls back to a rule (gap rule, colon rule, nearest question left
+or above), so the API always works, only less accurately.
 
 Boxes are ``[x0, y0, x1, y1]`` page pixels, top-left origin; confidences in
 [0, 1].
@@ -39,8 +42,6 @@ from .kv_segment import Segment, median_height, segment_words
 
 log = logging.getLogger(__name__)
 
-MODEL_DIR = Path(__file__).parent / "kv_model"
-MODEL_FILE = "kv_pairing.json"
 EXTRACTOR_NAME = "kv_pairing"
 
 
@@ -104,10 +105,16 @@ class KVModels:
         )
 
 
+def default_model_path() -> Path:
+    from formwerk.settings import get_settings
+
+    return Path(get_settings().kv_model)
+
+
 @lru_cache(maxsize=4)
 def load_models(path: str | None = None) -> KVModels:
     """Load the artefact (cached); without one, return rules-only models."""
-    p = Path(path) if path else MODEL_DIR / MODEL_FILE
+    p = Path(path) if path else default_model_path()
     if not p.exists():
         log.warning("kv_pairing: no model at %s, falling back to rules", p)
         return KVModels()

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m extractors.kv_train \
         --train /work/shared/data/xfund_de/de.train.json \
-        --out extractors/kv_model/kv_pairing.json
+        --out models/kv_pairing.json
 
 Only the training split is read. The artefact holds learned parameters
 (tree thresholds/leaf values, hashed n-gram weights), no text of the data.
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from collections import Counter
 from pathlib import Path
@@ -24,7 +25,7 @@ from .kv_data import LABELS, Entity, FormPage, load_xfund, match_entities
 from .kv_features import PAIR_FEATURES, pair_features
 from .kv_labels import LABEL_FEATURES, label_features
 from .kv_model import HashedTextModel, TreeEnsemble
-from .kv_pairing import MODEL_DIR, MODEL_FILE, SEG_PAIR_FEATURES, KVModels, segment_pair_features
+from .kv_pairing import SEG_PAIR_FEATURES, KVModels, default_model_path, segment_pair_features
 from .kv_segment import (
     H_EDGE_FEATURES,
     V_EDGE_FEATURES,
@@ -305,12 +306,16 @@ def train_all(pages: list[FormPage]) -> KVModels:
 def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--train", default="/work/shared/data/xfund_de/de.train.json")
-    ap.add_argument("--out", default=str(MODEL_DIR / MODEL_FILE))
+    ap.add_argument("--train", default=str(Path(os.environ.get("FORMWERK_XFUND_DIR", "/work/shared/data/xfund_de")) / "de.train.json"))
+    ap.add_argument("--out", default=str(default_model_path()))
+    ap.add_argument("--if-missing", action="store_true",
+                    help="set-up mode: do nothing when the artefact exists; without training data, say so and exit 0 (rules are used)")
     args = ap.parse_args(argv)
+    if args.if_missing and Path(args.out).exists():
+        return 0
     if not Path(args.train).exists():
-        print(f"training data not found: {args.train}")
-        return 1
+        print(f"kv_pairing: training data not found at {args.train}; unknown pages are paired by rules")
+        return 0 if args.if_missing else 1
     models = train_all(load_xfund(args.train))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     max_file_bytes: int = 200 * 1024 * 1024
     encoder: str = str(REPO_ROOT / "models" / "e5-small")
     classifier_dir: str = str(REPO_ROOT / "models" / "classifier")
+    # key-value pairing for unknown pages; trained in set-up when XFUND-de is present
+    # (its licence keeps it internal: the artefact is never committed), rules otherwise
+    kv_model: str = str(REPO_ROOT / "models" / "kv_pairing.json")
     api_host: str = "127.0.0.1"
     api_port: int = 8000
 

@@ -37,4 +37,6 @@ echo "==> preparing models"
 .venv/bin/python scripts/build_encoder.py models/e5-small
 # a first classifier artefact from generated documents (no-op when one exists)
 .venv/bin/python -m classifiers.bootstrap
+# key-value pairing for unknown pages, from XFUND-de when present (its licence keeps the artefact local)
+.venv/bin/python -m extractors.kv_train --if-missing
 echo "==> set-up done"

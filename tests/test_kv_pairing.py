@@ -141,12 +141,12 @@ def test_xfund_val_task_a_f1() -> None:
 
 
 def test_model_artefact_is_small_and_loads() -> None:
-    from extractors.kv_pairing import MODEL_DIR, MODEL_FILE
+    from extractors.kv_pairing import default_model_path
 
-    path = MODEL_DIR / MODEL_FILE
+    path = default_model_path()
     if not path.exists():
         pytest.skip("no kv_pairing model artefact (rules are used)")
-    assert path.stat().st_size < 1_000_000  # committed artefact must stay small
+    assert path.stat().st_size < 1_000_000  # one small JSON, cheap to load in every worker
     m = load_models(str(path))
     assert m.link is not None and m.seg_link is not None and m.text is not None
     assert 0.0 < m.link_threshold < 1.0 and 0.0 < m.seg_link_threshold < 1.0
