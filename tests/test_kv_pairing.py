@@ -227,3 +227,70 @@ def test_segment_pair_features_without_candidates() -> None:
     proba = np.array([[0.0, 0.0, 0.0, 1.0]])
     qi, ai, F = segment_pair_features(ents, proba, H, np.array([[0.1, 0.1, 0.1, 0.7]]))
     assert qi == [] and ai == [] and F.shape == (0, 0, len(SEG_PAIR_FEATURES))
+
+
+# ------------------------------------------------------------ layout tagger
+
+
+def _tiny_tagger(link: bool = True):
+    pytest.importorskip("torch")
+    from extractors.kv_tagger import LayoutTagger, build_module, page_input
+
+    ws = form_layout()
+    boxes, texts = _line_boxes(ws)
+    vec = np.random.default_rng(0).normal(size=(len(ws), 8)).astype(np.float32)
+    inp = page_input(vec, boxes, texts, H)
+    cfg = dict(d=16, heads=2, layers=1, ff=32, dropout=0.0, dim=8, n_layout=int(inp.layout.shape[1]), link=link)
+    return LayoutTagger(cfg, build_module(cfg)), inp
+
+
+def test_reading_order_rows_then_x() -> None:
+    from extractors.kv_encoder import reading_order
+
+    # second row first in the input, and a word of row 1 slightly lower than its neighbour
+    boxes = np.array([[100, 200, 200, 240], [100, 100, 200, 140], [300, 105, 400, 145], [0, 200, 80, 240]], dtype=float)
+    assert reading_order(boxes, H).tolist() == [1, 2, 3, 0]
+
+
+def test_tagger_save_load_and_segment_features(tmp_path: Path) -> None:
+    from extractors.kv_tagger import TAG_FEATURES, TAG_PAIR_FEATURES, LayoutTagger, segment_pair_tag_features, segment_tag_features
+
+    tagger, inp = _tiny_tagger()
+    out = tagger.predict(inp)
+    n = len(inp.vec)
+    assert out.proba.shape == (n, 4) and out.pointer.shape == (n, n + 1)
+    np.testing.assert_allclose(out.pointer.sum(1), 1.0, atol=1e-5)
+    assert np.all(np.diag(out.pointer[:, :n]) == 0)  # a word is never its own key
+    tagger.save(tmp_path)
+    again = LayoutTagger.load(tmp_path).predict(inp)
+    np.testing.assert_allclose(again.proba, out.proba, atol=1e-6)
+    segs = [[0, 1, 2], [3], [4]]
+    X = segment_tag_features(segs, out, inp.edges)
+    assert X.shape == (3, len(TAG_FEATURES))
+    np.testing.assert_allclose(X[0, :4], out.proba[[0, 1, 2]].mean(0), atol=1e-6)
+    F = segment_pair_tag_features(segs, out, [0, 1], [1, 2])
+    assert F.shape == (2, 2, len(TAG_PAIR_FEATURES))
+    # pointer mass into all keys plus "no key" never exceeds one
+    assert np.all(F[..., 0].sum(1) + F[:, 0, 1] <= 1.0 + 1e-6)
+    np.testing.assert_allclose(F[0, 0, 0], out.pointer[3, [0, 1, 2]].sum(), atol=1e-6)
+
+
+def test_tagger_off_leaves_plain_pipeline(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    from extractors.kv_pairing import default_model_path, entities_from_words, link_segments
+
+    models = load_models()
+    if models.tagged is None:
+        pytest.skip("no layout tagger artefact")
+    monkeypatch.setenv("FORMWERK_KV_TAGGER", "none")
+    plain = load_models.__wrapped__(str(default_model_path()))
+    assert plain.tagged is None
+    boxes, texts = _line_boxes(form_layout())
+    ents, proba, h = entities_from_words(boxes, texts, plain)
+    ref, ref_p, _ = entities_from_words(boxes, texts, replace(models, tagged=None))
+    np.testing.assert_array_equal(proba, ref_p)
+    # with the tagger the labeller reads more features, so its output differs
+    _, tagged_p, _ = entities_from_words(boxes, texts, models)
+    assert tagged_p.shape == proba.shape and not np.allclose(tagged_p, proba)
+    assert link_segments(ents, proba, h, plain) == link_segments(ref, ref_p, h, replace(models, tagged=None))
