@@ -63,10 +63,41 @@ def pick_words(type_: str, words: list[Word]) -> list[Word]:
     if type_ == "email":
         # no "@" in the box: the region caught a neighbour (often the phone
         # number printed beside it), not an e-mail address
-        return [w for w in words if "@" in w.text or "(at)" in w.text.lower()]
+        at = [w for w in words if "@" in w.text or "(at)" in w.text.lower()]
+        return _with_split_local_parts(at, words)
     if type_ == "phone":
         return [w for w in words if "@" not in w.text and re.search(r"[\d+()/\-]", w.text)]
     return words
+
+
+_LOCAL_PART = re.compile(r"[\w.+\-äöüß]*[A-Za-zäöüß][\w.+\-äöüß]*")
+
+
+def _with_split_local_parts(at_words: list[Word], words: list[Word]) -> list[Word]:
+    """Add the pieces of an address's local part that OCR read as words of their own.
+
+    Tesseract splits "friedericke.dussen.van@t-online.de" at a dot into
+    "friedericke.dussen." and "van@t-online.de"; keeping only the word with
+    the "@" gives a valid but wrong address. A word directly left on the same
+    line joins when the split is visibly inside the address: the piece ends
+    with, or the next one starts with, ".", "-" or "_".
+    """
+    kept = list(at_words)
+    for w in at_words:
+        cur = w
+        while True:
+            h = cur.bbox[3] - cur.bbox[1]
+            left = [o for o in words if o not in kept and _LOCAL_PART.fullmatch(o.text)
+                    and 0 <= cur.bbox[0] - o.bbox[2] <= 1.5 * h
+                    and min(o.bbox[3], cur.bbox[3]) - max(o.bbox[1], cur.bbox[1]) >= 0.5 * h]
+            if not left:
+                break
+            piece = max(left, key=lambda o: o.bbox[2])
+            if not (piece.text[-1] in "._-" or cur.text[0] in "._-"):
+                break
+            kept.append(piece)
+            cur = piece
+    return [o for o in words if o in kept]  # the region's reading order
 
 
 def distance(a: list[float], b: list[float]) -> float:

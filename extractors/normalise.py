@@ -252,6 +252,8 @@ def normalise_bic(raw: str | None) -> str | None:
 def normalise_email(raw: str | None) -> str | None:
     s = clean_text(raw).replace(" ", "")
     s = s.replace("(at)", "@").replace("[at]", "@")
+    # no address holds two dots in a row: a doubled dot is OCR seeing one twice
+    s = re.sub(r"\.{2,}", ".", s)
     m = re.search(r"[\w.+\-äöüß]+@[\w\-äöü]+(?:\.[\w\-]+)+", s)
     return mail_provider(g_echo(m.group(0).strip("."))) if m else None
 

@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw, ImageFont
 from extractors import CatalogueExtractor
 from extractors import confidence as conf
 from extractors.edition_fields import _line_region
-from extractors.fieldtext import dots_restored
+from extractors.fieldtext import dots_restored, pick_words
 from extractors.normalise import join_split_day, normalise_email, normalise_text
 from extractors.reader import DocumentReader, font_size
 from extractors.reocr import ocr_line
@@ -75,6 +75,24 @@ def test_edge_debris_is_not_part_of_a_value():
     assert normalise_text("‚Amtsgericht Bonn HRB 64860") == "Amtsgericht Bonn HRB 64860"
     assert normalise_text(".Jürgen") == "Jürgen"
     assert normalise_email(".enno.haeussler@mail.de") == "enno.haeussler@mail.de"
+
+
+def test_email_split_by_ocr_at_a_dot_keeps_its_local_part():
+    # measured on generated Wohngeld scans: the part left of the split was lost
+    # and "van@t-online.de" went through at 0.98
+    row = [w("0385", 166, 813, 257, 844), w("79607152", 287, 812, 474, 844),
+           w("friedericke.dussen.", 169, 874, 614, 906), w("van@t-online.de", 631, 873, 982, 911)]
+    picked = pick_words("email", row)
+    assert [x.text for x in picked] == ["friedericke.dussen.", "van@t-online.de"]
+    assert normalise_email(" ".join(x.text for x in picked)) == "friedericke.dussen.van@t-online.de"
+    # the split shows in the right-hand piece too
+    picked = pick_words("email", [w("hartmut", 143, 939, 323, 968), w(".hoelzenbecher@gmx.de", 336, 938, 877, 973)])
+    assert len(picked) == 2
+    # a word beside the address without a visible split is not part of it (a label, a name)
+    assert [x.text for x in pick_words("email", [w("Mail", 100, 100, 180, 130), w("anna@web.de", 200, 100, 400, 130)])] == ["anna@web.de"]
+    # nor a piece on another line or far away
+    assert len(pick_words("email", [w("anna.", 100, 300, 180, 330), w("berg@web.de", 200, 100, 400, 130)])) == 1
+    assert normalise_email("theodor..oderwald-jaeger@web.de") == "theodor.oderwald-jaeger@web.de"
 
 
 # -- the verdict of two reads --------------------------------------------------
