@@ -76,6 +76,11 @@ FOUND_AGREEMENT = 0.875
 # a box the page read saw as empty whose own read finds only noise (below
 # RESCUE_MIN) stays empty with confidence UNREADABLE (> 0: routing flags it)
 RESCUE_MIN = 0.3
+# the value sits by a later copy of the label (the first copy had none beside it):
+# often another block's field ("Familienname, Vorname" of the account holder when
+# the applicant's own name went unread), so it is never accepted unseen:
+# 0.8 calibrates to 0.90, below every form's min_field_confidence
+LATER_LABEL = 0.8
 UNREADABLE = 0.05
 # a disagreeing second read counts only if its own confidence is at least this
 # share of the first read's

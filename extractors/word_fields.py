@@ -55,10 +55,13 @@ class WordFields:
         if not pool:
             return self._by_pattern(f, r)
         result = None
-        for m in pool[:3]:
+        for i, m in enumerate(pool[:3]):
             result = self._read_near(f, r, m)
             if result.value is not None:
-                return self._look_again(f, r, result)
+                result = self._look_again(f, r, result)
+                if i > 0 and result.confidence > conf.LATER_LABEL:
+                    result = result.model_copy(update={"confidence": conf.LATER_LABEL})
+                return result
         return result  # type: ignore[return-value]
 
     def _look_again(self, f: FieldDefinition, r: DocumentReader, ef: ExtractedField) -> ExtractedField:
@@ -103,12 +106,17 @@ class WordFields:
         pw = r.pages[m.page]
         declared = "below" if f.position == "inside" else f.position
         first: ExtractedField | None = None
+        # the form's next row of labels ends the value, whatever column it starts in
+        # ("Mende" under "Geburtsname", then "Deutschland" of the birth-place line)
+        below = [s.bbox[1] for s in r.matches(f.stop_labels, m.page) if s.bbox[1] > m.bbox[3]] if f.stop_labels else []
+        stop_y = min(below) if below else None
         for pos in (declared, "below" if declared == "right" else "right"):
             fallback = pos != declared
             # the declared limits belong to the declared layout; a fallback gets defaults
             reg = (read_right if pos == "right" else read_below)(
                 pw, m, None if fallback else f.max_dx, None if fallback else f.max_dy)
-            words = pick_words(f.type, drop_ignored(reg.words, f.ignore))
+            region_words = [w for w in reg.words if stop_y is None or (w.bbox[1] + w.bbox[3]) / 2 < stop_y]
+            words = pick_words(f.type, drop_ignored(region_words, f.ignore))
             if not words:
                 continue
             sep = ", " if f.type == "address" else " "

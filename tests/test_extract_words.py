@@ -162,3 +162,33 @@ def test_catalogue_form_on_words_gewerbeanmeldung_subset():
     assert f["birth_date"].value == "1979-07-03"
     assert f["home_address"].value == "Domstraße 14, 50667 Köln"
     assert f["activity"].value is None and f["activity"].confidence == 0
+
+
+def test_a_value_below_its_label_ends_at_the_next_row_of_labels_in_any_column():
+    # measured on a digital Meldeschein: the birth-place line runs on under
+    # "Geburtsname", and "Deutschland" was read as part of the birth name
+    form = FormDefinition.model_validate({"id": "mini", "title": "Mini-Antrag", "fields": [
+        {"name": "birth_name", "type": "text", "label": ["Geburtsname"], "position": "below",
+         "stop_labels": ["Tag, Ort, Land der Geburt"]},
+    ]})
+    words = words_of(("Vornamen", 100, 100), ("Geburtsname", 1200, 100),
+                     ("Angela", 110, 145), ("Mende", 1210, 145),
+                     ("Tag, Ort, Land der Geburt", 600, 240),
+                     ("30.12.1943, Neu-Ulm, Deutschland", 700, 285))
+    assert extract(words, form).fields["birth_name"].value == "Mende"
+    # without the stop label the region runs on: the rule is what stops it
+    form.fields[0].stop_labels = []
+    assert extract(words, form).fields["birth_name"].value != "Mende"
+
+
+def test_a_value_by_a_later_copy_of_its_label_is_never_accepted_unseen():
+    # the applicant's own "Vorname" row went unread; the account holder's
+    # "Familienname, Vorname" further down is a copy of the label, not the field
+    form = FormDefinition.model_validate({"id": "mini", "title": "Mini-Antrag", "fields": [
+        {"name": "given_names", "type": "text", "label": ["Vorname"], "position": "below"},
+    ]})
+    only_later = words_of(("Vorname", 100, 100), ("Vorname", 100, 900), ("Jäger, Margita", 110, 945))
+    later = extract(only_later, form).fields["given_names"]
+    own = extract(words_of(("Vorname", 100, 100), ("Margita", 110, 145)), form).fields["given_names"]
+    assert later.value == "Jäger, Margita" and later.confidence < 0.94
+    assert own.value == "Margita" and own.confidence >= 0.94
