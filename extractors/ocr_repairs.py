@@ -26,6 +26,10 @@ _SECTION_SIGN = re.compile(rf"(?<![\w§])[8S$](?:\s?[8S$])?\s+(?=\d{{1,3}}[a-z]?
 # ("Wegq") or inside a double g ("Brüggemann" read "Brügqgemann")
 _G_ECHO = re.compile(r"(?<=g)q(?![\wäöüß])|(?<=g)q(?=g)")
 
+# a colon or semicolon between two words with no space after it: a speck
+# on the space ("Amtsgericht:Münster"); German text puts a space after both
+_GLUED_COLON = re.compile(r"(?<=[a-zäöüß]{2})[:;](?=[A-ZÄÖÜ][a-zäöüß])")
+
 # mail providers whose names OCR bends in one glyph ("qmx.de", "qmail.com"):
 # a domain one g/q swap away from one of them is that provider
 MAIL_PROVIDERS = (
@@ -51,6 +55,11 @@ def g_echo(s: str) -> str:
     return _G_ECHO.sub("", s)
 
 
+def glued_colon(s: str) -> str:
+    """"Amtsgericht:Münster" → "Amtsgericht Münster"."""
+    return _GLUED_COLON.sub(" ", s)
+
+
 def mail_provider(address: str) -> str:
     """"lena@qmx.de" → "lena@gmx.de" when swapping g and q in the domain gives a
     known provider; any other domain is kept as read."""
@@ -63,4 +72,4 @@ def mail_provider(address: str) -> str:
 
 def repair_text(s: str) -> str:
     """The repairs for free text and addresses, in order."""
-    return g_echo(section_sign(capital_i_pair(s)))
+    return glued_colon(g_echo(section_sign(capital_i_pair(s))))

@@ -110,6 +110,9 @@ def test_other_types():
     ("email", "lena.preiss@qmail.com", "lena.preiss@gmail.com"),
     ("email", "juergen.bruegqgemann@posteo.de", "juergen.brueggemann@posteo.de"),
     ("email", "lena@qq.com", "lena@qq.com"),  # not one swap from a known provider: as read
+    ("text", "Amtsgericht:Münster HRB 81920", "Amtsgericht Münster HRB 81920"),
+    ("text", "Amtsgericht: Münster", "Amtsgericht: Münster"),  # written so: kept
+    ("text", "Uhrzeit 10:30", "Uhrzeit 10:30"),
 ])
 def test_ocr_repairs_of_readings_german_text_never_has(type_, raw, value):
     from extractors.normalise import normalise
