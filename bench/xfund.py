@@ -17,10 +17,7 @@ predicted links, recall = correct / gold links.
 
 Each task is run with the rules-only baseline (nearest question left or above;
 for (b) also a gap rule for segments and a colon rule for labels) and with the
-learned models (``models/kv_pairing.json``, trained in set-up). When the
-optional layout tagger (``models/kv_tagger/``, see ``extractors.kv_tagged``) is
-present, (b) is also run with it ("tagged"); "model" is then the same
-artefact without the tagger, so both rows come from one run. Prints a table and writes
+learned models (``models/kv_pairing.json``, trained in set-up). Prints a table and writes
 ``results.json``. Skips cleanly (exit 0) when the data is absent.
 """
 
@@ -30,7 +27,6 @@ import argparse
 import json
 import os
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -100,8 +96,7 @@ def run(data_dir: Path, out_dir: Path | None) -> dict | None:
         return None
     pages = load_xfund(val_path)
     baseline = KVModels()  # rules only
-    tagged = load_models()
-    learned = replace(tagged, tagged=None)
+    learned = load_models()
     results = {
         "data": str(val_path),
         "pages": len(pages),
@@ -109,14 +104,10 @@ def run(data_dir: Path, out_dir: Path | None) -> dict | None:
         "a": {"baseline": eval_task_a(pages, baseline), "model": eval_task_a(pages, learned)},
         "b": {"baseline": eval_task_b(pages, baseline), "model": eval_task_b(pages, learned)},
     }
-    if tagged.tagged is not None:
-        results["b"]["tagged"] = eval_task_b(pages, tagged)
     print(f"XFUND-de val: {len(pages)} forms, model {learned.version}")
     print(f"{'task':<5}{'method':<10}{'P':>8}{'R':>8}{'F1':>8}   extra")
     for task in ("a", "b"):
-        for method in ("baseline", "model", "tagged"):
-            if method not in results[task]:
-                continue
+        for method in ("baseline", "model"):
             r = results[task][method]
             extra = ""
             if task == "b":

@@ -17,11 +17,6 @@ artefact stays on the machine and is never committed. When it is missing,
 every step falls back to a rule (gap rule, colon rule, nearest question left
 or above), so the API always works, only less accurately.
 
-Optionally (``kv_tagged``), a layout tagger over all words of the page (e5
-word vectors + 2D positions) adds features to the labeller; its artefact
-``models/kv_tagger/`` brings its own label and segment-link models. Without
-it, the models above are used unchanged.
-
 Boxes are ``[x0, y0, x1, y1]`` page pixels, top-left origin; confidences in
 [0, 1].
 """
@@ -44,7 +39,6 @@ from .kv_features import PAIR_FEATURES, pair_features
 from .kv_labels import CHECKBOX_GLYPHS, label_features
 from .kv_model import HashedTextModel, TreeEnsemble
 from .kv_segment import Segment, median_height, segment_words
-from .kv_tagged import TaggedHeads, load_tagged, tagger_dir
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +70,6 @@ class KVModels:
     seg_link: TreeEnsemble | None = None
     seg_link_threshold: float = 0.2
     version: str = "rules"
-    # the optional layout tagger with the label / seg_link models stacked on
-    # it (own artefact, see kv_tagged); when set, it replaces label and seg_link
-    tagged: TaggedHeads | None = None
 
     def to_json(self) -> dict:
         def j(m):
@@ -127,9 +118,7 @@ def load_models(path: str | None = None) -> KVModels:
     if not p.exists():
         log.warning("kv_pairing: no model at %s, falling back to rules", p)
         return KVModels()
-    m = KVModels.from_json(json.loads(p.read_text(encoding="utf-8")))
-    m.tagged = load_tagged(tagger_dir(p), m.version)
-    return m
+    return KVModels.from_json(json.loads(p.read_text(encoding="utf-8")))
 
 
 # --------------------------------------------------------------------------
@@ -225,9 +214,8 @@ def _rule_labels(segs: list[Segment], h: float) -> np.ndarray:
     return proba
 
 
-def label_segments(segs: list[Segment], h: float, models: KVModels, tag_features: np.ndarray | None = None) -> np.ndarray:
-    """Probabilities (n, 4) over LABELS for each segment. ``tag_features``
-    (n, len(kv_tagger.TAG_FEATURES)) selects the tagged label model."""
+def label_segments(segs: list[Segment], h: float, models: KVModels) -> np.ndarray:
+    """Probabilities (n, 4) over LABELS for each segment."""
     if not segs:
         return np.zeros((0, len(LABELS)))
     if models.text is None or models.label is None:
@@ -235,8 +223,6 @@ def label_segments(segs: list[Segment], h: float, models: KVModels, tag_features
     texts = [s.text for s in segs]
     tp = models.text.predict_proba(texts)
     X = label_features(np.array([s.box for s in segs]), texts, tp, h, models.link)
-    if models.tagged is not None and tag_features is not None:
-        return models.tagged.label.predict_proba(np.concatenate([X, tag_features], axis=1))
     # features are only ever appended: an older label model reads the first columns
     return models.label.predict_proba(X[:, : len(models.label.features)])
 
@@ -250,10 +236,7 @@ def entities_from_words(
     boxes = np.asarray(boxes, dtype=float).reshape(-1, 4)
     h = median_height(boxes)
     segs = segment_words(boxes, texts, m.h_merge, m.v_merge, text_model=m.text)
-    tag = None
-    if m.tagged is not None and segs and m.text is not None and m.label is not None:
-        tag = m.tagged.segment_features(boxes, texts, h, [s.word_ids for s in segs])
-    proba = label_segments(segs, h, m, tag)
+    proba = label_segments(segs, h, m)
     ents = [
         Entity(id=i, text=s.text, box=s.box, label=LABELS[int(np.argmax(proba[i]))], word_ids=s.word_ids)
         for i, s in enumerate(segs)
@@ -349,21 +332,17 @@ def link_segments(
     the segment model alone is better once it sees text cues.)"""
     if models.seg_link is None:
         return link_entities(ents, h, models)
-    # the tagged label model gives differently calibrated probabilities: its own linker
-    seg_link, threshold = models.seg_link, models.seg_link_threshold
-    if models.tagged is not None:
-        seg_link, threshold = models.tagged.seg_link, models.tagged.seg_link_threshold
     tp = models.text.predict_proba([e.text for e in ents]) if models.text is not None and ents else None
     qi, ai, F = segment_pair_features(ents, proba, h, tp)
     if not qi or not ai:
         return []
-    n_feat = len(seg_link.features)  # features are only ever appended
-    P = seg_link.predict_proba(F[..., :n_feat].reshape(-1, n_feat))[:, 1].reshape(len(ai), len(qi))
+    n_feat = len(models.seg_link.features)  # features are only ever appended
+    P = models.seg_link.predict_proba(F[..., :n_feat].reshape(-1, n_feat))[:, 1].reshape(len(ai), len(qi))
     P[np.array(ai)[:, None] == np.array(qi)[None, :]] = 0.0  # a segment is not its own key
     cand = []
     for r, a in enumerate(ai):
         j = int(P[r].argmax())
-        if P[r, j] >= threshold:
+        if P[r, j] >= models.seg_link_threshold:
             cand.append((float(P[r, j]), qi[j], a))
     cand.sort(key=lambda c: -c[0])
     role: dict[int, str] = {}

@@ -205,16 +205,12 @@ def train_labels(
     v_model,
     text_folds: list[HashedTextModel],
     link_folds: list[TreeEnsemble] | None = None,
-    seg_extra=None,
-    extra_names: list[str] | None = None,
 ):
     """Label model on predicted segments. Also returns, per page, the predicted
     segments, their gold-derived labels and out-of-fold label probabilities
     (for the segment linker, which must see labels as uncertain as at run
     time). Text and link features of page ``i`` come from the fold models that
-    did not see page ``i``. ``seg_extra(i, segs)`` (optional) returns further
-    features (named ``extra_names``) appended to LABEL_FEATURES, e.g. the
-    layout tagger's out-of-fold probabilities."""
+    did not see page ``i``."""
     classes = list(LABELS)
     fold = _folds(len(pages))
     per_page = []
@@ -231,8 +227,6 @@ def train_labels(
         if segs:
             lm = link_folds[fold[i]] if link_folds else None
             feats[i] = label_features(np.array([s.box for s in segs]), [s.text for s in segs], oof_text[i], h, lm)
-            if seg_extra is not None:
-                feats[i] = np.concatenate([feats[i], seg_extra(i, segs)], axis=1)
             ys[i] = np.array([classes.index(y) for y in labels])
     have = [i for i in range(len(pages)) if feats[i] is not None]
     oof_label: list[np.ndarray | None] = [None] * len(pages)
@@ -247,22 +241,18 @@ def train_labels(
     acc = float(np.mean(np.concatenate([oof_label[i].argmax(1) for i in have]) == Y))
     label_model = _hgb(max_iter=150).fit(X, Y)
     print(f"labels: {len(Y)} segments, distribution {np.bincount(Y, minlength=4).tolist()}, cv accuracy {acc:.3f}")
-    names = LABEL_FEATURES + list(extra_names or [])
-    return TreeEnsemble.from_sklearn(label_model, names), per_page, oof_label
+    return TreeEnsemble.from_sklearn(label_model, LABEL_FEATURES), per_page, oof_label
 
 
 def train_seg_link(
-    pages: list[FormPage], per_page, oof_label, text_folds: list[HashedTextModel], pair_extra=None, pair_names=None
+    pages: list[FormPage], per_page, oof_label, text_folds: list[HashedTextModel]
 ) -> tuple[TreeEnsemble, float]:
     """Pair model on predicted segments: target is "both sides match the two
-    ends of a gold link" (word-set IoU >= 0.5, the benchmark's rule).
-    ``pair_extra(i, segs, qi, ai)`` (optional) returns further pair features
-    (len(ai), len(qi), k), named ``pair_names``, appended to SEG_PAIR_FEATURES."""
+    ends of a gold link" (word-set IoU >= 0.5, the benchmark's rule)."""
     data = []
     missed = 0
     fold_of = _folds(len(pages))
-    names = SEG_PAIR_FEATURES + list(pair_names or [])
-    for pi, (p, (segs, _, h), proba, fk) in enumerate(zip(pages, per_page, oof_label, fold_of)):
+    for p, (segs, _, h), proba, fk in zip(pages, per_page, oof_label, fold_of):
         if not segs:
             continue
         ents = [Entity(id=i, text=sg.text, box=sg.box, word_ids=sg.word_ids) for i, sg in enumerate(segs)]
@@ -270,10 +260,8 @@ def train_seg_link(
         matched = [gold_ids[k] if k >= 0 else None for k in match_entities([e.word_ids for e in ents], [g.word_ids for g in p.entities])]
         tp = text_folds[fk].predict_proba([e.text for e in ents])
         qi, ai, F = segment_pair_features(ents, proba, h, tp)
-        if pair_extra is not None:
-            F = np.concatenate([F, pair_extra(pi, segs, qi, ai)], axis=-1)
         y = np.array([[(matched[q], matched[a]) in p.links and q != a for q in qi] for a in ai], dtype=bool)
-        data.append((F.reshape(-1, len(names)), y.reshape(len(ai), len(qi))))
+        data.append((F.reshape(-1, len(SEG_PAIR_FEATURES)), y.reshape(len(ai), len(qi))))
         missed += max(len(p.links) - int(y.sum()), 0)
     fold = _folds(len(data))
     oof = []
@@ -290,23 +278,17 @@ def train_seg_link(
     print(f"seg_link: cv F1 {max(scores):.4f} (all gold links, {missed} unreachable) at threshold {thr:.3f}")
     X = np.concatenate([d[0] for d in data])
     Y = np.concatenate([d[1].ravel() for d in data])
-    return TreeEnsemble.from_sklearn(_hgb(**LINK_HGB).fit(X, Y), names), thr
+    return TreeEnsemble.from_sklearn(_hgb(**LINK_HGB).fit(X, Y), SEG_PAIR_FEATURES), thr
 
 
-def train_all(
-    pages: list[FormPage], seg_extra=None, extra_names: list[str] | None = None, pair_extra=None, pair_names=None
-) -> KVModels:
-    """All models; ``seg_extra`` / ``extra_names``: see :func:`train_labels`,
-    ``pair_extra`` / ``pair_names``: see :func:`train_seg_link`."""
+def train_all(pages: list[FormPage]) -> KVModels:
     t0 = time.time()
     link, thr, link_folds = train_link(pages)
     text_model, text_folds = train_text(pages)
     h_model = train_h_merge(pages, text_folds)
     v_model = train_v_merge(pages, h_model, text_folds)
-    label_model, per_page, oof_label = train_labels(
-        pages, h_model, v_model, text_folds, link_folds, seg_extra, extra_names
-    )
-    seg_link, seg_thr = train_seg_link(pages, per_page, oof_label, text_folds, pair_extra, pair_names)
+    label_model, per_page, oof_label = train_labels(pages, h_model, v_model, text_folds, link_folds)
+    seg_link, seg_thr = train_seg_link(pages, per_page, oof_label, text_folds)
     print(f"trained in {time.time() - t0:.1f} s")
     return KVModels(
         link=link,
