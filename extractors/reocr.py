@@ -1,11 +1,12 @@
-"""Second-chance OCR of one value box (pytesseract), with the box's lines removed.
+"""Second-chance OCR of one value box, with the box's lines removed.
 
 Page-level Tesseract misses or garbles values that touch form lines: comb
 fields (one character per cell: Steuer-ID, IBAN, BIC), values squeezed into
 narrow boxes. When a known box is empty or its value fails its format or
 checksum, the box is cropped from the page image, ruling lines are erased
 (pixel rows/columns that are mostly ink), and the crop is recognised as one
-text line. Costs ~0.2–0.5 s per box on one core, so it runs only on demand.
+text line. Tesseract runs in the process (``formwerk.tess_inproc``): 10–50 ms
+per line instead of a 0.2 s model load each; still it runs only on demand.
 
 Units: boxes in page pixels, top-left origin; returned words are in page
 pixels too. Tesseract runs with ``OMP_THREAD_LIMIT=1`` (see PRODUCT.md).
@@ -219,22 +220,15 @@ def ocr_line(img: Image.Image, region: list[float], page: int, *, multiline: boo
 
 def _recognise(pad: Image.Image, psm: int, whitelist: str | None, x0: int, y0: int, f: float,
                page: int, lang: str) -> list[Word]:
-    import pytesseract
+    from formwerk.tess_inproc import read_words
 
-    from formwerk.ocr import image_file
-
-    config = f"--psm {psm}"
-    if whitelist:
-        config += f" -c tessedit_char_whitelist={whitelist}"
-    with image_file(pad) as path:  # raw pixels: no PNG encoding per crop
-        d = pytesseract.image_to_data(path, lang=lang, config=config, output_type=pytesseract.Output.DICT)
     words = []
-    for i, t in enumerate(d["text"]):
-        if not t.strip() or float(d["conf"][i]) < 0:
+    for d in read_words(pad, lang, psm, whitelist):  # in-process: no model load per crop
+        if not d["text"].strip() or d["conf"] < 0:
             continue
-        l, t_, w, h = d["left"][i] - 20, d["top"][i] - 20, d["width"][i], d["height"][i]
-        words.append(Word(text=t, bbox=[x0 + l / f, y0 + t_ / f, x0 + (l + w) / f, y0 + (t_ + h) / f],
-                          confidence=float(d["conf"][i]) / 100.0, page=page))
+        l, t_, w, h = d["left"] - 20, d["top"] - 20, d["width"], d["height"]
+        words.append(Word(text=d["text"], bbox=[x0 + l / f, y0 + t_ / f, x0 + (l + w) / f, y0 + (t_ + h) / f],
+                          confidence=d["conf"] / 100.0, page=page))
     return words
 
 

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     ocr_task_queue: str = DEFAULT_OCR_TASK_QUEUE
     ocr_workers: int = max(1, os.cpu_count() or 1)  # concurrent OCR activities (1 thread each)
     ocr_languages: str = "deu+eng"
+    # second reads of value boxes in the process (tesserocr) instead of a CLI call each
+    ocr_in_process: bool = True
     render_dpi: int = 300
     max_pages: int = 50
     max_image_pixels: int = 200_000_000  # 200 MP ≈ A0 at 300 dpi; beyond: decompression bomb

@@ -1,0 +1,129 @@
+"""Tesseract inside the process (tesserocr) for many small reads.
+
+A ``tesseract`` process spends about 0.2 s loading its language model
+before it reads a pixel. The second reads of value boxes
+(``extractors.reocr``) are single lines that recognise in 10–50 ms, so
+with one process per crop the model load was most of their cost (measured
+here: 131 crops of 12 documents took 37 s, 33 s of it in 0.25 s calls).
+This module keeps one loaded API per thread and language and reuses it.
+
+Whole pages stay with the CLI (``formwerk.ocr.TesseractEngine``): there
+the load is ~7 % of a page and separate processes let pages run in
+parallel on all cores.
+
+:func:`read_words` falls back to the ``tesseract`` CLI (pytesseract) when
+tesserocr is not installed or cannot load the model, so the result never
+depends on it, only the speed. Boxes are in the pixels of the image given.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import subprocess
+import threading
+from functools import lru_cache
+
+from PIL import Image
+
+log = logging.getLogger(__name__)
+
+os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+
+_local = threading.local()
+_failed = threading.Event()  # set once the in-process path failed: the CLI reads from then on
+
+
+@lru_cache(maxsize=1)
+def tessdata_dir() -> str | None:
+    """The language models the ``tesseract`` CLI uses (``TESSDATA_PREFIX`` first)."""
+    env = os.environ.get("TESSDATA_PREFIX")
+    if env:
+        return env
+    try:
+        out = subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    m = re.search(r'"([^"]+)"', out.stdout + out.stderr)
+    return m.group(1) if m else None
+
+
+@lru_cache(maxsize=1)
+def available() -> bool:
+    from formwerk.settings import get_settings
+
+    if not get_settings().ocr_in_process:
+        return False
+    try:
+        import tesserocr  # noqa: F401
+    except Exception:  # not installed / no wheel for this platform: the CLI reads
+        return False
+    return tessdata_dir() is not None
+
+
+def _api(lang: str):
+    """This thread's loaded API for ``lang`` (an API is not thread-safe)."""
+    import tesserocr
+
+    apis = getattr(_local, "apis", None)
+    if apis is None:
+        apis = _local.apis = {}
+    api = apis.get(lang)
+    if api is None:
+        api = apis[lang] = tesserocr.PyTessBaseAPI(path=tessdata_dir(), lang=lang)
+    return api
+
+
+def _words_inproc(image_path: str, lang: str, psm: int, whitelist: str | None) -> list[dict]:
+    import tesserocr
+
+    api = _api(lang)
+    api.SetPageSegMode(psm)
+    api.SetVariable("tessedit_char_whitelist", whitelist or "")
+    try:
+        # from the file, as the CLI reads it: same pixels and the same
+        # (absent) resolution, so Tesseract estimates the scale the same way
+        api.SetImageFile(image_path)
+        api.Recognize()
+        it = api.GetIterator()
+        out: list[dict] = []
+        level = tesserocr.RIL.WORD
+        if it is not None:
+            for w in tesserocr.iterate_level(it, level):
+                text = w.GetUTF8Text(level)
+                box = w.BoundingBox(level)
+                if text is None or box is None:
+                    continue
+                x0, y0, x1, y1 = box
+                out.append({"text": text, "conf": float(w.Confidence(level)),
+                            "left": x0, "top": y0, "width": x1 - x0, "height": y1 - y0})
+        return out
+    finally:
+        api.Clear()
+
+
+def _words_cli(image_path: str, lang: str, psm: int, whitelist: str | None) -> list[dict]:
+    import pytesseract
+
+    config = f"--psm {psm}"
+    if whitelist:
+        config += f" -c tessedit_char_whitelist={whitelist}"
+    d = pytesseract.image_to_data(image_path, lang=lang, config=config, output_type=pytesseract.Output.DICT)
+    return [{"text": d["text"][i], "conf": float(d["conf"][i]), "left": d["left"][i], "top": d["top"][i],
+             "width": d["width"][i], "height": d["height"][i]}
+            for i in range(len(d["text"])) if float(d["conf"][i]) >= 0]
+
+
+def read_words(image: Image.Image, lang: str, psm: int, whitelist: str | None = None) -> list[dict]:
+    """Words of ``image`` as dicts (text, conf 0–100, left, top, width, height)."""
+    from formwerk.ocr import image_file
+
+    with image_file(image) as path:  # raw pixels: no PNG encoding per crop
+        if available() and not _failed.is_set():
+            try:
+                return _words_inproc(path, lang, psm, whitelist)
+            except Exception as exc:  # a broken model install must not lose the read
+                _failed.set()
+                log.warning("in-process Tesseract failed (%s); the CLI reads from now on", exc)
+        return _words_cli(path, lang, psm, whitelist)

@@ -1,0 +1,90 @@
+"""In-process Tesseract (tesserocr) for second reads, and its CLI fallback: real Tesseract."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from formwerk import tess_inproc
+
+
+def _font(size):
+    for path in ("/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+                 "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"):
+        try:
+            return ImageFont.truetype(path, size)
+        except OSError:
+            continue
+    pytest.skip("no TrueType font")
+
+
+def _line(text: str) -> Image.Image:
+    img = Image.new("L", (900, 120), 255)
+    ImageDraw.Draw(img).text((30, 30), text, fill=0, font=_font(44))
+    return img
+
+
+@pytest.fixture
+def cli_only(monkeypatch):
+    monkeypatch.setattr(tess_inproc, "available", lambda: False)
+
+
+def _texts(words):
+    return " ".join(w["text"] for w in words)
+
+
+def test_in_process_read_matches_the_cli(cli_only, monkeypatch):
+    img = _line("Brüggemann 47239 Duisburg")
+    cli = tess_inproc.read_words(img, "deu", 7)
+    monkeypatch.undo()
+    tess_inproc.available.cache_clear()
+    assert tess_inproc.available(), "tesserocr is a dependency: it must load the CLI's language models"
+    inproc = tess_inproc.read_words(img, "deu", 7)
+    assert _texts(inproc) == _texts(cli) == "Brüggemann 47239 Duisburg"
+    for a, b in zip(inproc, cli):  # boxes in the image's pixels, as the CLI gives them
+        assert abs(a["left"] - b["left"]) <= 3 and abs(a["width"] - b["width"]) <= 6
+        assert 0 <= a["conf"] <= 100
+
+
+def test_whitelist_applies_to_one_call_only():
+    img = _line("DE12 AB34")
+    digits = tess_inproc.read_words(img, "deu", 7, whitelist="0123456789")
+    assert all(c.isdigit() for c in _texts(digits).replace(" ", ""))
+    # the next read on the same (reused) API sees letters again
+    assert "AB" in _texts(tess_inproc.read_words(img, "deu", 7))
+
+
+def test_each_thread_reads_with_its_own_api():
+    img = _line("Mühlenstraße 12")
+    out: dict[int, str] = {}
+
+    def read(i):
+        out[i] = _texts(tess_inproc.read_words(img, "deu", 7))
+
+    threads = [threading.Thread(target=read, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert set(out.values()) == {"Mühlenstraße 12"}
+
+
+def test_a_failing_in_process_read_falls_back_to_the_cli(monkeypatch):
+    def broken(*a, **k):
+        raise RuntimeError("model not loadable")
+
+    monkeypatch.setattr(tess_inproc, "_words_inproc", broken)
+    monkeypatch.setattr(tess_inproc, "_failed", threading.Event())
+    assert _texts(tess_inproc.read_words(_line("Kindergeld 2026"), "deu", 7)) == "Kindergeld 2026"
+    assert tess_inproc._failed.is_set()
+
+
+def test_setting_turns_the_in_process_path_off(monkeypatch):
+    monkeypatch.setenv("FORMWERK_OCR_IN_PROCESS", "false")
+    tess_inproc.available.cache_clear()
+    try:
+        assert tess_inproc.available() is False
+    finally:
+        tess_inproc.available.cache_clear()
