@@ -15,6 +15,7 @@ the classification's ``model_version`` then says ``tfidf-fallback``.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import threading
@@ -55,6 +56,34 @@ def resolve(spec: str) -> str | None:
     return spec
 
 
+def encoder_id(path: str) -> str:
+    """Short id of an encoder for model versions, e.g. ``e5-small@3f2a1b``.
+
+    A classifier head is only used with the encoder it was trained on, so the
+    id must follow the weights, not the install: it covers ``config.json``,
+    the weight file's size and the build record without its source-file
+    mtimes (a re-installed package gave the same weights a new id, and every
+    trained artefact silently fell back to TF-IDF).
+    """
+    p = Path(path)
+    if not p.exists():
+        return path.replace("/", "_")
+    h = hashlib.sha256()
+    if (p / "config.json").exists():
+        h.update((p / "config.json").read_bytes())
+    if (p / "build-info.json").exists():
+        try:
+            info = json.loads((p / "build-info.json").read_text())
+            info["sources"] = [list(src[:2]) for src in info.get("sources", [])]  # name, size
+            h.update(json.dumps(info, sort_keys=True).encode())
+        except (ValueError, TypeError, AttributeError):
+            h.update((p / "build-info.json").read_bytes())
+    st = p / "model.safetensors"
+    if st.exists():
+        h.update(str(st.stat().st_size).encode())
+    return f"{p.name}@{h.hexdigest()[:6]}"
+
+
 class E5Encoder:
     """Mean-pooled, L2-normalised sentence embeddings from a transformers encoder."""
 
@@ -79,18 +108,7 @@ class E5Encoder:
         self._torch = torch
 
     def _name(self) -> str:
-        """Short id of the encoder for model versions, e.g. ``e5-small@3f2a1b``."""
-        p = Path(self.path)
-        if p.exists():
-            h = hashlib.sha256()
-            for f in ("config.json", "build-info.json"):
-                if (p / f).exists():
-                    h.update((p / f).read_bytes())
-            st = (p / "model.safetensors") if (p / "model.safetensors").exists() else None
-            if st is not None:
-                h.update(str(st.stat().st_size).encode())
-            return f"{p.name}@{h.hexdigest()[:6]}"
-        return self.path.replace("/", "_")
+        return encoder_id(self.path)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """(n, dim) float32, rows L2-normalised. Empty input gives (0, dim)."""

@@ -122,3 +122,23 @@ def test_real_forms_and_mixed_batch_with_trained_model():
     got = [(r.start, r.end, r.document_type) for r in ranges]
     assert got == [(1, 2, "gewerbeanmeldung"), (3, 3, "invoice"), (4, 4, "meldebehoerde_anmeldung"),
                    (5, 5, "unknown")], got
+
+
+def test_encoder_id_follows_the_weights_not_the_install(tmp_path):
+    """Rebuilt from a re-installed package (new source mtimes) the encoder keeps
+    its id, so trained heads stay in use; other weights get another id."""
+    from classifiers.encoder import encoder_id
+
+    def build(d, mtime, size):
+        d.mkdir()
+        (d / "config.json").write_text('{"hidden_size": 384}')
+        (d / "build-info.json").write_text(
+            f'{{"builder": "2", "sources": [["w.bin", {size}, {mtime}]], "dtype": "float16"}}')
+        (d / "model.safetensors").write_bytes(b"x" * 10)
+        return str(d)
+
+    a = encoder_id(build(tmp_path / "a", 1796078737, 716))
+    b = encoder_id(build(tmp_path / "b", 1796079703, 716))
+    c = encoder_id(build(tmp_path / "c", 1796079703, 717))
+    assert a.split("@")[1] == b.split("@")[1]
+    assert c.split("@")[1] != a.split("@")[1]
