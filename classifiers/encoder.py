@@ -104,11 +104,8 @@ class E5Encoder:
         except TypeError:
             self.model = AutoModel.from_pretrained(path, dtype=torch.float32, **kw).eval()
         self.dim = int(self.model.config.hidden_size)
-        self.name = self._name()
+        self.name = encoder_id(path)
         self._torch = torch
-
-    def _name(self) -> str:
-        return encoder_id(self.path)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """(n, dim) float32, rows L2-normalised. Empty input gives (0, dim)."""

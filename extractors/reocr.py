@@ -224,7 +224,7 @@ def _recognise(pad: Image.Image, psm: int, whitelist: str | None, x0: int, y0: i
 
     words = []
     for d in read_words(pad, lang, psm, whitelist):  # in-process: no model load per crop
-        if not d["text"].strip() or d["conf"] < 0:
+        if not d["text"].strip():
             continue
         l, t_, w, h = d["left"] - 20, d["top"] - 20, d["width"], d["height"]
         words.append(Word(text=d["text"], bbox=[x0 + l / f, y0 + t_ / f, x0 + (l + w) / f, y0 + (t_ + h) / f],

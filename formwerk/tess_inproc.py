@@ -116,7 +116,7 @@ def _words_cli(image_path: str, lang: str, psm: int, whitelist: str | None) -> l
 
 
 def read_words(image: Image.Image, lang: str, psm: int, whitelist: str | None = None) -> list[dict]:
-    """Words of ``image`` as dicts (text, conf 0–100, left, top, width, height)."""
+    """Words of ``image`` as dicts (text, conf 0–100, left, top, width, height); no layout rows."""
     from formwerk.ocr import image_file
 
     with image_file(image) as path:  # raw pixels: no PNG encoding per crop

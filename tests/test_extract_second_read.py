@@ -11,7 +11,7 @@ from datetime import date
 from types import SimpleNamespace
 
 import pytest
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from extractors import CatalogueExtractor
 from extractors import confidence as conf
@@ -22,6 +22,7 @@ from extractors.reader import DocumentReader, font_size
 from extractors.reocr import ocr_line
 from forms import load_catalogue
 from formwerk.models import DocumentContent, ExtractedField, PageContent, ValidationIssue, Word
+from tests.drawing import truetype_font
 
 
 def w(text: str, x0: float, y0: float, x1: float, y1: float, c: float = 0.96) -> Word:
@@ -160,22 +161,12 @@ def test_line_region_stays_inside_the_box_and_above_the_next_label():
     assert region[1] < 730
 
 
-def _font(size):
-    for path in ("/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
-                 "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"):
-        try:
-            return ImageFont.truetype(path, size)
-        except OSError:
-            continue
-    pytest.skip("no TrueType font")
-
-
 def test_ocr_line_reads_a_value_on_a_grey_widget_fill():
     """A grey box on white paper: the crop's edge must not read as "(" or "|"."""
     img = Image.new("L", (900, 140), 246)
     d = ImageDraw.Draw(img)
     d.rectangle([40, 30, 860, 100], fill=215)
-    d.text((60, 38), "Jürgen Brüggemann", fill=20, font=_font(44))
+    d.text((60, 38), "Jürgen Brüggemann", fill=20, font=truetype_font(44))
     words = ocr_line(img, [50, 32, 700, 100], page=1)
     assert " ".join(x.text for x in words) == "Jürgen Brüggemann"
     # words come back in page pixels
@@ -332,7 +323,7 @@ def test_ocr_block_reads_a_ruled_table_with_its_lines_erased():
             ("Valentina", "01.09.2020", "w")]
     for (y0, row) in zip(ys, rows):
         for x0, text in zip(xs, row):
-            d.text((x0 + 20, y0 + 22), text, fill=20, font=_font(40))
+            d.text((x0 + 20, y0 + 22), text, fill=20, font=truetype_font(40))
     words = ocr_block(img, [20, 20, 1380, 330], page=1, px_per_pt=300 / 72)
     texts = [w.text for w in words]
     assert {"Irena", "05.12.2014", "Valentina", "01.09.2020"} <= set(texts)
@@ -350,8 +341,8 @@ def test_a_region_read_again_keeps_sure_words_and_replaces_garbled_ones():
         d.line([(40, y), (1360, y)], fill=10, width=3)
     for y0, (a, b) in zip((40, 130, 220), [("Vorname des Kindes", "Geburtsdatum"), ("Irena", "05.12.2014"),
                                            ("Valentina", "01.09.2020")]):
-        d.text((60, y0 + 22), a, fill=20, font=_font(40))
-        d.text((720, y0 + 22), b, fill=20, font=_font(40))
+        d.text((60, y0 + 22), a, fill=20, font=truetype_font(40))
+        d.text((720, y0 + 22), b, fill=20, font=truetype_font(40))
     sure = Word(text="Valentina", bbox=[60, 245, 250, 290], confidence=0.95, page=1)
     garbled = Word(text="(fan", bbox=[45, 45, 695, 215], confidence=0.2, page=1)  # one box over two cells
     content = DocumentContent(pages=[PageContent(page=1, width=1400, height=420, words=[sure, garbled])])
@@ -366,7 +357,7 @@ def test_a_region_read_again_keeps_sure_words_and_replaces_garbled_ones():
 
 def test_a_region_is_read_again_only_once():
     img = Image.new("L", (600, 200), 250)
-    ImageDraw.Draw(img).text((40, 60), "Irena 05.12.2014", fill=20, font=_font(40))
+    ImageDraw.Draw(img).text((40, 60), "Irena 05.12.2014", fill=20, font=truetype_font(40))
     content = DocumentContent(pages=[PageContent(page=1, width=600, height=200, words=[])])
     r = DocumentReader(load_catalogue().get("kindergeld_kg1"), content, lambda p: img, date(2026, 11, 27))
     assert r.reread_region(1, [10, 10, 590, 190])

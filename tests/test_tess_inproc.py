@@ -5,24 +5,15 @@ from __future__ import annotations
 import threading
 
 import pytest
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from formwerk import tess_inproc
-
-
-def _font(size):
-    for path in ("/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
-                 "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"):
-        try:
-            return ImageFont.truetype(path, size)
-        except OSError:
-            continue
-    pytest.skip("no TrueType font")
+from tests.drawing import truetype_font
 
 
 def _line(text: str) -> Image.Image:
     img = Image.new("L", (900, 120), 255)
-    ImageDraw.Draw(img).text((30, 30), text, fill=0, font=_font(44))
+    ImageDraw.Draw(img).text((30, 30), text, fill=0, font=truetype_font(44))
     return img
 
 
