@@ -17,8 +17,10 @@ predicted links, recall = correct / gold links.
 
 Each task is run with the rules-only baseline (nearest question left or above;
 for (b) also a gap rule for segments and a colon rule for labels) and with the
-learned models (``models/kv_pairing.json``, trained in set-up). Prints a table and writes
-``results.json``. Skips cleanly (exit 0) when the data is absent.
+learned models (``models/kv_pairing.json``, trained in set-up). For (b) it
+also replaces the segmentation, the labels, or both by the gold annotation
+(links with gold labels come from the task-(a) linker), which shows what each
+step costs. Prints the tables and writes ``results.json``. Skips cleanly (exit 0) when the data is absent.
 """
 
 from __future__ import annotations
@@ -31,9 +33,16 @@ from pathlib import Path
 
 import numpy as np
 
-from extractors.kv_data import FormPage, load_xfund, match_entities
-from extractors.kv_pairing import KVModels, entities_from_words, link_entities, link_segments, load_models
-from extractors.kv_segment import median_height
+from extractors.kv_data import LABELS, Entity, FormPage, load_xfund, match_entities
+from extractors.kv_pairing import (
+    KVModels,
+    entities_from_words,
+    label_segments,
+    link_entities,
+    link_segments,
+    load_models,
+)
+from extractors.kv_segment import Segment, median_height
 
 DATA_DIR = Path(os.environ.get("FORMWERK_XFUND_DIR", "/work/shared/data/xfund_de"))
 
@@ -60,13 +69,31 @@ def eval_task_a(pages: list[FormPage], models: KVModels) -> dict[str, float]:
     return prf(tp, n_pred, n_gold)
 
 
-def eval_task_b(pages: list[FormPage], models: KVModels) -> dict[str, object]:
+def _gold_segments(p: FormPage) -> list[Entity]:
+    """The gold entities as unlabelled segments (ids = index)."""
+    return [Entity(id=i, text=g.text, box=g.box, word_ids=g.word_ids) for i, g in enumerate(p.entities)]
+
+
+def eval_task_b(
+    pages: list[FormPage], models: KVModels, oracle_segments: bool = False, oracle_labels: bool = False
+) -> dict[str, object]:
+    """Task (b); the two ``oracle_*`` switches replace one step by the gold
+    annotation to show what each step costs. With gold labels the links come
+    from the entity linker of task (a), which is trained for certain labels;
+    with both switches on, (b) is task (a) again."""
     tp = n_pred = n_gold = 0
     seg_match = n_gold_ents = label_ok = 0
     t0 = time.perf_counter()
     for p in pages:
         boxes = np.array([w.box for w in p.words], dtype=float).reshape(-1, 4)
-        ents, proba, h = entities_from_words(boxes, [w.text for w in p.words], models)
+        if oracle_segments:
+            h = median_height(boxes)
+            ents = _gold_segments(p)
+            proba = label_segments([Segment(e.word_ids, e.box, e.text) for e in ents], h, models)
+            for e, pr in zip(ents, proba):
+                e.label = LABELS[int(np.argmax(pr))]
+        else:
+            ents, proba, h = entities_from_words(boxes, [w.text for w in p.words], models)
         m = match_entities([e.word_ids for e in ents], [g.word_ids for g in p.entities])
         gold_ids = [g.id for g in p.entities]
         matched = [gold_ids[k] if k >= 0 else None for k in m]
@@ -74,8 +101,14 @@ def eval_task_b(pages: list[FormPage], models: KVModels) -> dict[str, object]:
         n_gold_ents += len(p.entities)
         label_of = {g.id: g.label for g in p.entities}
         label_ok += sum(1 for e, g in zip(ents, matched) if g is not None and label_of[g] == e.label)
+        if oracle_labels:
+            for e, g in zip(ents, matched):
+                e.label = label_of[g] if g is not None else "other"
+            links = link_entities(ents, h, models)
+        else:
+            links = link_segments(ents, proba, h, models)
         claimed: set[tuple[int, int]] = set()
-        for qid, aid, _ in link_segments(ents, proba, h, models):
+        for qid, aid, _ in links:
             n_pred += 1
             pair = (matched[qid], matched[aid])
             if pair in p.links and pair not in claimed:
@@ -87,6 +120,18 @@ def eval_task_b(pages: list[FormPage], models: KVModels) -> dict[str, object]:
     out["label_accuracy_matched"] = round(label_ok / max(seg_match, 1), 4)
     out["ms_per_page"] = round((time.perf_counter() - t0) * 1000 / max(len(pages), 1), 1)
     return out
+
+
+# What each step of (b) costs: (segments, labels) from the model or the gold annotation
+ORACLE_ROWS = [("model", "model"), ("gold", "model"), ("model", "gold"), ("gold", "gold")]
+
+
+def eval_oracles(pages: list[FormPage], models: KVModels) -> list[dict[str, object]]:
+    rows = []
+    for seg, lab in ORACLE_ROWS:
+        r = eval_task_b(pages, models, oracle_segments=seg == "gold", oracle_labels=lab == "gold")
+        rows.append({"segments": seg, "labels": lab, **r})
+    return rows
 
 
 def run(data_dir: Path, out_dir: Path | None) -> dict | None:
@@ -103,6 +148,7 @@ def run(data_dir: Path, out_dir: Path | None) -> dict | None:
         "model_version": learned.version,
         "a": {"baseline": eval_task_a(pages, baseline), "model": eval_task_a(pages, learned)},
         "b": {"baseline": eval_task_b(pages, baseline), "model": eval_task_b(pages, learned)},
+        "b_oracles": eval_oracles(pages, learned) if learned.seg_link is not None else [],
     }
     print(f"XFUND-de val: {len(pages)} forms, model {learned.version}")
     print(f"{'task':<5}{'method':<10}{'P':>8}{'R':>8}{'F1':>8}   extra")
@@ -113,6 +159,11 @@ def run(data_dir: Path, out_dir: Path | None) -> dict | None:
             if task == "b":
                 extra = f"entity recall {r['entity_recall']:.3f}, label acc {r['label_accuracy_matched']:.3f}, {r['ms_per_page']} ms/page"
             print(f"{task:<5}{method:<10}{r['precision']:>8.3f}{r['recall']:>8.3f}{r['f1']:>8.3f}   {extra}")
+    if results["b_oracles"]:
+        print("\ntask b, one step replaced by the gold annotation (what each step costs):")
+        print(f"{'segments':<10}{'labels':<8}{'P':>8}{'R':>8}{'F1':>8}")
+        for r in results["b_oracles"]:
+            print(f"{r['segments']:<10}{r['labels']:<8}{r['precision']:>8.3f}{r['recall']:>8.3f}{r['f1']:>8.3f}")
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")

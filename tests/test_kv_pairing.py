@@ -227,3 +227,45 @@ def test_segment_pair_features_without_candidates() -> None:
     proba = np.array([[0.0, 0.0, 0.0, 1.0]])
     qi, ai, F = segment_pair_features(ents, proba, H, np.array([[0.1, 0.1, 0.1, 0.7]]))
     assert qi == [] and ai == [] and F.shape == (0, 0, len(SEG_PAIR_FEATURES))
+
+
+def _page_from_layout() -> "FormPage":
+    """``form_layout`` as an annotated page: each label and each value is one entity."""
+    from extractors.kv_data import FormPage, Token, union_box
+
+    groups = [
+        ("Antrag auf Wohngeld", "header"),
+        ("Familienname:", "question"), ("Müller", "answer"),
+        ("Vorname:", "question"), ("Anna", "answer"),
+        ("Geburtsdatum:", "question"), ("12.03.1985", "answer"),
+        ("Straße, Hausnummer:", "question"), ("Hauptstraße 5", "answer"),
+        ("PLZ, Ort:", "question"), ("12345 Berlin", "answer"),
+    ]
+    ws = form_layout()
+    words, ents, k = [], [], 0
+    for i, (text, label) in enumerate(groups):
+        n = len(text.split())
+        ids = list(range(k, k + n))
+        words += [Token(w.text, list(w.bbox)) for w in ws[k : k + n]]
+        ents.append(Entity(id=i, text=text, box=union_box([words[j].box for j in ids]), label=label, word_ids=ids))
+        k += n
+    links = {(1, 2), (3, 4), (5, 6), (7, 8), (9, 10)}
+    return FormPage(uid="layout", width=2480, height=3508, words=words, entities=ents, links=links)
+
+
+@pytest.mark.parametrize("name,models", _models_under_test())
+def test_task_b_with_gold_segments_and_labels_is_task_a(name: str, models: KVModels) -> None:
+    """The oracle rows of the XFUND benchmark: with both steps replaced by the
+    gold annotation, task (b) must score exactly what task (a) scores; label
+    accuracy is measured on the model's labels, before the gold ones replace them."""
+    from bench.xfund import eval_task_a, eval_task_b
+
+    pages = [_page_from_layout()]
+    a = eval_task_a(pages, models)
+    both = eval_task_b(pages, models, oracle_segments=True, oracle_labels=True)
+    assert (both["tp"], both["pred"], both["gold"]) == (a["tp"], a["pred"], a["gold"])
+    assert both["entity_recall"] == 1.0
+    model = eval_task_b(pages, models)
+    gold_labels = eval_task_b(pages, models, oracle_labels=True)
+    assert gold_labels["label_accuracy_matched"] == model["label_accuracy_matched"]
+    assert a["tp"] == 5, a
