@@ -39,8 +39,9 @@ from extractors import invoice_fields as inv
 from extractors.normalise import clean_text, normalise
 from extractors.reader import DocumentReader, PageImage
 from extractors.layout import union
-from extractors.plausibility import (borrowed, glyph_inside_word, label_likeness, label_vocabulary, letter_and_umlaut,
-                                     unlikely_q)
+from extractors.plausibility import (PERSON_NAME_FIELDS, borrowed, capital_inside_word, dot_after_street_word,
+                                     glyph_inside_word, label_likeness, label_vocabulary, letter_and_umlaut,
+                                     separator_in_name, unlikely_q)
 from extractors.rules import apply_rules
 from extractors.validators import CHECKSUM_VALIDATORS, FORMAT_MESSAGES, run_validators, validators_for
 from extractors.word_fields import WordFields
@@ -107,6 +108,13 @@ class CatalogueExtractor(AcroFields, EditionFields, WordFields):
                 ef.confidence *= conf.UNLIKELY_READING
             if ef.source == "ocr" and f.type in ("text", "address") and \
                     (letter_and_umlaut(ef.value) or glyph_inside_word(ef.value)):
+                ef.confidence *= conf.UNLIKELY_READING
+            if f.name in PERSON_NAME_FIELDS:
+                if separator_in_name(ef.value):
+                    ef.confidence *= conf.BORROWED
+                if ef.source == "ocr" and capital_inside_word(ef.value):
+                    ef.confidence *= conf.UNLIKELY_READING
+            if ef.source == "ocr" and f.type == "address" and dot_after_street_word(ef.value):
                 ef.confidence *= conf.UNLIKELY_READING
 
     def _shared_diacritics(self, form, fields: dict[str, ExtractedField]) -> None:

@@ -76,7 +76,8 @@ def borrowed(name: str, value: str, required: bool, others: dict[str, str]) -> b
     return False
 
 
-_Q_WITHOUT_U = re.compile(r"q(?!u)", re.I)
+# German spells q only as "qu" + vowel ("Quelle", "Quast"); "qud" is a misread "gud"
+_Q_WITHOUT_U = re.compile(r"q(?!u[aeiouäöü])", re.I)
 
 
 def letter_and_umlaut(value: str) -> bool:
@@ -101,7 +102,42 @@ _UMLAUT_TWIN = re.compile(r"[aA][äÄ]|[oO][öÖ]|[uU][üÜ]|[äÄ][aA]|[öÖ][o
 
 
 def unlikely_q(value: str) -> bool:
-    """A "q" not followed by "u": rare in German words and names, but the
-    usual OCR misreading of "g" in print at 300 dpi ("Sontaqweg", "qmx.de"),
-    which a second read of the same pixels repeats."""
+    """A "q" not followed by "u" and a vowel: rare in German words and names,
+    but the usual OCR misreading of "g" in print at 300 dpi ("Sontaqweg",
+    "qmx.de", "qudula.schleich@…"), which a second read of the same pixels
+    repeats."""
     return bool(_Q_WITHOUT_U.search(value))
+
+
+#: fields that hold one part of a person's name
+PERSON_NAME_FIELDS = ("family_name", "given_names", "birth_name")
+
+# a capital right after a small letter inside a word ("Reichmann-VoR"); the
+# Scottish/Irish prefixes are the exception names really have ("McLean")
+_CAPITAL_INSIDE = re.compile(r"[a-zäöüß](?<!\bMc)(?<!\bMac)[A-ZÄÖÜ]")
+
+
+def capital_inside_word(value: str) -> bool:
+    """A capital letter after a small one within a name ("Reichmann-VoR"):
+    OCR reads a small letter of a handwritten or faint name as a capital;
+    typed names do not look like that."""
+    return bool(_CAPITAL_INSIDE.search(value))
+
+
+def separator_in_name(value: str) -> bool:
+    """A ";" or "," inside one name part ("Rust; Stefania", "Jäger, Margita"):
+    the value region also took the neighbouring name box, since a single name
+    part never contains a list separator."""
+    return any(c in value for c in ",;")
+
+
+# a full street-type word with a dot before the house number ("Mentzelweg. 21"):
+# "Str." is an abbreviation, "weg." is a stray mark read as a dot
+_DOT_AFTER_STREET = re.compile(
+    r"(?:straße|strasse|weg|platz|allee|ring|gasse|damm|ufer|chaussee|steig|pfad)\.\s*\d", re.I
+)
+
+
+def dot_after_street_word(value: str) -> bool:
+    """A dot glued to a spelled-out street name before the number ("Mentzelweg. 21")."""
+    return bool(_DOT_AFTER_STREET.search(value))

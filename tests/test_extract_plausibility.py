@@ -122,3 +122,45 @@ def test_a_glyph_inside_a_word_is_an_unlikely_reading(value, odd):
     from extractors.plausibility import glyph_inside_word
 
     assert glyph_inside_word(value) is odd
+
+
+def test_q_before_u_needs_a_vowel_after_it():
+    from extractors.plausibility import unlikely_q
+
+    assert unlikely_q("qudula.schleich@mail.de")  # "gudula" with g read as q, seen in the benchmark
+    assert not unlikely_q("Qualle, Quast, Quedlinburg, Quittung, Quote")
+
+
+@pytest.mark.parametrize("value,odd", [("Reichmann-VoR", True), ("MüllEr", True), ("McLean", False),
+                                       ("MacDonald", False), ("Müller-Lüdenscheidt", False), ("Anna Maria", False)])
+def test_a_capital_after_a_small_letter_is_unlikely_in_a_name(value, odd):
+    from extractors.plausibility import capital_inside_word
+
+    assert capital_inside_word(value) is odd
+
+
+@pytest.mark.parametrize("value,odd", [("Mentzelweg. 21, 10115 Berlin", True), ("Lindenstraße. 4", True),
+                                       ("Hauptstr. 5, 10115 Berlin", False), ("Am Ring 3", False),
+                                       ("Weg 7. OG", False)])
+def test_a_dot_after_a_spelled_out_street_name(value, odd):
+    from extractors.plausibility import dot_after_street_word
+
+    assert dot_after_street_word(value) is odd
+
+
+def test_name_parts_with_a_separator_and_odd_readings_go_to_review():
+    """One name part holding two ("Jäger, Margita"), a capital inside a name and
+    a dot after "weg" each lower the confidence below any routing threshold;
+    the clean values keep theirs."""
+    from extractors.catalogue_extractor import CatalogueExtractor
+    from formwerk.models import ExtractedField
+    from forms.catalogue import load_catalogue
+
+    catalogue = load_catalogue()
+    form = catalogue.get("gewerbeanmeldung")
+    values = {"family_name": "Jäger, Margita", "given_names": "Stefania", "birth_name": "Reichmann-VoR",
+              "business_address": "Mentzelweg. 21, 10115 Berlin", "home_address": "Hauptstr. 5, 10115 Berlin"}
+    fields = {n: ExtractedField(name=n, value=v, confidence=0.99, source="ocr") for n, v in values.items()}
+    CatalogueExtractor(catalogue)._plausibility(form, fields)
+    low = {n for n, ef in fields.items() if ef.confidence < 0.5}
+    assert low == {"family_name", "birth_name", "business_address"}
