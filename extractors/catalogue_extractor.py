@@ -41,7 +41,7 @@ from extractors.reader import DocumentReader, PageImage
 from extractors.layout import union
 from extractors.plausibility import (PERSON_NAME_FIELDS, borrowed, capital_inside_word, dot_after_street_word,
                                      glyph_inside_word, label_likeness, label_vocabulary, letter_and_umlaut,
-                                     separator_in_name, unlikely_q)
+                                     semicolon_in_value, separator_in_name, unlikely_q)
 from extractors.rules import apply_rules
 from extractors.validators import CHECKSUM_VALIDATORS, FORMAT_MESSAGES, run_validators, validators_for
 from extractors.word_fields import WordFields
@@ -115,6 +115,9 @@ class CatalogueExtractor(AcroFields, EditionFields, WordFields):
                 if ef.source == "ocr" and capital_inside_word(ef.value):
                     ef.confidence *= conf.UNLIKELY_READING
             if ef.source == "ocr" and f.type == "address" and dot_after_street_word(ef.value):
+                ef.confidence *= conf.UNLIKELY_READING
+            if ef.source == "ocr" and f.type in ("text", "address") and f.name not in PERSON_NAME_FIELDS \
+                    and semicolon_in_value(ef.value):
                 ef.confidence *= conf.UNLIKELY_READING
 
     def _shared_diacritics(self, form, fields: dict[str, ExtractedField]) -> None:

@@ -131,6 +131,12 @@ def separator_in_name(value: str) -> bool:
     return any(c in value for c in ",;")
 
 
+def semicolon_in_value(value: str) -> bool:
+    """A ";" in a read name or address ("Rust; Stefania"): form values use
+    commas, and OCR reads a comma with a speck above it as a semicolon."""
+    return ";" in value
+
+
 # a full street-type word with a dot before the house number ("Mentzelweg. 21"):
 # "Str." is an abbreviation, "weg." is a stray mark read as a dot
 _DOT_AFTER_STREET = re.compile(
