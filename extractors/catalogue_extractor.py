@@ -91,7 +91,8 @@ class CatalogueExtractor(AcroFields, EditionFields, WordFields):
     # ------------------------------------------------------------------
     def _plausibility(self, form, fields: dict[str, ExtractedField]) -> None:
         """Lower the confidence of read text values that look like the form's
-        labels or that are another field's reading (``extractors.plausibility``)."""
+        labels, that are another field's reading, or that hold a character
+        sequence OCR produces and forms do not (``extractors.plausibility``)."""
         vocab = self._vocab.get(form.id)
         if vocab is None:
             vocab = self._vocab[form.id] = label_vocabulary(form)
@@ -109,15 +110,13 @@ class CatalogueExtractor(AcroFields, EditionFields, WordFields):
             if ef.source == "ocr" and f.type in ("text", "address") and \
                     (letter_and_umlaut(ef.value) or glyph_inside_word(ef.value)):
                 ef.confidence *= conf.UNLIKELY_READING
-            if f.name in PERSON_NAME_FIELDS:
-                if separator_in_name(ef.value):
-                    ef.confidence *= conf.BORROWED
-                if ef.source == "ocr" and capital_inside_word(ef.value):
-                    ef.confidence *= conf.UNLIKELY_READING
-            if ef.source == "ocr" and f.type == "address" and dot_after_street_word(ef.value):
+            if f.name in PERSON_NAME_FIELDS and separator_in_name(ef.value):
+                ef.confidence *= conf.BORROWED  # covers ";" too
+            elif ef.source == "ocr" and f.type in ("text", "address") and semicolon_in_value(ef.value):
                 ef.confidence *= conf.UNLIKELY_READING
-            if ef.source == "ocr" and f.type in ("text", "address") and f.name not in PERSON_NAME_FIELDS \
-                    and semicolon_in_value(ef.value):
+            if ef.source == "ocr" and f.name in PERSON_NAME_FIELDS and capital_inside_word(ef.value):
+                ef.confidence *= conf.UNLIKELY_READING
+            if ef.source == "ocr" and f.type == "address" and dot_after_street_word(ef.value):
                 ef.confidence *= conf.UNLIKELY_READING
 
     def _shared_diacritics(self, form, fields: dict[str, ExtractedField]) -> None:

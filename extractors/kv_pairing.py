@@ -236,12 +236,19 @@ def entities_from_words(
     boxes = np.asarray(boxes, dtype=float).reshape(-1, 4)
     h = median_height(boxes)
     segs = segment_words(boxes, texts, m.h_merge, m.v_merge, text_model=m.text)
-    proba = label_segments(segs, h, m)
+    ents, proba = entities_from_segments(segs, h, m)
+    return ents, proba, h
+
+
+def entities_from_segments(segs: list[Segment], h: float, models: KVModels) -> tuple[list[Entity], np.ndarray]:
+    """Label segments: entities (ids = index, label = most probable) and their
+    label probabilities (n, 4)."""
+    proba = label_segments(segs, h, models)
     ents = [
         Entity(id=i, text=s.text, box=s.box, label=LABELS[int(np.argmax(proba[i]))], word_ids=s.word_ids)
         for i, s in enumerate(segs)
     ]
-    return ents, proba, h
+    return ents, proba
 
 
 SEG_PAIR_FEATURES = PAIR_FEATURES + ["q_p_question", "q_p_answer", "q_p_other", "a_p_question", "a_p_answer", "a_p_other"]

@@ -125,7 +125,7 @@ def capital_inside_word(value: str) -> bool:
 
 
 def separator_in_name(value: str) -> bool:
-    """A ";" or "," inside one name part ("Rust; Stefania", "Jäger, Margita"):
+    """A ";" or "," inside one name part ("Jäger, Margita", "Hecker; Edit"):
     the value region also took the neighbouring name box, since a single name
     part never contains a list separator."""
     return any(c in value for c in ",;")
