@@ -45,7 +45,8 @@ def cli_env(tmp_path_factory):
 def _process(env, *files: Path) -> list[dict]:
     proc = subprocess.run([FORMWERK, "process", "--json", *map(str, files)], env=env,
                           capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    # the exit code and both streams, so a rare failure (a signal, a crash after the output) explains itself
+    assert proc.returncode == 0, (proc.returncode, proc.stdout[-1000:], proc.stderr[-3000:])
     return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
 
 
