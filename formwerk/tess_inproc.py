@@ -91,7 +91,10 @@ def _words_inproc(image_path: str, lang: str, psm: int, whitelist: str | None) -
         level = tesserocr.RIL.WORD
         if it is not None:
             for w in tesserocr.iterate_level(it, level):
-                text = w.GetUTF8Text(level)
+                try:
+                    text = w.GetUTF8Text(level)
+                except RuntimeError:  # "No text returned": nothing recognised here (a blank box), as the CLI's empty row
+                    continue
                 box = w.BoundingBox(level)
                 if text is None or box is None:
                     continue
@@ -122,8 +125,13 @@ def read_words(image: Image.Image, lang: str, psm: int, whitelist: str | None = 
     with image_file(image) as path:  # raw pixels: no PNG encoding per crop
         if available() and not _failed.is_set():
             try:
-                return _words_inproc(path, lang, psm, whitelist)
+                _api(lang)
             except Exception as exc:  # a broken model install must not lose the read
                 _failed.set()
-                log.warning("in-process Tesseract failed (%s); the CLI reads from now on", exc)
+                log.warning("in-process Tesseract cannot load %r (%s); the CLI reads from now on", lang, exc)
+                return _words_cli(path, lang, psm, whitelist)
+            try:
+                return _words_inproc(path, lang, psm, whitelist)
+            except Exception as exc:  # one odd crop: only this read goes to the CLI
+                log.warning("in-process Tesseract failed on one read (%s); the CLI reads it", exc)
         return _words_cli(path, lang, psm, whitelist)

@@ -62,14 +62,42 @@ def test_each_thread_reads_with_its_own_api():
     assert set(out.values()) == {"Mühlenstraße 12"}
 
 
-def test_a_failing_in_process_read_falls_back_to_the_cli(monkeypatch):
+def test_a_failing_in_process_read_falls_back_to_the_cli_for_that_read(monkeypatch):
     def broken(*a, **k):
-        raise RuntimeError("model not loadable")
+        raise RuntimeError("odd crop")
 
     monkeypatch.setattr(tess_inproc, "_words_inproc", broken)
     monkeypatch.setattr(tess_inproc, "_failed", threading.Event())
     assert _texts(tess_inproc.read_words(_line("Kindergeld 2026"), "deu", 7)) == "Kindergeld 2026"
+    assert not tess_inproc._failed.is_set()  # the next read tries in process again
+
+
+def test_a_model_that_cannot_load_sends_every_read_to_the_cli(monkeypatch):
+    def unloadable(lang):
+        raise RuntimeError("Failed to init API, possibly an invalid tessdata path")
+
+    monkeypatch.setattr(tess_inproc, "_api", unloadable)
+    monkeypatch.setattr(tess_inproc, "_failed", threading.Event())
+    assert _texts(tess_inproc.read_words(_line("Kindergeld 2026"), "deu", 7)) == "Kindergeld 2026"
     assert tess_inproc._failed.is_set()
+
+
+@pytest.mark.parametrize("fill", [255, 0])
+def test_a_blank_box_reads_as_no_words_and_keeps_the_in_process_path(monkeypatch, fill):
+    """Tesseract's iterator raises "No text returned" where it recognised
+    nothing (an empty value box, a black patch); that is an empty read, not a
+    broken install: it once switched a whole worker to the slow CLI."""
+    cli_calls = []
+    cli = tess_inproc._words_cli
+    monkeypatch.setattr(tess_inproc, "_words_cli", lambda *a: cli_calls.append(a) or cli(*a))
+    monkeypatch.setattr(tess_inproc, "_failed", threading.Event())
+    tess_inproc.available.cache_clear()
+    blank = Image.new("L", (400, 60), fill)
+    words = tess_inproc.read_words(blank, "deu", 6)
+    assert [w for w in words if w["text"].strip()] == []
+    assert cli_calls == [] and not tess_inproc._failed.is_set()
+    assert _texts(tess_inproc.read_words(_line("Wohngeld 2026"), "deu", 7)) == "Wohngeld 2026"
+    assert cli_calls == []
 
 
 def test_setting_turns_the_in_process_path_off(monkeypatch):
