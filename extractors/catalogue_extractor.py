@@ -41,7 +41,8 @@ from extractors.reader import DocumentReader, PageImage
 from extractors.layout import union
 from extractors.plausibility import (PERSON_NAME_FIELDS, borrowed, capital_inside_word, dot_after_street_word,
                                      glyph_inside_word, label_likeness, label_vocabulary, letter_and_umlaut,
-                                     semicolon_in_value, separator_in_name, unlikely_q)
+                                     semicolon_in_value, separator_in_name, small_name_start,
+                                     unlikely_q)
 from extractors.rules import apply_rules
 from extractors.validators import CHECKSUM_VALIDATORS, FORMAT_MESSAGES, run_validators, validators_for
 from extractors.word_fields import WordFields
@@ -114,7 +115,8 @@ class CatalogueExtractor(AcroFields, EditionFields, WordFields):
                 ef.confidence *= conf.BORROWED  # covers ";" too
             elif ef.source == "ocr" and f.type in ("text", "address") and semicolon_in_value(ef.value):
                 ef.confidence *= conf.UNLIKELY_READING
-            if ef.source == "ocr" and f.name in PERSON_NAME_FIELDS and capital_inside_word(ef.value):
+            if ef.source == "ocr" and f.name in PERSON_NAME_FIELDS and \
+                    (capital_inside_word(ef.value) or small_name_start(f.name, ef.value)):
                 ef.confidence *= conf.UNLIKELY_READING
             if ef.source == "ocr" and f.type == "address" and dot_after_street_word(ef.value):
                 ef.confidence *= conf.UNLIKELY_READING

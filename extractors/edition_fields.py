@@ -232,6 +232,10 @@ def _comb_box(r: DocumentReader, page: int, box: list[float]) -> bool:
     return img is not None and is_comb(img, box)
 
 
+#: a word box lower than this (points) is not text: no font on a form is that small
+MIN_TEXT_HEIGHT_PT = 3.0
+
+
 def _line_region(r: DocumentReader, page: int, box: list[float],
                  f: FieldDefinition | None = None) -> tuple[list[float] | None, bool]:
     """Where to read a box's value again, and whether it spans several lines.
@@ -245,8 +249,11 @@ def _line_region(r: DocumentReader, page: int, box: list[float],
     ws = r.words_in(page, box)
     if f is not None:
         ws = pick_words(f.type, drop_ignored(ws, f.ignore))
-    # frame debris (":" or "|" read where the value was missed) does not locate a value
-    ws = [w for w in ws if re.search(r"[0-9A-Za-zÄÖÜäöüß@]", w.text)]
+    # frame debris (":" or "|" read where the value was missed, or a sliver of
+    # ruling line read as "ae", 1 pt tall) does not locate a value: the region
+    # would be that sliver, and every read of it agrees on a piece of the value
+    ws = [w for w in ws if re.search(r"[0-9A-Za-zÄÖÜäöüß@]", w.text)
+          and w.bbox[3] - w.bbox[1] >= MIN_TEXT_HEIGHT_PT * k]
     if not ws:
         return list(box), (box[3] - box[1]) > 26 * k
     lines = group_lines(ws)

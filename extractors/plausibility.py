@@ -147,3 +147,19 @@ _DOT_AFTER_STREET = re.compile(
 def dot_after_street_word(value: str) -> bool:
     """A dot glued to a spelled-out street name before the number ("Mentzelweg. 21")."""
     return bool(_DOT_AFTER_STREET.search(value))
+
+
+# surname particles that are written small at the start of a name ("von Bülow");
+# a given name never starts small
+_NAME_PARTICLES = {"von", "vom", "van", "de", "der", "den", "del", "della", "di", "da", "dos", "du", "zu", "zum",
+                   "zur", "ten", "ter", "le", "la", "al", "el", "bin", "ibn", "op"}
+
+
+def small_name_start(name: str, value: str) -> bool:
+    """A name part that starts with a small letter ("isti" for "Christian"):
+    a read of a piece of the name, not the name. Family and birth names may
+    start with a particle ("von Bülow"); given names may not."""
+    first = value.strip().split(" ", 1)[0] if value.strip() else ""
+    if not first or not first[0].isalpha() or not first[0].islower():
+        return False
+    return name == "given_names" or first.casefold() not in _NAME_PARTICLES

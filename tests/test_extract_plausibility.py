@@ -165,3 +165,26 @@ def test_name_parts_with_a_separator_and_odd_readings_go_to_review():
     CatalogueExtractor(catalogue)._plausibility(form, fields)
     low = {n for n, ef in fields.items() if ef.confidence < 0.5}
     assert low == {"family_name", "birth_name", "business_address", "registered_name"}
+
+
+@pytest.mark.parametrize("name,value,odd", [("given_names", "isti", True), ("given_names", "von Anna", True),
+                                            ("family_name", "von Bülow", False), ("family_name", "de la Cruz", False),
+                                            ("family_name", "ller", True), ("birth_name", "van Dijk", False),
+                                            ("given_names", "Christian Muharrem", False), ("given_names", "Ännchen", False)])
+def test_a_name_part_starting_small_is_a_piece_of_a_name(name, value, odd):
+    from extractors.plausibility import small_name_start
+
+    assert small_name_start(name, value) is odd
+
+
+def test_a_given_name_read_as_a_piece_goes_to_review():
+    from extractors.catalogue_extractor import CatalogueExtractor
+    from formwerk.models import ExtractedField
+
+    catalogue = load_catalogue()
+    form = catalogue.get("meldebehoerde_anmeldung")
+    fields = {"given_names": ExtractedField(name="given_names", value="isti", confidence=0.997, source="ocr"),
+              "family_name": ExtractedField(name="family_name", value="von Bülow", confidence=0.99, source="ocr")}
+    CatalogueExtractor(catalogue)._plausibility(form, fields)
+    assert fields["given_names"].confidence < 0.5
+    assert fields["family_name"].confidence == 0.99
