@@ -145,7 +145,7 @@ class EditionFields:
                 ws = r.reocr(pg, box, multiline=(box[3] - box[1]) > 26 * k,
                              whitelist=whitelist_for(f))
             elif reocr:
-                region, multiline = _line_region(r, pg, box, f)
+                region, multiline = _line_region(r, pg, box, f, whole_width=reocr == "rescue")
                 scale = THIRD_SCALE if reocr == "third" else None
                 ws = r.reread(pg, region, multiline=multiline, scale=scale) if region is not None else []
             else:
@@ -237,7 +237,7 @@ MIN_TEXT_HEIGHT_PT = 3.0
 
 
 def _line_region(r: DocumentReader, page: int, box: list[float],
-                 f: FieldDefinition | None = None) -> tuple[list[float] | None, bool]:
+                 f: FieldDefinition | None = None, whole_width: bool = False) -> tuple[list[float] | None, bool]:
     """Where to read a box's value again, and whether it spans several lines.
 
     The page read's words locate the value well even when they misread it
@@ -263,6 +263,11 @@ def _line_region(r: DocumentReader, page: int, box: list[float],
     # closely: little room below the words
     region = [u[0] - 0.35 * h, u[1] - 0.15 * h, u[2] + 0.35 * h, max(u[3], box[3]) + 0.05 * h]
     # inside the box's fill: its edge against the paper reads as "(" or "|"
+    if whole_width:
+        # a rescue: the page read garbled or lost part of the value, often its
+        # start ("DE44" merged into debris left of "4618 7045 …"), so the words
+        # say which line to read but not where it begins or ends
+        region[0], region[2] = box[0], box[2]
     region[0], region[2] = max(region[0], box[0] + 0.5 * k), min(region[2], box[2] - 0.5 * k)
     return region, len(lines) > 1
 

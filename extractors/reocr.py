@@ -25,6 +25,7 @@ from formwerk.models import Word
 DARK = 150
 LINE_FILL = 0.6  # a row with this share of ink is a ruling line
 COL_FILL = 0.8  # a column with this share of ink is a ruling line / comb divider
+COMB_MIN_FILL = 0.7  # ... or with this share when no column has more (dividers shorter than the crop)
 MIN_INK = 0.003  # below this share of ink the box is empty
 # one language model loads twice as fast as "deu+eng"; values are German
 LANG = "deu"
@@ -65,7 +66,10 @@ def _decomb(a: np.ndarray) -> np.ndarray | None:
     h, w = a.shape
     dark = a < DARK
     colfill = dark.mean(axis=0)
-    div = np.where(colfill >= COL_FILL)[0]
+    # dividers run the cell height, not always the crop's (a label's descenders
+    # above, a margin): a column nearly as full as the fullest one is a divider
+    # too ("1" strokes fill about half)
+    div = np.where(colfill >= min(COL_FILL, max(COMB_MIN_FILL, 0.9 * colfill.max())))[0]
     if len(div) < 3:
         return None
     groups: list[list[int]] = []
@@ -93,6 +97,7 @@ def _decomb(a: np.ndarray) -> np.ndarray | None:
         # frame rows of this cell (per cell: a skew tilts them across the field)
         rows = (cell < DARK).mean(axis=1) >= 0.5
         cell[rows | np.roll(rows, 1) | np.roll(rows, -1), :] = 255
+        _drop_edge_debris(cell)
         ink = (cell < DARK).any(axis=0)
         if ink.sum() < 2:
             continue  # empty cell
@@ -102,6 +107,26 @@ def _decomb(a: np.ndarray) -> np.ndarray | None:
     if not parts:
         return np.full((h, 10), 255, np.uint8)
     return np.hstack([gap] + parts)
+
+
+def _drop_edge_debris(cell: np.ndarray) -> None:
+    """Blank short ink runs cut by the crop's top or bottom edge (the
+    descender of a label printed above the comb, "Tag Monat Jahr"), when the
+    cell has another run: the glyph. Read with it, "7" became "'7" → nothing."""
+    h = cell.shape[0]
+    rows = (cell < DARK).any(axis=1)
+    runs, start = [], None
+    for y, on in enumerate(list(rows) + [False]):
+        if on and start is None:
+            start = y
+        elif not on and start is not None:
+            runs.append((start, y))
+            start = None
+    if len(runs) < 2:
+        return
+    for y0, y1 in runs:
+        if (y0 == 0 or y1 == h) and y1 - y0 < 0.3 * h:
+            cell[y0:y1, :] = 255
 
 
 def is_comb(img: Image.Image, box: list[float], margin: float = 4.0) -> bool:
@@ -147,6 +172,7 @@ def ocr_box(img: Image.Image, box: list[float], page: int, *, multiline: bool = 
         cells = _decomb(raw)
         if cells is not None:  # a comb field: recognise the cells pasted side by side
             a = cells
+    best: list[Word] | None = None
     # first as scanned (grey levels help Tesseract), then binarised and larger:
     # grey widget backgrounds against the white pad read as a frame, and a lone
     # character (a count "0") needs the single-word/char modes
@@ -162,9 +188,20 @@ def ocr_box(img: Image.Image, box: list[float], page: int, *, multiline: bool = 
         pad.paste(crop, (20, 20))
         for psm in modes:
             words = _recognise(pad, psm, whitelist, x0, y0, f, page, lang or LANG)
-            if words:
+            if words and min(w.confidence for w in words) >= SURE_BOX_READ:
                 return words
-    return []
+            if words and (best is None or _mean_conf(words) > _mean_conf(best)):
+                best = words  # unsure (a comb read "17062006" at 0.0): the next pass may be sure
+    return best or []
+
+
+def _mean_conf(words: list[Word]) -> float:
+    return sum(w.confidence for w in words) / len(words)
+
+
+#: a box read whose every word is at least this sure ends the search through
+#: the passes and modes of :func:`ocr_box`
+SURE_BOX_READ = 0.5
 
 
 #: enlargement of a value line for the second read: the page read runs at

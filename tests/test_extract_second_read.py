@@ -207,6 +207,18 @@ def test_line_region_ignores_a_sliver_of_line_read_as_letters():
     assert region != box and region[2] < 700
 
 
+def test_a_rescue_reads_the_whole_width_of_the_box():
+    """The page read lost "DE44" of "DE44 4618 7045 …" into debris: the line
+    is where the words are, but it starts left of them."""
+    box = [1683, 1336, 2393, 1415]
+    words = [w(t, x, 1356, x + 96, 1392) for t, x in (("4618", 1838), ("7045", 1965), ("92", 2280))]
+    r = SimpleNamespace(pages={1: SimpleNamespace(dpi=300)}, words_in=lambda p, b: words)
+    narrow, _ = _line_region(r, 1, box)
+    wide, _ = _line_region(r, 1, box, whole_width=True)
+    assert narrow[0] > 1800 and wide[0] < 1700 and wide[2] > 2380
+    assert wide[1] == narrow[1] and wide[3] == narrow[3]  # the same line
+
+
 def test_is_comb_tells_cells_from_an_ordinary_box():
     from extractors.reocr import is_comb
 
@@ -217,6 +229,35 @@ def test_is_comb_tells_cells_from_an_ordinary_box():
     for i in range(1, 8):
         d.line([20 + 70 * i, 20, 20 + 70 * i, 80], fill=0, width=2)
     assert is_comb(img, [20, 20, 580, 80])
+
+
+def _wohngeld_style_comb(digits: str) -> tuple[Image.Image, list[float]]:
+    """A date comb as the NRW Wohngeld form prints it: "Tag Monat Jahr" just
+    above the cells, dividers that start below the label (so they fill less of
+    the crop than a full ruling line), thick bars between day, month and year,
+    no top frame."""
+    img = Image.new("L", (640, 200), 250)
+    d = ImageDraw.Draw(img)
+    d.text((80, 38), "Tag      Monat        Jahr", fill=0, font=truetype_font(30))
+    x0, top, bottom, cell = 60, 84, 146, 58
+    for i in range(len(digits) + 1):
+        thick = i in (0, 2, 4)
+        d.line([x0 + cell * i, top, x0 + cell * i, bottom], fill=0, width=7 if thick else 3)
+    d.line([x0, bottom, x0 + cell * len(digits), bottom], fill=0, width=3)
+    for i, c in enumerate(digits):
+        d.text((x0 + cell * i + 16, top + 8), c, fill=0, font=truetype_font(44))
+    # the widget box reaches up into the label's descenders
+    return img, [x0 - 2, 66, x0 + cell * len(digits) + 2, bottom + 2]
+
+
+@pytest.mark.parametrize("digits", ["17062006", "11032005"])
+def test_a_comb_date_under_its_label_reads_every_cell(digits):
+    from extractors.reocr import WHITELISTS, ocr_box
+
+    img, box = _wohngeld_style_comb(digits)
+    words = ocr_box(img, box, page=1, whitelist=WHITELISTS["date"])
+    assert "".join(w.text for w in words) == digits
+    assert min(w.confidence for w in words) >= 0.5
 
 
 def _vote(first, second, third, field="given_names"):
