@@ -74,6 +74,10 @@ class EditionFields:
                                       confidence=conf.UNREADABLE)
             if again.value is not None and (ef.value is None or len(again.issues) < len(ef.issues)):
                 return self._confirm_rescue(f, r, boxes, again, agreement)
+            if ef.value is None and again.value is None and located and _written_in(r, boxes):
+                # the applicant wrote something no read makes a value of (an e-mail
+                # in 5 pt print read as "semerenscrosserapsien.de"): not a blank
+                return ExtractedField(name=f.name, source="ocr", page=page, confidence=conf.UNREADABLE)
             return ef
         if ef.confidence < conf.SECOND_READ_BELOW and r.confirm_left > 0:
             # not sure: a second, independent read of the box decides
@@ -225,6 +229,13 @@ class EditionFields:
             return ExtractedField(name=f.name, source="none", page=page)
         return ExtractedField(name=f.name, value=rows, raw=f"{len(rows)} Zeilen", confidence=min_c, page=page,
                               bbox=union([w.bbox for w in all_words]), source=r.sources[page])
+
+
+def _written_in(r: DocumentReader, boxes) -> bool:
+    """Whether the page read saw a written word in a widget box: four or more
+    letters or digits in one word (frame debris is shorter)."""
+    return any(len(re.sub(r"[^0-9A-Za-zÄÖÜäöüß]", "", w.text)) >= 4
+               for pg, box in boxes for w in r.words_in(pg, box))
 
 
 def _comb_box(r: DocumentReader, page: int, box: list[float]) -> bool:

@@ -93,10 +93,19 @@ def _with_split_local_parts(at_words: list[Word], words: list[Word]) -> list[Wor
             if not left:
                 break
             piece = max(left, key=lambda o: o.bbox[2])
-            if not (piece.text[-1] in "._-" or cur.text[0] in "._-"):
+            if not (piece.text[-1] in "._-" or cur.text[0] in "._-@"):
                 break
             kept.append(piece)
             cur = piece
+        if w.text.endswith("@"):
+            # "@" read as a word of its own ("hans-rainer.voss", "@", "posteo.de"):
+            # the domain is the next word right on the same line
+            h = w.bbox[3] - w.bbox[1]
+            right = [o for o in words if o not in kept and re.fullmatch(r"[\w\-äöü]+(?:\.[\w\-]+)+", o.text)
+                     and 0 <= o.bbox[0] - w.bbox[2] <= 1.5 * h
+                     and min(o.bbox[3], w.bbox[3]) - max(o.bbox[1], w.bbox[1]) >= 0.3 * h]
+            if right:
+                kept.append(min(right, key=lambda o: o.bbox[0]))
     return [o for o in words if o in kept]  # the region's reading order
 
 

@@ -133,7 +133,9 @@ class DocumentReader:
             # would otherwise make the rest of the value ("1", "966") small print.
             sizes = [font_size(w) for w in ws]
             ref = statistics.median([h for h in sizes if h >= 0.5 * max(sizes)])
-            ws = [w for w, h in zip(ws, sizes) if h >= _SMALL_PRINT * ref]
+            # a lone "@" is no small print: its box height varies by font, and
+            # dropping it split "hans-rainer.voss @ posteo.de" into two non-addresses
+            ws = [w for w, h in zip(ws, sizes) if h >= _SMALL_PRINT * ref or w.text == "@"]
         return ws
 
     # -- printed words ---------------------------------------------------

@@ -157,7 +157,10 @@ def v_postal_code(v: Any, today: date) -> ValidationIssue | None:
 
 def v_address(v: Any, today: date) -> ValidationIssue | None:
     m = re.search(r", (\d{5}) \S", str(v or ""))
-    if v and (not m or m[1].startswith("00") or not re.search(r"\d", str(v)[: m.start()])):
+    # the street part needs a number and a name: "27, 28421 Jena" lost "Beierplatz"
+    street = str(v)[: m.start()] if m else ""
+    if v and (not m or m[1].startswith("00") or not re.search(r"\d", street)
+              or not re.search(r"[A-Za-zÄÖÜäöüß]{2}", street)):
         return _issue("address_incomplete", "Die Anschrift ist unvollständig (Straße, Hausnummer, PLZ und Ort).")
     return None
 

@@ -96,6 +96,18 @@ def test_email_split_by_ocr_at_a_dot_keeps_its_local_part():
     assert normalise_email("theodor..oderwald-jaeger@web.de") == "theodor.oderwald-jaeger@web.de"
 
 
+def test_email_with_the_at_sign_read_as_a_word_of_its_own():
+    # real Wohngeld scan, small print beside the phone number: page OCR gave
+    # "hans-rainer.voss", "@", "posteo.de" and only the "@" was kept
+    row = [w("0160", 1758, 682, 1810, 718), w("24857462", 1827, 682, 2045, 718),
+           w("hans-rainer.voss", 2059, 686, 2236, 721), w("@", 2247, 690, 2260, 710), w("posteo.de", 2270, 686, 2377, 721)]
+    picked = pick_words("email", row)
+    assert [x.text for x in picked] == ["hans-rainer.voss", "@", "posteo.de"]
+    assert normalise_email(" ".join(x.text for x in picked)) == "hans-rainer.voss@posteo.de"
+    # the phone number left of a bare "@" is not a local part
+    assert [x.text for x in pick_words("email", [w("24857462", 100, 100, 300, 130), w("@", 320, 105, 335, 128)])] == ["@"]
+
+
 # -- the verdict of two reads --------------------------------------------------
 
 
@@ -181,6 +193,29 @@ def test_noise_read_in_a_box_the_page_saw_empty_is_unreadable_not_a_value():
     # a real rescue (page OCR missed the value) is kept
     got = _TwoReads(empty, _ef("Schmidt", 0.8))._read_with_second_look(f, _reader(), [(1, [0, 0, 5, 5])])
     assert got.value == "Schmidt"
+
+
+def test_writing_no_read_makes_a_value_of_is_unreadable_not_blank():
+    """Real Wohngeld scan: an e-mail in tiny print read as "semerenscrosserapsien.de"
+    (no "@"), and no second read did better. Reported blank, nobody would have
+    looked; the clerk is asked instead. A box with only frame debris stays blank."""
+    f = load_catalogue().get("wohngeld_mietzuschuss").field("email")
+    empty = ExtractedField(name="email", source="none", page=1)
+    for seen, blank in (([w("semerenscrosserapsien.de", 2056, 691, 2297, 707, 0.07)], False),
+                        ([w("|", 2056, 691, 2060, 707, 0.3), w("ae", 2100, 700, 2120, 705, 0.2)], True),
+                        ([], True)):
+        r = _reader()
+        r.words_in = lambda p, b, seen=seen: seen
+        got = _TwoReads(empty, empty)._read_with_second_look(f, r, [(1, [2052, 659, 2399, 740])])
+        assert got.value is None
+        assert (got.source == "none" and got.confidence == 0) if blank else (0 < got.confidence < 0.5)
+
+
+def test_a_lone_at_sign_is_not_small_print():
+    words = [w("hans-rainer.voss", 2059, 686, 2236, 721), w("@", 2247, 690, 2260, 710), w("posteo.de", 2270, 686, 2377, 721)]
+    r = DocumentReader.__new__(DocumentReader)
+    r.pages = {1: SimpleNamespace(dpi=300, words=words, is_skipped=lambda x: False)}
+    assert [x.text for x in r.words_in(1, [2052, 659, 2399, 740])] == ["hans-rainer.voss", "@", "posteo.de"]
 
 
 def test_line_region_ignores_frame_debris():

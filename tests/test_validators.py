@@ -72,6 +72,10 @@ def test_type_validators_run_implicitly_with_german_messages():
     assert run_validators("phone", [], "12", TODAY)[0].code == "phone_format"
     assert run_validators("address", [], "Hauptstraße, 19053 Schwerin", TODAY)[0].code == "address_incomplete"
     assert run_validators("address", [], "Hauptstraße 12a, 19053 Schwerin", TODAY) == []
+    # a street number without its street (a real Wohngeld scan lost "Beierplatz")
+    assert run_validators("address", [], "27, 28421 Jena", TODAY)[0].code == "address_incomplete"
+    assert run_validators("address", [], "Am Ring 3, 19053 Schwerin", TODAY) == []
+    assert run_validators("address", [], "Str. des 17. Juni 4, 10623 Berlin", TODAY) == []
     assert run_validators("postal_code", [], "1905", TODAY)[0].code == "postal_code_format"
 
 

@@ -168,8 +168,9 @@ FOREIGN_CITIES = {
 }
 
 
-# a Roman numeral glued to the next word of a street name ("Koch IIstraße")
-_ROMAN_GLUED = re.compile(r"(?<=\w) I{2,3}(?=[a-zäöüß])")
+# a Roman numeral glued to the next word of a street name ("Koch IIstraße",
+# "Ortrud-Koch II-Straße")
+_ROMAN_GLUED = re.compile(r"(?<=\w) I{2,3}(?=[a-zäöüß-])")
 
 
 @dataclass
