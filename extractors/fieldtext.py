@@ -46,6 +46,16 @@ def split_part(raw: str, how: str | None) -> str:
     return head.strip() if how == "first" else rest.strip()
 
 
+_RULE_GLYPHS = re.compile(r"[—–\-_=~|]")
+
+
+def _mostly_rule(text: str) -> bool:
+    """A box's ruling line read as text ("—L—L—L————…" from an empty box's
+    borders): line glyphs make up half of it or more; no value looks like that."""
+    t = text.replace(" ", "")
+    return len(t) >= 4 and len(_RULE_GLYPHS.findall(t)) >= 0.5 * len(t)
+
+
 def pick_words(type_: str, words: list[Word]) -> list[Word]:
     """Keep the words that can belong to a value of this type (shared regions).
 
@@ -55,7 +65,8 @@ def pick_words(type_: str, words: list[Word]) -> list[Word]:
     # frame/line debris is never a value on its own, nor glued to one ("|82000")
     words = [w if not _EDGE_DEBRIS.search(w.text) else w.model_copy(update={"text": _EDGE_DEBRIS.sub("", w.text)})
              for w in words]
-    words = [w for w in words if w.text and not re.fullmatch(r"[|\[\]_.,:;—–\-~'\"()‘’!]+", w.text)]
+    words = [w for w in words if w.text and not re.fullmatch(r"[|\[\]_.,:;—–\-~'\"()‘’!]+", w.text)
+             and not _mostly_rule(w.text)]
     real = [w for w in words if (re.search(r"[0-9A-Za-zÄÖÜäöüß@§&]", w.text) or w.confidence >= 0.9)
             and not (len(w.text) <= 2 and w.confidence < _DEBRIS_CONF and not w.text.isdigit())]
     if real:

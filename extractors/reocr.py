@@ -237,7 +237,7 @@ def ocr_line(img: Image.Image, region: list[float], page: int, *, multiline: boo
     a = raw.copy()
     a[dark.mean(axis=1) >= COL_FILL, :] = 255
     a[:, dark.mean(axis=0) >= COL_FILL] = 255
-    if float((a < DARK).mean()) < MIN_INK:
+    if float((a < DARK).mean()) < MIN_INK or _only_rules(a):
         return []
     # the grey widget fill stays: whitening it (at grey level 150 or 200)
     # was measured to thin strokes (h → n, l → i)
@@ -253,6 +253,30 @@ def ocr_line(img: Image.Image, region: list[float], page: int, *, multiline: boo
         if words:
             return words
     return []
+
+
+def _only_rules(a: np.ndarray) -> bool:
+    """Whether all ink left in a crop belongs to ruling lines: long flat or
+    upright components. A line drawn slightly askew spreads over several pixel
+    rows, none of them full enough to be erased by row, and an empty box's
+    borders then read as "—L—L—L————". Text touching a line makes a component
+    too tall to count. (Erasing those components before recognition as well
+    was measured: it lost dates and places on real Meldeschein scans.)"""
+    from scipy import ndimage
+
+    dark = a < DARK
+    labels, n = ndimage.label(dark)
+    if n == 0:
+        return True
+    h, w = a.shape
+    rule_ink = 0
+    for i, sl in enumerate(ndimage.find_objects(labels), start=1):
+        ch, cw = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
+        flat = cw >= 0.3 * w and cw >= 8 * ch and ch <= 0.25 * h
+        upright = ch >= 0.8 * h and ch >= 10 * cw
+        if flat or upright:
+            rule_ink += int((labels[sl] == i).sum())
+    return float(dark.sum() - rule_ink) / dark.size < MIN_INK
 
 
 def _recognise(pad: Image.Image, psm: int, whitelist: str | None, x0: int, y0: int, f: float,

@@ -211,6 +211,25 @@ def test_writing_no_read_makes_a_value_of_is_unreadable_not_blank():
         assert (got.source == "none" and got.confidence == 0) if blank else (0 < got.confidence < 0.5)
 
 
+def test_an_empty_box_with_slightly_askew_borders_reads_as_empty():
+    """Real Meldeschein scan: the empty birth-name box's borders, 0.4° askew
+    after deskew, read as "—L—L—L————" and sent a blank field to review."""
+    img = Image.new("L", (1900, 120), 245)
+    d = ImageDraw.Draw(img)
+    for y in (20, 82):  # top and bottom border, drifting 12 px over the width
+        d.line([0, y, 1899, y + 12], fill=0, width=3)
+    assert ocr_line(img, [10, 10, 1890, 110], page=1) == []
+    # a value between the same borders is not taken for an empty box
+    d.text((60, 36), "Schneider", fill=0, font=truetype_font(40))
+    assert ocr_line(img, [10, 10, 1890, 110], page=1) != []
+
+
+def test_ruling_line_debris_is_not_a_value():
+    picked = pick_words("text", [w("—L—L—L—L——————————", 590, 1270, 2380, 1320, 0.0)])
+    assert picked == []
+    assert [x.text for x in pick_words("text", [w("Müller-Lüdenscheidt", 590, 1270, 980, 1310)])] == ["Müller-Lüdenscheidt"]
+
+
 def test_a_lone_at_sign_is_not_small_print():
     words = [w("hans-rainer.voss", 2059, 686, 2236, 721), w("@", 2247, 690, 2260, 710), w("posteo.de", 2270, 686, 2377, 721)]
     r = DocumentReader.__new__(DocumentReader)
