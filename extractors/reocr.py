@@ -300,7 +300,6 @@ WHITELISTS = {
     "bic": "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
     "date": "0123456789",  # "14021986" parses; dots in comb cells read as noise
     "int": "0123456789",
-    "bic": "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
 }
 
 
