@@ -273,12 +273,12 @@ def _line_region(r: DocumentReader, page: int, box: list[float],
     # values overflow their box downwards and the next box's label follows
     # closely: little room below the words
     region = [u[0] - 0.35 * h, u[1] - 0.15 * h, u[2] + 0.35 * h, max(u[3], box[3]) + 0.05 * h]
-    # inside the box's fill: its edge against the paper reads as "(" or "|"
     if whole_width:
         # a rescue: the page read garbled or lost part of the value, often its
         # start ("DE44" merged into debris left of "4618 7045 …"), so the words
         # say which line to read but not where it begins or ends
         region[0], region[2] = box[0], box[2]
+    # inside the box's fill: its edge against the paper reads as "(" or "|"
     region[0], region[2] = max(region[0], box[0] + 0.5 * k), min(region[2], box[2] - 0.5 * k)
     return region, len(lines) > 1
 

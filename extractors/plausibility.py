@@ -159,7 +159,7 @@ def small_name_start(name: str, value: str) -> bool:
     """A name part that starts with a small letter ("isti" for "Christian"):
     a read of a piece of the name, not the name. Family and birth names may
     start with a particle ("von Bülow"); given names may not."""
-    first = value.strip().split(" ", 1)[0] if value.strip() else ""
-    if not first or not first[0].isalpha() or not first[0].islower():
+    first = next(iter(value.split()), "")
+    if not first[:1].islower():
         return False
     return name == "given_names" or first.casefold() not in _NAME_PARTICLES

@@ -113,20 +113,15 @@ def _drop_edge_debris(cell: np.ndarray) -> None:
     """Blank short ink runs cut by the crop's top or bottom edge (the
     descender of a label printed above the comb, "Tag Monat Jahr"), when the
     cell has another run: the glyph. Read with it, "7" became "'7" → nothing."""
+    from scipy import ndimage
+
     h = cell.shape[0]
-    rows = (cell < DARK).any(axis=1)
-    runs, start = [], None
-    for y, on in enumerate(list(rows) + [False]):
-        if on and start is None:
-            start = y
-        elif not on and start is not None:
-            runs.append((start, y))
-            start = None
-    if len(runs) < 2:
+    runs, n = ndimage.label((cell < DARK).any(axis=1))
+    if n < 2:
         return
-    for y0, y1 in runs:
-        if (y0 == 0 or y1 == h) and y1 - y0 < 0.3 * h:
-            cell[y0:y1, :] = 255
+    for (sl,) in ndimage.find_objects(runs):
+        if (sl.start == 0 or sl.stop == h) and sl.stop - sl.start < 0.3 * h:
+            cell[sl, :] = 255
 
 
 def is_comb(img: Image.Image, box: list[float], margin: float = 4.0) -> bool:
