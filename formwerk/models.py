@@ -173,21 +173,76 @@ class RoutingDecision(BaseModel):
 
 
 class ReviewAction(str, Enum):
-    CLAIM = "claim"
-    APPROVE = "approve"  # accept, with optional corrections
+    CLAIM = "claim"  # open the case: nobody else may decide it while the claim holds
+    EXTEND = "extend"  # the open case screen keeps the claim alive
+    RELEASE = "release"  # back to the queue (the holder, or a supervisor)
+    REASSIGN = "reassign"  # a supervisor hands the claim to ``assignee``
+    APPROVE = "approve"  # accept, with optional corrections (four-eyes: first approval)
+    CONFIRM = "confirm"  # four-eyes: a second, different clerk confirms the approval
     RECLASSIFY = "reclassify"
     REJECT = "reject"
-    REQUEST_DOCUMENTS = "request_documents"
+    REQUEST_DOCUMENTS = "request_documents"  # the case waits for an attachment
+    ATTACH = "attach"  # a requested document arrived (``blob_key``): read it, resume review
+
+
+#: roles that may reassign claims and see every queue
+SUPERVISOR_ROLES = ("supervisor", "admin")
 
 
 class ReviewDecision(BaseModel):
-    """Delivered to a waiting case as a Temporal update."""
+    """Delivered to a waiting case as a Temporal update.
+
+    ``decision_id`` makes a decision idempotent: a double click or a retried
+    request carrying the same id is applied once (it is also the Temporal
+    update id).
+    """
 
     action: ReviewAction
     clerk: str
+    decision_id: str = ""
+    role: str = "clerk"  # the acting user's role, checked again by the workflow
     corrections: dict[str, Any] = Field(default_factory=dict)  # field -> value
     document_type: str | None = None  # for reclassify
     comment: str = ""
+    reason_code: str = ""  # reject: one of the common reasons (free text in ``comment``)
+    assignee: str | None = None  # reassign: the new holder
+    blob_key: str | None = None  # attach: the uploaded file, already in the blob store
+    filename: str = ""  # attach
+
+
+class CaseEvent(BaseModel):
+    """One entry of a case's history: routing, claims, releases, decisions."""
+
+    at: datetime
+    kind: str  # routed, claimed, claim_extended, released, claim_expired, reassigned,
+    #            approved, confirmed, reclassified, rejected, documents_requested,
+    #            document_attached, escalated
+    actor: str = ""  # user name, or "" for the system
+    decision_id: str = ""
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class PendingApproval(BaseModel):
+    """Four-eyes: the first clerk's approval, waiting for a second clerk."""
+
+    clerk: str
+    at: datetime
+    decision_id: str = ""
+    corrections: dict[str, Any] = Field(default_factory=dict)
+
+
+class Attachment(BaseModel):
+    """A document a clerk requested, attached to the case and read by the pipeline."""
+
+    blob_key: str
+    filename: str = ""
+    sha256: str = ""
+    page_count: int = 0
+    document_type: str | None = None
+    document_type_confidence: float | None = None
+    content_keys: list[str] = Field(default_factory=list)
+    attached_by: str = ""
+    at: datetime | None = None
 
 
 class Correction(BaseModel):
@@ -196,6 +251,7 @@ class Correction(BaseModel):
     corrected_value: Any = None
     clerk: str = ""
     at: datetime | None = None
+    decision_id: str = ""
 
 
 # --------------------------------------------------------------------------
@@ -215,6 +271,8 @@ class CaseInput(BaseModel):
     # set for a document split out of a batch: its pages in the original file
     pages: list[int] | None = None
     parent_case_id: str | None = None
+    # a claim not extended for this long expires and the case returns to the queue
+    claim_idle_minutes: float = 15.0
 
 
 class Timings(BaseModel):
@@ -251,7 +309,15 @@ class CaseResult(BaseModel):
     content_keys: list[str] = Field(default_factory=list)  # page contents in the blob store
     documents: list["CaseResult"] = Field(default_factory=list)  # a batch's documents, as routed
     claimed_by: str | None = None
+    claim_expires_at: datetime | None = None
     reviewed_by: str | None = None
+    routed_at: datetime | None = None  # when the machine's decision was made
+    due_at: datetime | None = None  # review SLA: escalated to the supervisors after this
+    awaiting_documents: bool = False  # a clerk requested documents; review resumes on attach
+    pending_approval: PendingApproval | None = None  # four-eyes: first approval given
+    attachments: list[Attachment] = Field(default_factory=list)
+    events: list[CaseEvent] = Field(default_factory=list)  # the case's history
+    revision: int = 0  # increases with every save: the store never goes back to an older one
 
     def delivered_fields(self) -> dict[str, ExtractedField]:
         """Machine output with the clerks' corrections merged in (delivery view).

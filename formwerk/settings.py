@@ -49,6 +49,13 @@ class Settings(BaseSettings):
     kv_model: str = str(REPO_ROOT / "models" / "kv_pairing.json")
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # signs session cookies; empty: a random key kept in data_dir/secret_key (0600)
+    secret_key: str = ""
+    session_hours: float = 10.0  # a session ends after this long (one working day)
+    # behind TLS in production: cookies only over https
+    secure_cookies: bool = False
+    # a clerk's claim on a case expires after this long without activity
+    claim_idle_minutes: float = 15.0
 
     @property
     def blob_dir(self) -> Path:
@@ -59,6 +66,19 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'formwerk.sqlite'}"
+
+    def session_secret(self) -> str:
+        """The cookie-signing key: the setting, or one generated once per data dir."""
+        if self.secret_key:
+            return self.secret_key
+        import secrets
+
+        self.ensure_dirs()
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(48))
+        return path.read_text().strip()
 
     def ensure_dirs(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
