@@ -9,6 +9,7 @@ held to the same rules as a machine reading.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -90,14 +91,17 @@ class FieldView:
         return {"page": self.machine.page, "x0": b[0], "y0": b[1], "x1": b[2], "y1": b[3]}
 
 
-def field_label(form: FormDefinition | None, name: str) -> str:
+def field_label(form: FormDefinition | None, name: str, t=None) -> str:
+    """The field's name in the UI language; else its printed label without the form's numbering."""
+    if t is not None and t.has(f"field.{name}"):
+        return t(f"field.{name}")
     if form is not None:
         try:
             fd = form.field(name)
         except KeyError:
             fd = None
         if fd is not None and fd.label:
-            return fd.label[0].rstrip(":* ")
+            return re.sub(r"^\d+[a-z]?\s+", "", fd.label[0]).rstrip(":* ")
     return name.replace("_", " ").capitalize()
 
 
@@ -110,7 +114,7 @@ def _definition(form: FormDefinition | None, name: str) -> FieldDefinition | Non
         return None
 
 
-def field_views(case: CaseResult, form: FormDefinition | None) -> list[FieldView]:
+def field_views(case: CaseResult, form: FormDefinition | None, t=None) -> list[FieldView]:
     """The case's fields in form order, flagged ones first (each group in form order)."""
     order = {n: i for i, n in enumerate(form.field_names)} if form else {}
     reasons: dict[str, list[str]] = {}
@@ -123,14 +127,14 @@ def field_views(case: CaseResult, form: FormDefinition | None) -> list[FieldView
         fd = _definition(form, name)
         type_ = fd.type if fd else "text"
         view = FieldView(
-            name=name, label=field_label(form, name), type=type_,
+            name=name, label=field_label(form, name, t), type=type_,
             validators=list(fd.validators) if fd else [], machine=f,
             text=display(type_, f.value), flagged=f.needs_review, reasons=reasons.get(name, []),
         )
         if fd is not None and fd.type == "choice":
             view.options = [(o.id, o.label[0] if o.label else o.id) for o in fd.options]
         if fd is not None and fd.type == "table":
-            view.columns = [Column(c.name, c.label[0] if c.label else c.name.replace("_", " "), c.type)
+            view.columns = [Column(c.name, field_label(None, c.name, t) if t else (c.label[0] if c.label else c.name), c.type)
                             for c in fd.columns]
             for row in f.value or []:
                 view.rows.append({c.name: display(c.type, row.get(c.name)) for c in view.columns})

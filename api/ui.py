@@ -130,9 +130,9 @@ def _doc_type_label(t: Translator, catalogue, type_id: str | None) -> str:
     return t(key) if t.has(key) else type_id
 
 
-def _labeller(catalogue, type_id: str | None):
+def _labeller(catalogue, type_id: str | None, t: Translator | None = None):
     form = catalogue.get(type_id) if type_id and type_id in catalogue else None
-    return lambda name: field_label(form, name)
+    return lambda name: field_label(form, name, t)
 
 
 REASON_KINDS = ("low_confidence", "unreadable", "missing", "invalid", "rule", "unknown_document_type",
@@ -160,7 +160,7 @@ async def queue(request: Request, type: str = "", reason: str = "", escalated: s
     now = datetime.now(timezone.utc)
     items = []
     for case in rows:
-        label = _labeller(st.catalogue, case.document_type)
+        label = _labeller(st.catalogue, case.document_type, t)
         reasons = [t.reason(code, label) for code in case.review_reasons]
         holder = case.claimed_by if case.claimed_by and case.claim_expires_at and case.claim_expires_at > now else None
         items.append({
@@ -260,7 +260,7 @@ async def case_screen(request: Request, case_id: str):
     t = Translator(user.language)
     now = datetime.now(timezone.utc)
     form = st.catalogue.get(case.document_type) if case.document_type in st.catalogue else None
-    views = field_views(case, form)
+    views = field_views(case, form, t)
     claim_live = bool(case.claimed_by and case.claim_expires_at and case.claim_expires_at > now)
     mine = claim_live and case.claimed_by == user.username
     editable = case.status == CaseStatus.NEEDS_REVIEW and mine
@@ -269,7 +269,7 @@ async def case_screen(request: Request, case_id: str):
         holder_user = st.users.get(case.claimed_by)
         holder = holder_user.display_name if holder_user and holder_user.display_name else case.claimed_by
     pending = case.pending_approval
-    label = _labeller(st.catalogue, case.document_type)
+    label = _labeller(st.catalogue, case.document_type, t)
     policy = form.policy if form else None
     return render(
         request, "case.html", case=case, views=views, flagged=[v for v in views if v.flagged],
@@ -392,12 +392,13 @@ async def approve(request: Request, case_id: str):
     st = _state(request)
     case = _load_case(request, case_id)
     form_def = st.catalogue.get(case.document_type) if case.document_type in st.catalogue else None
-    views = field_views(case, form_def)
+    t = Translator(user.language)
+    views = field_views(case, form_def, t)
     form = await request.form()
     corrections, errors = corrections_from_form(views, form)
     if errors:
         request.session["flash"] = {"key": "case.invalid_before_submit", "level": "danger", "values": {},
-                                    "detail": [f"{field_label(form_def, n)}: {'; '.join(m)}" for n, m in errors.items()]}
+                                    "detail": [f"{field_label(form_def, n, t)}: {'; '.join(m)}" for n, m in errors.items()]}
         return _see_other(f"/cases/{quote(case_id)}")
     action = ReviewAction.CONFIRM if case.pending_approval else ReviewAction.APPROVE
     if await _action(request, case_id, action, corrections=corrections) is None:
