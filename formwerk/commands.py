@@ -103,7 +103,8 @@ async def process(settings: Settings, args) -> int:
             else:
                 sub = await submit(client, blobs, data, filename=path.name, reference=args.reference,
                                    task_queue=settings.task_queue,
-                                   ocr_task_queue=settings.ocr_task_queue, policies=policies)
+                                   ocr_task_queue=settings.ocr_task_queue, policies=policies,
+                                   claim_idle_minutes=settings.claim_idle_minutes)
                 try:
                     result = await wait_routed(sub.handle, args.timeout)
                     out = result.contract_json()
@@ -136,7 +137,8 @@ async def submit_cmd(settings: Settings, args) -> int:
     sub = await submit(client, BlobStore(settings.blob_dir), args.file.read_bytes(),
                        filename=args.file.name, reference=args.reference,
                        task_queue=settings.task_queue, ocr_task_queue=settings.ocr_task_queue,
-                       policies=policies_from_catalogue())
+                       policies=policies_from_catalogue(),
+                       claim_idle_minutes=settings.claim_idle_minutes)
     print(json.dumps({"case_id": sub.case_id, "created": sub.created}))
     return 0
 
@@ -194,7 +196,8 @@ async def watch(settings: Settings, args) -> int:
                 sizes.pop(path, None)
                 sub = await submit(client, blobs, path.read_bytes(), filename=path.name,
                                    reference=None, task_queue=settings.task_queue,
-                                   ocr_task_queue=settings.ocr_task_queue, policies=policies)
+                                   ocr_task_queue=settings.ocr_task_queue, policies=policies,
+                                   claim_idle_minutes=settings.claim_idle_minutes)
                 target = processed / path.name
                 shutil.move(str(path), str(target))
                 task = asyncio.create_task(finish(target, sub.handle))
@@ -219,7 +222,7 @@ async def up(settings: Settings, args) -> int:
     _err(f"  database        {settings.sqlalchemy_url}")
     server = None
     if not args.no_api:
-        server = await _start_api(settings)
+        server = await _start_api(settings, client)
     _err("  Ctrl-C stops the worker and API (the Temporal server keeps running: `formwerk down`).")
     async with _local_workers(settings, client):
         await asyncio.Event().wait()
@@ -228,20 +231,42 @@ async def up(settings: Settings, args) -> int:
     return 0
 
 
-async def _start_api(settings: Settings):
-    try:
-        from api.app import create_app  # the REST API / UI package, when present
-    except ImportError:
-        _err("  API             (not installed in this version)")
-        return None
+def _api_server(settings: Settings, client=None):
     import uvicorn
 
-    config = uvicorn.Config(create_app(settings), host=settings.api_host, port=settings.api_port,
-                            log_level="warning")
-    server = uvicorn.Server(config)
+    from api.app import create_app
+
+    config = uvicorn.Config(create_app(settings, client=client), host=settings.api_host,
+                            port=settings.api_port, log_level="warning")
+    return uvicorn.Server(config)
+
+
+def _no_user_hint(settings: Settings) -> None:
+    from formwerk.user_commands import no_users_hint
+    from formwerk.users import UserStore
+
+    if UserStore.from_url(settings.sqlalchemy_url).count() == 0:
+        _err("  " + no_users_hint())
+
+
+async def _start_api(settings: Settings, client=None):
+    server = _api_server(settings, client)
     asyncio.create_task(server.serve())
     _err(f"  API + UI        http://{settings.api_host}:{settings.api_port}")
+    _no_user_hint(settings)
     return server
+
+
+async def api(settings: Settings, args) -> int:
+    """The web app alone (production: behind a reverse proxy, beside the workers)."""
+    if getattr(args, "host", None):
+        settings.api_host = args.host
+    if getattr(args, "port", None):
+        settings.api_port = args.port
+    _err(f"Formwerk API + UI on http://{settings.api_host}:{settings.api_port}")
+    _no_user_hint(settings)
+    await _api_server(settings).serve()
+    return 0
 
 
 async def down(settings: Settings, args) -> int:

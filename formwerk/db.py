@@ -9,11 +9,13 @@ activity retries are safe.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -23,13 +25,21 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
+    case,
     create_engine,
+    false,
     func,
+    inspect,
+    literal,
+    or_,
     select,
+    text,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
-from formwerk.models import CaseResult, CaseStatus, Correction
+from formwerk.models import CaseEvent, CaseResult, CaseStatus, Correction
 
 metadata = MetaData()
 
@@ -47,6 +57,16 @@ cases = Table(
     Column("result", JSON, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # mirrored from ``result`` on every save, for the clerks' queues (added to old databases)
+    Column("claimed_by", String(200)),
+    Column("claim_expires_at", DateTime(timezone=True)),
+    Column("escalated", Boolean, nullable=False, server_default=false()),
+    Column("due_at", DateTime(timezone=True), index=True),
+    Column("routed_at", DateTime(timezone=True)),
+    Column("awaiting_documents", Boolean, nullable=False, server_default=false()),
+    Column("revision", Integer, nullable=False, server_default=text("0")),
+    Column("reasons", Text, nullable=False, server_default=""),  # review reason codes, space separated
+    Column("pending_approval_by", String(200)),  # four-eyes: who gave the first approval
 )
 
 corrections = Table(
@@ -59,8 +79,16 @@ corrections = Table(
     Column("corrected_value", Text),
     Column("clerk", String(200), nullable=False, default=""),
     Column("at", DateTime(timezone=True), nullable=False),
+    Column("decision_id", String(200), nullable=False, server_default=""),
     UniqueConstraint("case_id", "field", "clerk", name="uq_correction"),
 )
+
+# columns newer than the first schema: added to existing databases by ``make_engine``
+_ADDED = {
+    "cases": ["claimed_by", "claim_expires_at", "escalated", "due_at", "routed_at",
+              "awaiting_documents", "revision", "reasons", "pending_approval_by"],
+    "corrections": ["decision_id"],
+}
 
 
 def make_engine(url: str) -> Engine:
@@ -70,11 +98,100 @@ def make_engine(url: str) -> Engine:
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     engine = create_engine(url, **kwargs)
     metadata.create_all(engine)
+    _add_missing_columns(engine)
     return engine
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """ALTER TABLE ... ADD COLUMN for columns a database created by older code lacks.
+
+    Safe when several processes start at once (PostgreSQL: ``IF NOT EXISTS``,
+    SQLite: a duplicate column is ignored). The mirrored columns of rows that
+    existed before are filled in from their stored result.
+    """
+    dialect = engine.dialect
+    inspector = inspect(engine)
+    added_case_columns = False
+    for table_name, names in _ADDED.items():
+        table = metadata.tables[table_name]
+        present = {c["name"] for c in inspector.get_columns(table_name)}
+        for name in names:
+            if name in present:
+                continue
+            col = table.c[name]
+            ddl = f"ALTER TABLE {table_name} ADD COLUMN "
+            if dialect.name == "postgresql":
+                ddl += "IF NOT EXISTS "
+            ddl += f"{name} {col.type.compile(dialect=dialect)}"
+            if col.server_default is not None:
+                default = col.server_default.arg
+                default = default if isinstance(default, str) else str(default.compile(dialect=dialect))
+                ddl += f" DEFAULT {default if default.strip() else repr(default)}"
+                if not col.nullable:
+                    ddl += " NOT NULL"
+            try:
+                with engine.begin() as conn:
+                    conn.execute(text(ddl))
+            except (OperationalError, ProgrammingError) as exc:
+                if "duplicate column" not in str(exc).lower():
+                    raise
+            if table_name == "cases":
+                added_case_columns = True
+    if added_case_columns:
+        with engine.begin() as conn:
+            rows = conn.execute(select(cases.c.case_id, cases.c.result)).all()
+            for case_id, payload in rows:
+                try:
+                    mirrored = _mirrored(CaseResult.model_validate(payload))
+                except Exception:  # a row the current model cannot read: leave it as it is
+                    continue
+                conn.execute(cases.update().where(cases.c.case_id == case_id).values(**mirrored))
 
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """Aware UTC (naive values are taken as UTC): SQLite compares the stored text."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def _mirrored(result: CaseResult) -> dict[str, Any]:
+    """The columns copied from the result for filtering and sorting the queues."""
+    return {
+        "claimed_by": result.claimed_by,
+        "claim_expires_at": _utc(result.claim_expires_at),
+        "escalated": bool(result.escalated),
+        "due_at": _utc(result.due_at),
+        "routed_at": _utc(result.routed_at),
+        "awaiting_documents": bool(result.awaiting_documents),
+        "revision": result.revision,
+        "reasons": " ".join(result.review_reasons),
+        "pending_approval_by": result.pending_approval.clerk if result.pending_approval else None,
+    }
+
+
+def _like_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+@dataclass
+class QueueFilter:
+    """What a clerk's queue shows (cases waiting for review)."""
+
+    document_type: str | None = None
+    reason: str | None = None  # a reason kind ("low_confidence") or a full code ("low_confidence:birth_date")
+    escalated: bool | None = None
+    claimed_by: str | None = None  # a user name; "" for unclaimed cases
+    sort: str = "due"  # "due" | "age" | "type"
+    descending: bool = False
+    page: int = 1
+    per_page: int = 25
 
 
 class CaseStore:
@@ -85,7 +202,13 @@ class CaseStore:
     def from_url(cls, url: str) -> "CaseStore":
         return cls(make_engine(url))
 
-    def save_result(self, result: CaseResult) -> None:
+    def save_result(self, result: CaseResult) -> bool:
+        """Upsert the case's row; never replaces a stored row of a higher revision.
+
+        Saves of one case may arrive out of order (activities run in
+        parallel, retries): an older revision is ignored. Returns whether the
+        row was written.
+        """
         payload = json.loads(result.model_dump_json())
         row = {
             "reference": result.reference,
@@ -97,15 +220,23 @@ class CaseStore:
             "page_count": result.page_count,
             "result": payload,
             "updated_at": _now(),
+            **_mirrored(result),
         }
-        with self.engine.begin() as conn:
-            exists = conn.execute(
-                select(cases.c.case_id).where(cases.c.case_id == result.case_id)
-            ).first()
-            if exists:
-                conn.execute(cases.update().where(cases.c.case_id == result.case_id).values(**row))
-            else:
-                conn.execute(cases.insert().values(case_id=result.case_id, created_at=_now(), **row))
+        newer_or_same = (cases.c.case_id == result.case_id) & (cases.c.revision <= result.revision)
+        for _ in range(3):
+            with self.engine.begin() as conn:
+                # one conditional statement: no window between reading and writing the revision
+                if conn.execute(cases.update().where(newer_or_same).values(**row)).rowcount:
+                    return True
+                if conn.execute(select(cases.c.case_id).where(cases.c.case_id == result.case_id)).first():
+                    return False  # the stored row is newer
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(cases.insert().values(case_id=result.case_id, created_at=_now(), **row))
+                return True
+            except IntegrityError:  # inserted meanwhile by a parallel save: compare again
+                continue
+        return False
 
     def get(self, case_id: str) -> CaseResult | None:
         with self.engine.connect() as conn:
@@ -142,6 +273,7 @@ class CaseStore:
                         corrected_value=json.dumps(c.corrected_value, ensure_ascii=False),
                         clerk=c.clerk,
                         at=c.at or _now(),
+                        decision_id=c.decision_id,
                     )
                 )
 
@@ -170,6 +302,86 @@ class CaseStore:
                     corrected_value=json.loads(r["corrected_value"]) if r["corrected_value"] else None,
                     clerk=r["clerk"],
                     at=r["at"],
+                    decision_id=r["decision_id"] or "",
                 )
                 for r in rows
             ]
+
+    # -- clerks' queues ------------------------------------------------------
+
+    @staticmethod
+    def _reviewable():
+        """Cases a clerk can decide: waiting for review, not a batch (its documents are cases)."""
+        return and_(cases.c.status == CaseStatus.NEEDS_REVIEW.value,
+                    or_(cases.c.document_type.is_(None), cases.c.document_type != "batch"))
+
+    def review_queue(self, flt: QueueFilter) -> tuple[list[CaseResult], int]:
+        """One page of the review queue and the number of cases matching the filter."""
+        conditions = [self._reviewable()]
+        if flt.document_type:
+            conditions.append(cases.c.document_type == flt.document_type)
+        if flt.reason:
+            padded = literal(" ").concat(cases.c.reasons).concat(literal(" "))
+            code = _like_escape(flt.reason)
+            if ":" in flt.reason:  # a full code
+                conditions.append(padded.like(f"% {code} %", escape="\\"))
+            else:  # a kind: "kind" alone or "kind:<anything>"
+                conditions.append(or_(padded.like(f"% {code} %", escape="\\"),
+                                      padded.like(f"% {code}:%", escape="\\")))
+        if flt.escalated is not None:
+            conditions.append(cases.c.escalated == bool(flt.escalated))
+        if flt.claimed_by is not None:
+            conditions.append(cases.c.claimed_by == flt.claimed_by if flt.claimed_by
+                              else cases.c.claimed_by.is_(None))
+        where = and_(*conditions)
+
+        def order(col):
+            return col.desc() if flt.descending else col.asc()
+
+        due_missing = case((cases.c.due_at.is_(None), 1), else_=0)  # no due date: last
+        if flt.sort == "age":
+            ordering = [order(cases.c.created_at)]
+        elif flt.sort == "type":
+            ordering = [order(cases.c.document_type), due_missing, cases.c.due_at.asc()]
+        elif flt.sort == "due":
+            ordering = [due_missing, order(cases.c.due_at), cases.c.created_at.asc()]
+        else:
+            raise ValueError(f"unknown sort {flt.sort!r} (due, age, type)")
+        ordering.append(cases.c.case_id.asc())  # a stable order across pages
+        per_page = max(1, min(int(flt.per_page), 500))
+        page = max(1, int(flt.page))
+        query = (select(cases.c.result).where(where).order_by(*ordering)
+                 .limit(per_page).offset((page - 1) * per_page))
+        with self.engine.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(cases).where(where)).scalar_one()
+            items = [CaseResult.model_validate(r[0]) for r in conn.execute(query)]
+        return items, int(total)
+
+    def next_for(self, username: str, now: datetime) -> CaseResult | None:
+        """The case ``username`` should take next: the one due first that they may claim now.
+
+        Unclaimed, claimed by them or with a lapsed claim; not waiting for
+        documents; not a four-eyes approval they gave themselves.
+        """
+        now = _utc(now)
+        due_missing = case((cases.c.due_at.is_(None), 1), else_=0)
+        query = (
+            select(cases.c.result)
+            .where(
+                self._reviewable(),
+                cases.c.awaiting_documents == false(),
+                or_(cases.c.claimed_by.is_(None), cases.c.claimed_by == username,
+                    cases.c.claim_expires_at < now),
+                or_(cases.c.pending_approval_by.is_(None), cases.c.pending_approval_by != username),
+            )
+            .order_by(due_missing, cases.c.due_at.asc(), cases.c.created_at.asc(), cases.c.case_id.asc())
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return CaseResult.model_validate(row[0]) if row else None
+
+    def history(self, case_id: str) -> list[CaseEvent]:
+        """The case's events (routing, claims, decisions) as last saved."""
+        result = self.get(case_id)
+        return list(result.events) if result else []

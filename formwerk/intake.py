@@ -44,6 +44,7 @@ async def submit(
     ocr_task_queue: str,
     policies: dict[str, RoutingPolicy],
     callback_url: str | None = None,
+    claim_idle_minutes: float = 15.0,
 ) -> Submission:
     blob_key = blobs.put(data)  # first: nothing is lost whatever happens next
     reference = reference or blob_key  # same file, same case
@@ -51,7 +52,7 @@ async def submit(
     inp = CaseInput(
         reference=reference, blob_key=blob_key, filename=filename, policies=policies,
         submitted_at=datetime.now(timezone.utc), callback_url=callback_url,
-        ocr_task_queue=ocr_task_queue,
+        ocr_task_queue=ocr_task_queue, claim_idle_minutes=claim_idle_minutes,
     )
     existed = await _exists(client, case_id)
     try:

@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, text
 
 from formwerk.commands import wait_routed
 from formwerk.models import CaseStatus
-from tests.uistack import ONE_FLAGGED, PASSWORD, browser, engines_activities, login, running_stack, scan_bytes
+from bench.ui_stack import ONE_FLAGGED, PASSWORD, browser, engines_activities, login, running_stack, scan_bytes
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 

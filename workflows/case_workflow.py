@@ -3,12 +3,26 @@
 Workflows decide, activities do: no I/O here, no settings, no clock but
 ``workflow.now()``. The routing policy travels in the input so every decision
 is reproducible from the history.
+
+Review phase (Temporal is the source of truth, the case store a mirror):
+
+* claims (``claim`` / ``extend`` / ``release`` / ``reassign``) are applied by
+  the ``review`` update handler itself; a claim that is not extended expires
+  by a durable timer in the main loop and the case returns to the queue;
+* decisions (``approve`` / ``confirm`` / ``reclassify`` / ``reject`` /
+  ``request_documents`` / ``attach``) are queued by the handler and applied by
+  the main loop, one at a time; the update returns once it is applied;
+* every decision may carry a ``decision_id``: a repeated id is accepted and
+  answered with the current result without being applied again;
+* the review SLA (``due_at``) escalates the case once by a durable timer,
+  except while the case waits for requested documents.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -17,16 +31,21 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from formwerk.models import (
+        SUPERVISOR_ROLES,
+        Attachment,
+        CaseEvent,
         CaseInput,
         CaseResult,
         CaseStatus,
         Classification,
         Correction,
         DocumentSegment,
+        PendingApproval,
         RECLASSIFICATION,
         Extraction,
         ReviewAction,
         ReviewDecision,
+        RoutingPolicy,
     )
     from formwerk.routing import route
     from workflows.messages import (
@@ -62,6 +81,13 @@ OCR = dict(start_to_close_timeout=timedelta(minutes=5), heartbeat_timeout=timede
            retry_policy=RETRY)
 
 FINAL = {CaseStatus.COMPLETED, CaseStatus.REJECTED}
+CLAIM_ACTIONS = {ReviewAction.CLAIM, ReviewAction.EXTEND, ReviewAction.RELEASE, ReviewAction.REASSIGN}
+# decisions that take (or need) the claim; ATTACH needs none
+CLAIMING_DECISIONS = {ReviewAction.APPROVE, ReviewAction.CONFIRM, ReviewAction.RECLASSIFY,
+                      ReviewAction.REJECT, ReviewAction.REQUEST_DOCUMENTS}
+DOCUMENTS_REQUESTED = "documents_requested"
+AWAITING_CONFIRMATION = "awaiting_confirmation"
+REFUSED = "review_refused"  # ApplicationError type of a decision refused after acceptance
 
 
 def _rejection(err: BaseException) -> tuple[str, str] | None:
@@ -72,14 +98,37 @@ def _rejection(err: BaseException) -> tuple[str, str] | None:
     return None
 
 
+def _json_value(value: Any) -> Any:
+    """A correction value as it goes into an event's detail (plain JSON)."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    return str(value)
+
+
+def _changes(corrections: list[Correction]) -> dict[str, dict[str, Any]]:
+    """An event's detail for corrections: field -> {"old": machine value, "new": clerk's value}."""
+    return {c.field: {"old": _json_value(c.machine_value), "new": _json_value(c.corrected_value)}
+            for c in corrections}
+
+
 @workflow.defn(name=CASE_WORKFLOW)
 class CaseWorkflow:
     def __init__(self) -> None:
         self._result: CaseResult | None = None
-        self._decision: ReviewDecision | None = None
+        self._decision: ReviewDecision | None = None  # queued for the main loop
         self._routed = False  # True once the machine's decision is stored
+        self._batch = False  # a scanned batch: its documents are reviewed one by one
         self._children: dict[str, CaseResult] = {}  # a batch's routed documents
         self._ocr_queue = DEFAULT_OCR_TASK_QUEUE
+        self._policy: RoutingPolicy | None = None
+        self._claim_idle = timedelta(minutes=15)
+        self._seen_ids: set[str] = set()  # decision ids accepted (applied or being applied)
+        self._applied_ids: set[str] = set()  # decision ids applied
+        self._version = 0  # bumped when a deadline (claim expiry, due date) changes
 
     # -- messages ----------------------------------------------------------
 
@@ -103,29 +152,136 @@ class CaseWorkflow:
 
     @workflow.update(name=REVIEW_UPDATE)
     async def review(self, decision: ReviewDecision) -> CaseResult:
-        assert self._result is not None
-        if decision.action == ReviewAction.CLAIM:
-            self._result.claimed_by = decision.clerk
-            await self._save()
-        else:
-            self._result.claimed_by = decision.clerk
-            self._decision = decision
-            # the main loop applies the decision; wait until it has
+        did = decision.decision_id
+        if did and did in self._seen_ids:  # double click / retried request: applied once
+            await workflow.wait_condition(lambda: did in self._applied_ids)
+            return self._result
+        while decision.action not in CLAIM_ACTIONS and self._decision is not None:
+            # two decisions accepted in one go: the second waits its turn, then is checked again
             await workflow.wait_condition(lambda: self._decision is None)
+            if did and did in self._seen_ids:
+                await workflow.wait_condition(lambda: did in self._applied_ids)
+                return self._result
+        try:
+            self._check(decision)
+        except ValueError as exc:
+            raise ApplicationError(str(exc), type=REFUSED, non_retryable=True) from None
+        if did:
+            self._seen_ids.add(did)
+        r = self._result
+        if decision.action in CLAIM_ACTIONS:
+            self._apply_claim(decision)
+            self._mark_applied(decision)
+            await self._save()
+            return self._result
+        if decision.action in CLAIMING_DECISIONS:  # implicit claim while it is applied
+            r.claimed_by = decision.clerk
+            r.claim_expires_at = workflow.now() + self._claim_idle
+        self._decision = decision
+        # the main loop applies the decision; wait until it has
+        await workflow.wait_condition(lambda: self._decision is not decision)
         return self._result
 
     @review.validator
     def _validate_review(self, decision: ReviewDecision) -> None:
+        if decision.decision_id and decision.decision_id in self._seen_ids:
+            return  # already applied (or being applied): answered with the current result
+        if decision.action not in CLAIM_ACTIONS and self._decision is not None:
+            raise ValueError("Zu diesem Fall wird gerade eine Entscheidung verarbeitet. "
+                             "Bitte versuchen Sie es gleich noch einmal.")
+        self._check(decision)
+
+    def _holder(self, now: datetime) -> str | None:
+        """The user holding an unexpired claim, if any."""
         r = self._result
-        if r is None or r.status != CaseStatus.NEEDS_REVIEW or self._decision is not None:
+        if r.claimed_by and (r.claim_expires_at is None or r.claim_expires_at > now):
+            return r.claimed_by
+        return None
+
+    def _check(self, decision: ReviewDecision) -> None:
+        """Raises ValueError (a German sentence) when the decision may not be applied now."""
+        r = self._result
+        if r is None or r.status == CaseStatus.PROCESSING:
             raise ValueError("Der Fall wartet nicht auf eine Prüfung.")
-        if r.claimed_by and r.claimed_by != decision.clerk:
-            raise ValueError(f"Der Fall wird bereits von {r.claimed_by} bearbeitet.")
-        if decision.action == ReviewAction.RECLASSIFY and not decision.document_type:
-            raise ValueError("Für die Umklassifizierung fehlt der Dokumenttyp.")
+        if r.status in FINAL:
+            raise ValueError("Der Fall ist bereits abgeschlossen.")
+        if self._batch:
+            raise ValueError("Die Dokumente dieses Stapels werden jeweils als eigener Fall geprüft.")
+        if not decision.clerk:
+            raise ValueError("Es fehlt die Angabe, wer entscheidet.")
+        action = decision.action
+        holder = self._holder(workflow.now())
+        supervisor = decision.role in SUPERVISOR_ROLES
+        if action == ReviewAction.CLAIM:
+            if holder and holder != decision.clerk:
+                raise ValueError(f"Der Fall wird bereits von {holder} bearbeitet.")
+        elif action == ReviewAction.EXTEND:
+            if r.claimed_by != decision.clerk:
+                raise ValueError("Sie haben diesen Fall nicht (mehr) in Bearbeitung.")
+        elif action == ReviewAction.RELEASE:
+            if not r.claimed_by:
+                raise ValueError("Der Fall ist von niemandem in Bearbeitung.")
+            if r.claimed_by != decision.clerk and not supervisor:
+                raise ValueError("Nur wer den Fall bearbeitet oder die Teamleitung kann ihn freigeben.")
+        elif action == ReviewAction.REASSIGN:
+            if not supervisor:
+                raise ValueError("Nur die Teamleitung kann Fälle neu zuweisen.")
+            if not decision.assignee:
+                raise ValueError("Für die Neuzuweisung fehlt die Person, die den Fall übernehmen soll.")
+        elif action == ReviewAction.ATTACH:
+            if not decision.blob_key:
+                raise ValueError("Für den Anhang fehlt die Datei.")
+        else:
+            if holder and holder != decision.clerk:
+                raise ValueError(f"Der Fall wird bereits von {holder} bearbeitet.")
+            pending = r.pending_approval
+            if action == ReviewAction.APPROVE and pending is not None:
+                raise ValueError(f"Der Fall wurde bereits von {pending.clerk} freigegeben und wartet "
+                                 "auf die Bestätigung durch eine zweite Person.")
+            if action == ReviewAction.CONFIRM:
+                if pending is None:
+                    raise ValueError("Es liegt keine Freigabe vor, die bestätigt werden könnte.")
+                if pending.clerk == decision.clerk:
+                    raise ValueError("Sie können Ihre eigene Freigabe nicht bestätigen.")
+            if action == ReviewAction.RECLASSIFY and not decision.document_type:
+                raise ValueError("Für die Umklassifizierung fehlt der Dokumenttyp.")
         unknown = set(decision.corrections) - set(r.fields)
         if unknown:
             raise ValueError(f"Unbekannte Felder: {', '.join(sorted(unknown))}")
+        if decision.corrections and action not in (ReviewAction.APPROVE, ReviewAction.CONFIRM):
+            raise ValueError("Korrekturen sind nur mit einer Freigabe möglich.")
+
+    def _apply_claim(self, d: ReviewDecision) -> None:
+        """Claim, extend, release, reassign: state only (the handler saves)."""
+        r = self._result
+        now = workflow.now()
+        if d.action == ReviewAction.CLAIM:
+            fresh = self._holder(now) != d.clerk  # re-claiming by the holder just extends
+            r.claimed_by = d.clerk
+            r.claim_expires_at = now + self._claim_idle
+            if fresh:
+                self._event("claimed", d, expires_at=r.claim_expires_at.isoformat())
+        elif d.action == ReviewAction.EXTEND:
+            r.claim_expires_at = now + self._claim_idle  # no event: far too noisy
+        elif d.action == ReviewAction.RELEASE:
+            self._event("released", d, holder=r.claimed_by)
+            r.claimed_by = r.claim_expires_at = None
+        elif d.action == ReviewAction.REASSIGN:
+            previous = self._holder(now)
+            r.claimed_by = d.assignee
+            r.claim_expires_at = now + self._claim_idle
+            self._event("reassigned", d, **{"from": previous, "to": d.assignee})
+        self._version += 1
+
+    def _mark_applied(self, d: ReviewDecision) -> None:
+        if d.decision_id:
+            self._seen_ids.add(d.decision_id)
+            self._applied_ids.add(d.decision_id)
+
+    def _event(self, kind: str, d: ReviewDecision | None = None, **detail: Any) -> None:
+        self._result.events.append(CaseEvent(
+            at=workflow.now(), kind=kind, actor=d.clerk if d else "",
+            decision_id=d.decision_id if d else "", detail=detail))
 
     # -- run ---------------------------------------------------------------
 
@@ -134,6 +290,7 @@ class CaseWorkflow:
         started = workflow.now()
         info = workflow.info()
         self._ocr_queue = inp.ocr_task_queue or DEFAULT_OCR_TASK_QUEUE
+        self._claim_idle = timedelta(minutes=inp.claim_idle_minutes)
         result = CaseResult(case_id=info.workflow_id, reference=inp.reference, file=inp.filename,
                             parent_case_id=inp.parent_case_id,
                             page_range=[min(inp.pages), max(inp.pages)] if inp.pages else None)
@@ -161,6 +318,8 @@ class CaseWorkflow:
             result.status = CaseStatus.REJECTED
             result.reason_code, result.reason = rejection
             result.timings_ms = {**timings, "total": self._ms_since(started)}
+            result.routed_at = workflow.now()
+            self._event("routed", status=result.status.value, reasons=[result.reason_code])
             await self._save()
             await self._mark_routed(inp)
             await workflow.wait_condition(workflow.all_handlers_finished)
@@ -168,15 +327,20 @@ class CaseWorkflow:
 
         self._apply(classification, extraction)
         policy = inp.policies.get(classification.document_type, inp.default_policy)
+        self._policy = policy
         decision = route(classification, extraction, policy)
         result.review_reasons = decision.reasons
         result.timings_ms = {**timings, "total": self._ms_since(started)}
         result.status = decision.status
+        result.routed_at = workflow.now()
+        if result.status == CaseStatus.NEEDS_REVIEW:
+            result.due_at = result.routed_at + timedelta(hours=policy.review_sla_hours)
+        self._event("routed", status=result.status.value, reasons=list(decision.reasons))
         await self._save()
         await self._mark_routed(inp)
 
         if result.status == CaseStatus.NEEDS_REVIEW:
-            await self._await_review(inp, content, policy.review_sla_hours)
+            await self._await_review(inp, content)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return result
 
@@ -191,6 +355,11 @@ class CaseWorkflow:
         self._result.page_count = len(prepared.pages)
         timings["pages"] = self._ms_since(t0)
         t1 = workflow.now()
+        content = await self._ocr(prepared)
+        timings["ocr"] = self._ms_since(t1) if any(p.needs_ocr for p in prepared.pages) else 0
+        return content, timings["ocr"]
+
+    async def _ocr(self, prepared: PrepareOutput) -> ContentRef:
         # one activity per page, all pages at once: the OCR workers' slots
         # (one per core) decide how many really run in parallel
         jobs = [
@@ -200,9 +369,8 @@ class CaseWorkflow:
             for p in prepared.pages if p.needs_ocr
         ]
         ocr_results = {o.page: o.content_key for o in await asyncio.gather(*jobs)}
-        timings["ocr"] = self._ms_since(t1) if jobs else 0
         keys = [p.content_key if not p.needs_ocr else ocr_results[p.page] for p in prepared.pages]
-        return ContentRef(content_keys=keys, acroform_key=prepared.acroform_key), timings["ocr"]
+        return ContentRef(content_keys=keys, acroform_key=prepared.acroform_key)
 
     async def _classify(self, inp: CaseInput, content: ContentRef, timings: dict[str, int]):
         out = await workflow.execute_activity(
@@ -226,6 +394,7 @@ class CaseWorkflow:
         """
         r = self._result
         r.document_type = "batch"
+        self._batch = True
         ids = []
         for i, seg in enumerate(segments, start=1):
             child_id = f"{r.case_id}-doc{i}"
@@ -252,6 +421,8 @@ class CaseWorkflow:
         r.review_reasons = [f"document_needs_review:{d.case_id}" for d in r.documents
                             if d.status == CaseStatus.NEEDS_REVIEW]
         r.timings_ms = {**timings, "total": self._ms_since(started)}
+        r.routed_at = workflow.now()
+        self._event("routed", status=r.status.value, reasons=list(r.review_reasons))
         await self._save()
         self._routed = True
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -273,63 +444,200 @@ class CaseWorkflow:
         r.fields = dict(extraction.fields) if extraction else {}
         r.issues = list(extraction.issues) if extraction else []
 
-    async def _await_review(self, inp: CaseInput, content: ContentRef, sla_hours: float) -> None:
+    # -- review ------------------------------------------------------------
+
+    def _next_deadline(self) -> datetime | None:
+        r = self._result
+        deadlines = []
+        if r.claimed_by and r.claim_expires_at:
+            deadlines.append(r.claim_expires_at)
+        if r.due_at and not r.escalated and not r.awaiting_documents:
+            deadlines.append(r.due_at)
+        return min(deadlines) if deadlines else None
+
+    async def _on_deadlines(self) -> None:
+        """Expire a lapsed claim, escalate a breached SLA (each saved once)."""
+        r = self._result
+        now = workflow.now()
+        changed = False
+        if r.claimed_by and r.claim_expires_at and r.claim_expires_at <= now:
+            self._event("claim_expired", holder=r.claimed_by)
+            r.claimed_by = r.claim_expires_at = None
+            changed = True
+        if r.due_at and not r.escalated and not r.awaiting_documents and r.due_at <= now:
+            r.escalated = True  # SLA breached: the supervisor queue shows it
+            self._event("escalated", due_at=r.due_at.isoformat())
+            changed = True
+        if changed:
+            await self._save()
+
+    async def _await_review(self, inp: CaseInput, content: ContentRef) -> None:
         r = self._result
         while r.status == CaseStatus.NEEDS_REVIEW:
-            try:
-                await workflow.wait_condition(
-                    lambda: self._decision is not None,
-                    timeout=None if r.escalated else timedelta(hours=sla_hours),
-                )
-            except asyncio.TimeoutError:
-                r.escalated = True  # SLA breached: the supervisor queue shows it
-                await self._save()
+            if self._decision is None:
+                version = self._version
+                deadline = self._next_deadline()
+                timeout = None if deadline is None else deadline - workflow.now()
+                if timeout is None or timeout > timedelta(0):
+                    try:
+                        await workflow.wait_condition(
+                            lambda: self._decision is not None or self._version != version,
+                            timeout=None if timeout is None else max(timeout, timedelta(milliseconds=1)),
+                        )
+                    except asyncio.TimeoutError:
+                        pass
+                await self._on_deadlines()
                 continue
-            await self._apply_decision(inp, content, self._decision)
+            decision = self._decision
+            await self._apply_decision(inp, content, decision)
+            self._mark_applied(decision)
             self._decision = None
 
     async def _apply_decision(self, inp: CaseInput, content: ContentRef,
                               decision: ReviewDecision) -> None:
         r = self._result
-        r.reviewed_by = decision.clerk
-        if decision.action == ReviewAction.REJECT:
+        now = workflow.now()
+        action = decision.action
+        if action == ReviewAction.REJECT:
+            r.reviewed_by = decision.clerk
             r.status = CaseStatus.REJECTED
-            r.reason_code = "rejected_by_clerk"
-            r.reason = decision.comment or "Vom Sachbearbeiter abgelehnt."
-        elif decision.action == ReviewAction.REQUEST_DOCUMENTS:
-            r.review_reasons = [*r.review_reasons, "documents_requested"]
-        elif decision.action == ReviewAction.RECLASSIFY:
-            # a clerk's word outranks the model: re-extract for the new type
-            # and keep the case in review so the new fields get a look
-            # kept as a correction: reclassifications are training data
-            await workflow.execute_activity(
-                "save_corrections", SaveCorrectionsInput(case_id=r.case_id, corrections=[Correction(
-                    field=RECLASSIFICATION, machine_value=r.document_type,
-                    corrected_value=decision.document_type, clerk=decision.clerk, at=workflow.now())]),
-                **SHORT)
-            classification = Classification(
-                document_type=decision.document_type, confidence=1.0,
-                reasons=[f"Umklassifiziert durch {decision.clerk}"], model_version="human")
-            extraction = await self._extract(decision.document_type, content, r.timings_ms)
-            self._apply(classification, extraction)
-            policy = inp.policies.get(decision.document_type, inp.default_policy)
-            r.review_reasons = route(classification, extraction, policy).reasons
-        elif decision.action == ReviewAction.APPROVE:
-            corrections = []
-            for name, value in decision.corrections.items():
-                field = r.fields[name]
-                corrections.append(Correction(field=name, machine_value=field.value,
-                                              corrected_value=value, clerk=decision.clerk,
-                                              at=workflow.now()))
-            r.corrections = corrections
-            if corrections:
-                await workflow.execute_activity(
-                    "save_corrections", SaveCorrectionsInput(case_id=r.case_id, corrections=corrections),
-                    **SHORT)
-            r.status = CaseStatus.COMPLETED
+            r.reason_code = decision.reason_code or "rejected_by_clerk"
+            r.reason = decision.comment.strip() or "Der Antrag wurde bei der Prüfung abgelehnt."
+            self._finish_claim()
+            self._event("rejected", decision, reason_code=r.reason_code, comment=decision.comment)
+        elif action == ReviewAction.REQUEST_DOCUMENTS:
+            r.awaiting_documents = True
+            self._add_reason(DOCUMENTS_REQUESTED)
+            r.claimed_by = r.claim_expires_at = None  # back to the queue until the documents arrive
+            self._event("documents_requested", decision, comment=decision.comment)
+        elif action == ReviewAction.ATTACH:
+            await self._attach(decision)
+        elif action == ReviewAction.RECLASSIFY:
+            await self._reclassify(inp, content, decision)
+        elif action == ReviewAction.APPROVE:
+            corrections = self._corrections(decision.corrections, decision.clerk, now,
+                                            decision.decision_id)
+            detail = _changes(corrections)
+            if self._policy is not None and self._policy.four_eyes:
+                # four eyes: a second, different person has to confirm
+                r.pending_approval = PendingApproval(clerk=decision.clerk, at=now,
+                                                     decision_id=decision.decision_id,
+                                                     corrections=dict(decision.corrections))
+                self._add_reason(AWAITING_CONFIRMATION)
+                r.claimed_by = r.claim_expires_at = None
+                self._event("approved", decision, corrections=detail, awaiting_confirmation=True)
+            else:
+                await self._complete(decision, corrections)
+                self._event("approved", decision, corrections=detail)
+        elif action == ReviewAction.CONFIRM:
+            pending = r.pending_approval
+            first = self._corrections(pending.corrections, pending.clerk, pending.at,
+                                      pending.decision_id)
+            own = self._corrections(decision.corrections, decision.clerk, now, decision.decision_id)
+            await self._complete(decision, first + own)
+            self._event("confirmed", decision, approved_by=pending.clerk, corrections=_changes(own))
+        self._version += 1
         await self._save()
 
+    def _corrections(self, values: dict[str, Any], clerk: str, at: datetime,
+                     decision_id: str) -> list[Correction]:
+        r = self._result
+        return [Correction(field=name, machine_value=r.fields[name].value, corrected_value=value,
+                           clerk=clerk, at=at, decision_id=decision_id)
+                for name, value in values.items() if name in r.fields]
+
+    async def _complete(self, decision: ReviewDecision, corrections: list[Correction]) -> None:
+        r = self._result
+        # the machine output in ``fields`` stays as it is; corrections are kept apart
+        kept = [c for c in r.corrections if c.field == RECLASSIFICATION]
+        r.corrections = kept + corrections
+        if corrections:
+            await workflow.execute_activity(
+                "save_corrections", SaveCorrectionsInput(case_id=r.case_id, corrections=corrections),
+                **SHORT)
+        r.reviewed_by = decision.clerk
+        r.status = CaseStatus.COMPLETED
+        r.pending_approval = None
+        r.review_reasons = [x for x in r.review_reasons if x != AWAITING_CONFIRMATION]
+        self._finish_claim()
+
+    def _finish_claim(self) -> None:
+        """The case is decided: nobody holds it, nothing is awaited any more."""
+        r = self._result
+        r.claimed_by = r.claim_expires_at = None
+        r.awaiting_documents = False
+
+    def _add_reason(self, reason: str) -> None:
+        r = self._result
+        if reason not in r.review_reasons:
+            r.review_reasons = [*r.review_reasons, reason]
+
+    async def _reclassify(self, inp: CaseInput, content: ContentRef, decision: ReviewDecision) -> None:
+        # a clerk's word outranks the model: re-extract for the new type
+        # and keep the case in review so the new fields get a look
+        r = self._result
+        previous = r.document_type
+        correction = Correction(field=RECLASSIFICATION, machine_value=previous,
+                                corrected_value=decision.document_type, clerk=decision.clerk,
+                                at=workflow.now(), decision_id=decision.decision_id)
+        # kept as a correction: reclassifications are training data
+        await workflow.execute_activity(
+            "save_corrections", SaveCorrectionsInput(case_id=r.case_id, corrections=[correction]),
+            **SHORT)
+        r.corrections = [c for c in r.corrections if c.field != RECLASSIFICATION] + [correction]
+        classification = Classification(
+            document_type=decision.document_type, confidence=1.0,
+            reasons=[f"Umklassifiziert durch {decision.clerk}"], model_version="human")
+        extraction = await self._extract(decision.document_type, content, r.timings_ms)
+        self._apply(classification, extraction)
+        self._policy = inp.policies.get(decision.document_type, inp.default_policy)
+        reasons = route(classification, extraction, self._policy).reasons  # flags the new fields
+        if r.awaiting_documents:
+            reasons.append(DOCUMENTS_REQUESTED)
+        r.review_reasons = reasons
+        r.pending_approval = None  # a four-eyes approval was given for the old type
+        self._event("reclassified", decision, **{"from": previous, "to": decision.document_type})
+
+    async def _attach(self, decision: ReviewDecision) -> None:
+        """Read a requested document with the pipeline's own activities."""
+        r = self._result
+        now = workflow.now()
+        try:
+            reg = await workflow.execute_activity(
+                "register_original",
+                RegisterInput(case_id=r.case_id, reference=r.reference, blob_key=decision.blob_key,
+                              filename=decision.filename),
+                result_type=RegisterOutput, **SHORT)
+            prepared = await workflow.execute_activity(
+                "prepare_document", PrepareInput(blob_key=decision.blob_key, filename=decision.filename),
+                result_type=PrepareOutput, **PREPARE)
+            content = await self._ocr(prepared)
+            classified = await workflow.execute_activity(
+                "classify_document", ClassifyInput(content=content, split=False),
+                result_type=ClassifyOutput, **SHORT)
+        except ActivityError as err:
+            # a bad attachment must not break the case: note it, keep waiting for documents
+            code, message = _rejection(err) or (
+                "attachment_failed", "Der Anhang konnte nicht verarbeitet werden.")
+            self._event("document_attached", decision, filename=decision.filename,
+                        blob_key=decision.blob_key, rejected=message, reason_code=code)
+            return
+        c = classified.classification
+        r.attachments = [*r.attachments, Attachment(
+            blob_key=decision.blob_key, filename=decision.filename, sha256=reg.sha256,
+            page_count=len(prepared.pages), document_type=c.document_type,
+            document_type_confidence=round(c.confidence, 4), content_keys=content.content_keys,
+            attached_by=decision.clerk, at=now)]
+        r.awaiting_documents = False
+        r.review_reasons = [x for x in r.review_reasons if x != DOCUMENTS_REQUESTED]
+        sla = self._policy.review_sla_hours if self._policy else 48.0
+        r.due_at = now + timedelta(hours=sla)
+        self._event("document_attached", decision, filename=decision.filename,
+                    blob_key=decision.blob_key, document_type=c.document_type,
+                    page_count=len(prepared.pages))
+
     async def _save(self) -> None:
+        self._result.revision += 1
         await workflow.execute_activity("save_result", SaveResultInput(result=self._result), **SHORT)
 
     @staticmethod

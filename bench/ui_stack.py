@@ -1,4 +1,4 @@
-"""The real stack for browser tests and the review benchmark.
+"""The real stack for the browser tests and the review benchmark (bench.review_ui).
 
 A Temporal server (handed in), a worker with the real engines (Tesseract,
 the trained classifier, the catalogue extractor), the web app served by
