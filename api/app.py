@@ -38,6 +38,8 @@ class AppState:
     blobs: BlobStore
     catalogue: Catalogue
     client: object | None = None  # temporalio Client
+    # page images as the browser shows them (scaled JPEG), by original image key
+    display_images: dict = field(default_factory=dict)
     _connecting: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def temporal(self):
@@ -48,6 +50,17 @@ class AppState:
 
                     self.client = await connect(self.settings)
         return self.client
+
+
+class CachedStatic(StaticFiles):
+    """Static files the browser keeps for an hour: a case screen should not wait
+    for the design system's stylesheet to be revalidated on every case."""
+
+    async def get_response(self, path, scope):
+        response = await super().get_response(path, scope)
+        if response.status_code == 200:
+            response.headers["Cache-Control"] = "public, max-age=3600"
+        return response
 
 
 def templates() -> Jinja2Templates:
@@ -88,7 +101,7 @@ def create_app(settings: Settings | None = None, *, client=None, cases: CaseStor
         max_age=int(settings.session_hours * 3600), same_site="lax", https_only=settings.secure_cookies,
     )
     static = HERE / "static"
-    app.mount("/static", StaticFiles(directory=str(static)), name="static")
+    app.mount("/static", CachedStatic(directory=str(static)), name="static")
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired):
@@ -109,4 +122,9 @@ def create_app(settings: Settings | None = None, *, client=None, cases: CaseStor
     from api import ui
 
     app.include_router(ui.router)
+
+    # compile every template now: the first clerk of the day should not wait for it
+    for name in app.state.templates.env.list_templates():
+        app.state.templates.env.get_template(name)
+
     return app

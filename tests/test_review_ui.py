@@ -108,9 +108,10 @@ async def _walk_through(stack, chromium, scan, shots: str | None):
         const box = document.querySelector('.fw-box--active');
         const img = box.parentElement.querySelector('img');
         const b = box.getBoundingClientRect(), i = img.getBoundingClientRect();
-        const k = img.naturalWidth / i.width;
+        // boxes are in page pixels (the page's dpi), whatever size the browser was sent
+        const k = Number(box.parentElement.dataset.width) / i.width;
         return {name: box.dataset.box, x0: (b.left - i.left) * k, y0: (b.top - i.top) * k,
-                x1: (b.right - i.left) * k, y1: (b.bottom - i.top) * k, natural: img.naturalWidth,
+                x1: (b.right - i.left) * k, y1: (b.bottom - i.top) * k, natural: Number(box.parentElement.dataset.width),
                 visible: b.top >= 0 && b.bottom <= window.innerHeight + 1 && b.width > 0};
     }""")
     assert drawn["name"] == "family_name"
