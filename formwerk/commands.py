@@ -251,7 +251,12 @@ def _no_user_hint(settings: Settings) -> None:
 
 async def _start_api(settings: Settings, client=None):
     server = _api_server(settings, client)
-    asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve())
+    while not server.started and not task.done():
+        await asyncio.sleep(0.05)
+    if not server.started:  # e.g. the port is taken: say so instead of running without a UI
+        raise SystemExit(f"The web app could not start on {settings.api_host}:{settings.api_port} "
+                         "(port in use? set FORMWERK_API_PORT).")
     _err(f"  API + UI        http://{settings.api_host}:{settings.api_port}")
     _no_user_hint(settings)
     return server

@@ -361,6 +361,17 @@ async def test_the_case_screen_is_labelled_german_and_works_at_200_percent(stack
     leaked = sorted(s for s in english_only if s in body)
     assert leaked == [], leaked
     assert "Tastenkürzel" in body and "Strg+Eingabe" in body
+    # option buttons: typing a letter picks the option it starts with, Esc restores the machine's
+    machine_choice = await anna.evaluate(
+        "document.querySelector('input[name=\"f.sideline\"]').dataset.machine")
+    await anna.locator('input[name="f.sideline"]:checked').focus()
+    letter = "n" if machine_choice == "true" else "j"
+    await anna.keyboard.press(letter)
+    picked = await anna.evaluate("document.querySelector('input[name=\"f.sideline\"]:checked').value")
+    assert picked == ("false" if machine_choice == "true" else "true")
+    await anna.keyboard.press("Escape")
+    assert await anna.evaluate(
+        "document.querySelector('input[name=\"f.sideline\"]:checked').value") == machine_choice
     # an invalid correction is shown at once, announced, before submitting
     await anna.locator("#f-birth_date").focus()
     await anna.keyboard.type("31.02.1990")

@@ -45,10 +45,11 @@
     const el = page.querySelector('[data-box="' + CSS.escape(name) + '"]');
     if (!el) return;
     el.classList.add("fw-box--active");
-    // zoom so the value's box takes about half the viewer's width, then centre it
+    // zoom so the value's box takes about half the viewer's width, but keep at
+    // least a third of the page in view (a tick box alone says nothing), then centre it
     const pw = Number(page.dataset.width);
     const boxShare = (box.x1 - box.x0) / pw;
-    const wanted = Math.max(1, Math.min(3, 0.5 / Math.max(boxShare, 0.05)));
+    const wanted = Math.max(1, Math.min(3, 0.5 / Math.max(boxShare, 0.3)));
     if (Math.abs(wanted - zoom) > 0.05) setZoom(wanted);
     const scale = page.clientWidth / pw;
     const cx = ((box.x0 + box.x1) / 2) * scale;
@@ -171,6 +172,24 @@
       const next = nextFlagged(name);
       if (next) focusField(next);
       else { const a = document.getElementById("approve"); if (a) a.focus(); }
+      return;
+    }
+    if (inField && t.type === "radio" && ev.key.length === 1 && !ev.ctrlKey && !ev.altKey && !ev.metaKey) {
+      // typing picks the option whose label starts with the letter (again: the next such option)
+      const group = fieldInputs(t.dataset.field);
+      const key = ev.key.toLocaleLowerCase();
+      const label = (r) => (r.labels && r.labels[0] ? r.labels[0].textContent.trim().toLocaleLowerCase() : "");
+      const start = group.indexOf(group.find((r) => r.checked) || t);
+      for (let k = 1; k <= group.length; k++) {
+        const r = group[(start + k) % group.length];
+        if (label(r).startsWith(key)) {
+          ev.preventDefault();
+          r.checked = true;
+          r.focus();
+          markChanged(r.dataset.field);
+          break;
+        }
+      }
       return;
     }
     if (ev.key === "Escape" && inField) {
