@@ -5,7 +5,11 @@
   number of Tesseract processes we let run at once (one thread each, one per
   core), so pages of all cases share the cores fairly.
 
-Run it with ``formwerk worker`` (or as part of ``formwerk up``).
+Run it with ``formwerk worker`` (or as part of ``formwerk up``). In
+production the two queues scale apart: ``FORMWERK_WORKER_QUEUES=ocr`` runs
+an OCR-only worker (no classifier loaded), ``cases`` the rest. With
+``FORMWERK_WORKER_METRICS_PORT`` the worker serves Formwerk's Prometheus
+metrics, with ``FORMWERK_TEMPORAL_METRICS_PORT`` the Temporal SDK's own.
 """
 
 from __future__ import annotations
@@ -19,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
+from formwerk.codec import data_converter
 from formwerk.db import CaseStore
 from formwerk.settings import Settings
 from formwerk.storage import BlobStore
@@ -80,18 +84,23 @@ class ReloadingClassifier:
         return self._current.split_batch(pages)
 
 
-def build_activities(settings: Settings) -> CaseActivities:
-    """Load the catalogue and build every engine once per worker process."""
+def build_activities(settings: Settings, queues: str = "all") -> CaseActivities:
+    """Load the catalogue and build every engine once per worker process.
+
+    An OCR-only worker (``queues="ocr"``) needs no classifier or extractor.
+    """
     from extractors import CatalogueExtractor
     from forms.catalogue import load_catalogue
     from formwerk.ocr import TesseractEngine
 
     settings.ensure_dirs()
     catalogue = load_catalogue()
-    classifier = ReloadingClassifier(catalogue, settings)
-    log.info("classifier %s", classifier.version)
+    classifier = None
+    if queues != "ocr":
+        classifier = ReloadingClassifier(catalogue, settings)
+        log.info("classifier %s", classifier.version)
     return CaseActivities(
-        blobs=BlobStore(settings.blob_dir),
+        blobs=BlobStore.from_settings(settings),
         cases=CaseStore.from_url(settings.sqlalchemy_url),
         ocr=TesseractEngine(languages=settings.ocr_languages),
         classifier=classifier,
@@ -101,12 +110,24 @@ def build_activities(settings: Settings) -> CaseActivities:
     )
 
 
-async def connect(settings: Settings) -> Client:
+async def connect(settings: Settings, runtime=None) -> Client:
+    """A client for the configured Temporal (TLS/mTLS and API key from the settings)."""
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings),
+        tls=settings.temporal_tls_config(),
+        api_key=settings.temporal_api_key or None,
+        runtime=runtime,
     )
+
+
+def metrics_runtime(host: str, port: int):
+    """A Temporal runtime exporting the SDK's metrics (task slots, latencies, polls) for Prometheus."""
+    from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+
+    return Runtime(telemetry=TelemetryConfig(
+        metrics=PrometheusConfig(bind_address=f"{host}:{port}", durations_as_seconds=True)))
 
 
 @dataclass
@@ -132,33 +153,54 @@ def make_workers(
     task_queue: str,
     ocr_task_queue: str,
     ocr_slots: int,
+    queues: str = "all",
 ) -> WorkerSet:
-    case_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="case-act")
-    ocr_pool = ThreadPoolExecutor(max_workers=ocr_slots, thread_name_prefix="ocr-act")
-    case_worker = Worker(
-        client,
-        task_queue=task_queue,
-        workflows=[CaseWorkflow],
-        activities=activities.all(),
-        activity_executor=case_pool,
-        max_concurrent_activities=4,
-    )
-    ocr_worker = Worker(
-        client,
-        task_queue=ocr_task_queue,
-        activities=[activities.ocr_page],
-        activity_executor=ocr_pool,
-        max_concurrent_activities=ocr_slots,
-    )
-    return WorkerSet([case_worker, ocr_worker], [case_pool, ocr_pool])
+    """The case worker, the OCR worker, or both (``queues``: all | cases | ocr)."""
+    if queues not in ("all", "cases", "ocr"):
+        raise ValueError(f"unknown worker queues {queues!r} (all, cases, ocr)")
+    workers, pools = [], []
+    if queues in ("all", "cases"):
+        case_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="case-act")
+        workers.append(Worker(
+            client,
+            task_queue=task_queue,
+            workflows=[CaseWorkflow],
+            activities=activities.all(),
+            activity_executor=case_pool,
+            max_concurrent_activities=4,
+        ))
+        pools.append(case_pool)
+    if queues in ("all", "ocr"):
+        ocr_pool = ThreadPoolExecutor(max_workers=ocr_slots, thread_name_prefix="ocr-act")
+        workers.append(Worker(
+            client,
+            task_queue=ocr_task_queue,
+            activities=[activities.ocr_page],
+            activity_executor=ocr_pool,
+            max_concurrent_activities=ocr_slots,
+        ))
+        pools.append(ocr_pool)
+    return WorkerSet(workers, pools)
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    client = await connect(settings)
-    activities = build_activities(settings)
+    runtime = None
+    if settings.temporal_metrics_port:
+        runtime = metrics_runtime(settings.metrics_host, settings.temporal_metrics_port)
+        log.info("Temporal SDK metrics on http://%s:%d/metrics", settings.metrics_host,
+                 settings.temporal_metrics_port)
+    if settings.worker_metrics_port:
+        from formwerk.metrics import start_worker_server
+
+        start_worker_server(settings.worker_metrics_port, settings.metrics_host)
+        log.info("Formwerk metrics on http://%s:%d/metrics", settings.metrics_host, settings.worker_metrics_port)
+    client = await connect(settings, runtime=runtime)
+    queues = settings.worker_queues
+    activities = build_activities(settings, queues)
     async with make_workers(client, activities, settings.task_queue, settings.ocr_task_queue,
-                            settings.ocr_workers):
-        log.info("worker polling %s and %s", settings.task_queue, settings.ocr_task_queue)
+                            settings.ocr_workers, queues=queues):
+        log.info("worker polling %s", {"all": f"{settings.task_queue} and {settings.ocr_task_queue}",
+                                       "cases": settings.task_queue, "ocr": settings.ocr_task_queue}[queues])
         await (stop or asyncio.Event()).wait()
 
 

@@ -89,7 +89,7 @@ def create_app(settings: Settings | None = None, *, client=None, cases: CaseStor
         settings=settings,
         cases=cases,
         users=users or UserStore(cases.engine),
-        blobs=BlobStore(settings.blob_dir),
+        blobs=BlobStore.from_settings(settings),
         catalogue=load_catalogue(),
         client=client,
     )
@@ -119,9 +119,17 @@ def create_app(settings: Settings | None = None, *, client=None, cases: CaseStor
                     request.client.host if request.client else "?")
         return render(request, "error.html", status_code=403, message_key="error.csrf")
 
-    from api import ui
+    from api import dashboard, ui
 
-    app.include_router(ui.router)
+    app.include_router(ui.router, include_in_schema=False)  # the clerks' pages are not the API
+
+    from api import rest
+
+    rest.install(app)  # /api/v1: router, problem+json errors, request size limit
+    app.include_router(dashboard.router)  # /dashboard, /dashboard.json, /metrics
+    from api import codec
+
+    app.include_router(codec.router, include_in_schema=False)  # /codec/*: the Temporal UI's payload codec
 
     # compile every template now: the first clerk of the day should not wait for it
     for name in app.state.templates.env.list_templates():

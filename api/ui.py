@@ -22,6 +22,7 @@ from fastapi import APIRouter, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from api.app import render
+from api.audit import record
 from api.fieldview import FieldView, check, corrections_from_form, field_label, field_views
 from api.i18n import LANGUAGES, REJECT_REASONS, Translator
 from api.security import (
@@ -206,7 +207,12 @@ async def _decide(request: Request, user, case_id: str, action: ReviewAction,
     decision = ReviewDecision(action=action, clerk=user.username, role=user.role.value,
                               decision_id=decision_id or uuid.uuid4().hex, **kwargs)
     client = await st.temporal()
-    return await send_decision(client, case_id, decision, store=st.cases)
+    result = await send_decision(client, case_id, decision, store=st.cases)
+    # the decision, never the values: corrected field names, codes, ids
+    await record(request, user.username, "case.decision", case_id, decision=action.value,
+                 decision_id=decision.decision_id, fields=sorted(decision.corrections),
+                 **{k: kwargs[k] for k in ("document_type", "reason_code", "assignee") if kwargs.get(k)})
+    return result
 
 
 def _load_case(request: Request, case_id: str) -> CaseResult:
@@ -233,10 +239,8 @@ async def open_case(request: Request, case_id: str):
 
 
 @lru_cache(maxsize=512)
-def _page_meta(blob_root: str, key: str) -> tuple[str | None, int, int]:
-    from formwerk.storage import BlobStore
-
-    page = PageContent.model_validate_json(BlobStore(blob_root).get(key))
+def _page_meta(blobs, key: str) -> tuple[str | None, int, int]:
+    page = PageContent.model_validate_json(blobs.get(key))
     return page.image_key, page.width, page.height
 
 
@@ -245,7 +249,7 @@ def _pages(request: Request, case: CaseResult) -> list[dict]:
     out = []
     first = case.page_range[0] if case.page_range else 1
     for i, key in enumerate(case.content_keys):
-        image_key, width, height = _page_meta(str(st.settings.blob_dir), key)
+        image_key, width, height = _page_meta(st.blobs, key)
         out.append({"index": i + 1, "number": first + i, "width": width, "height": height,
                     "url": f"/cases/{quote(case.case_id)}/pages/{i + 1}"})
     return out
@@ -257,6 +261,7 @@ async def case_screen(request: Request, case_id: str):
     request.state.user = user
     st = _state(request)
     case = _load_case(request, case_id)
+    await record(request, user.username, "case.view", case_id)
     t = Translator(user.language)
     now = datetime.now(timezone.utc)
     form = st.catalogue.get(case.document_type) if case.document_type in st.catalogue else None
@@ -312,14 +317,15 @@ def _display_image(blobs, image_key: str, width: int) -> tuple[bytes, str]:
 
 @router.get("/cases/{case_id}/pages/{index}")
 async def page_image(request: Request, case_id: str, index: int, full: int = 0):
-    reviewer(request)
+    user = reviewer(request)
     st = _state(request)
     case = _load_case(request, case_id)
     if not 1 <= index <= len(case.content_keys):
         return Response(status_code=404)
-    image_key, _, _ = _page_meta(str(st.settings.blob_dir), case.content_keys[index - 1])
+    image_key, _, _ = _page_meta(st.blobs, case.content_keys[index - 1])
     if not image_key:
         return Response(status_code=404)
+    await record(request, user.username, "case.page_image", case_id, page=index, full=bool(full))
     if full:
         data, media = await asyncio.to_thread(st.blobs.get, image_key), "image/png"
     else:

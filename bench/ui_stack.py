@@ -102,7 +102,7 @@ async def running_stack(client, data_dir: Path, database_url: str = "", engines:
                         claim_idle_minutes=claim_idle_minutes)
     settings.ensure_dirs()
     cases = CaseStore.from_url(settings.sqlalchemy_url)
-    blobs = BlobStore(settings.blob_dir)
+    blobs = BlobStore.from_settings(settings)
     users = UserStore(cases.engine)
     engines = engines or engines_activities(settings)
     acts = with_stores(engines, blobs, cases)

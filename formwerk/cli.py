@@ -9,6 +9,10 @@
     formwerk train                    retrain the classifier from generated data + clerks' reclassifications
     formwerk api                      the web app / API only (no worker)
     formwerk user add|passwd|disable|enable|list   manage the web app's users
+    formwerk token create|list|revoke      API tokens for back-office systems
+    formwerk webhook add|rotate|set|list|remove   webhook subscribers and their secrets
+    formwerk audit verify|list        check the audit log's hash chain, read it
+    formwerk key list|rotate|new      the encryption keyring
 """
 
 from __future__ import annotations
@@ -66,6 +70,15 @@ def main(argv: list[str] | None = None) -> int:
 
     user_commands.add_parser(sub)
 
+    from formwerk import token_commands
+
+    token_commands.add_parsers(sub)
+
+    from formwerk import audit_commands, key_commands
+
+    audit_commands.add_parser(sub)
+    key_commands.add_parser(sub)
+
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
@@ -85,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
         "train": commands.train,
         "api": getattr(commands, "api", None),
         "user": user_commands.user,
+        "token": token_commands.token,
+        "webhook": token_commands.webhook,
+        "audit": audit_commands.audit,
+        "key": key_commands.key,
     }
     handler = handlers[args.command]
     if handler is None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from formwerk.embedded import ensure_temporal, stop_temporal
+from formwerk.intake import ReferenceConflict
 from formwerk.models import CaseResult
 from formwerk.settings import Settings
 from formwerk.storage import BlobStore
@@ -19,6 +20,18 @@ from formwerk.storage import BlobStore
 
 def _err(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
+
+
+def _audit(settings: Settings, action: str, case_id: str | None, **detail) -> None:
+    """An audit entry for a CLI read or change (actor: the operating-system user)."""
+    import getpass
+
+    from formwerk.audit import AuditLog
+
+    if not settings.database_url:
+        settings.ensure_dirs()
+    AuditLog.from_url(settings.sqlalchemy_url).record(f"cli:{getpass.getuser()}", action, case_id,
+                                                      via="cli", **detail)
 
 
 async def _client(settings: Settings):
@@ -83,7 +96,7 @@ async def process(settings: Settings, args) -> int:
         _err("--reference only works with one file")
         return 2
     client = await _client(settings)
-    blobs = BlobStore(settings.blob_dir)
+    blobs = BlobStore.from_settings(settings)
     policies = policies_from_catalogue()
     total = len(args.files)
     done = 0
@@ -101,10 +114,16 @@ async def process(settings: Settings, args) -> int:
                 out = _error_line(path, "file_not_readable",
                                   f"Die Datei kann nicht geöffnet werden ({exc.strerror}).")
             else:
-                sub = await submit(client, blobs, data, filename=path.name, reference=args.reference,
-                                   task_queue=settings.task_queue,
-                                   ocr_task_queue=settings.ocr_task_queue, policies=policies,
-                                   claim_idle_minutes=settings.claim_idle_minutes)
+                try:
+                    sub = await submit(client, blobs, data, filename=path.name, reference=args.reference,
+                                       task_queue=settings.task_queue,
+                                       ocr_task_queue=settings.ocr_task_queue, policies=policies,
+                                       claim_idle_minutes=settings.claim_idle_minutes)
+                except ReferenceConflict as exc:
+                    out = _error_line(path, "reference_conflict", _conflict_sentence(exc), exc.case_id)
+                    done += 1
+                    _err(f"[{done}/{total}] {path.name} → rejected (reference_conflict)")
+                    return out
                 try:
                     result = await wait_routed(sub.handle, args.timeout)
                     out = result.contract_json()
@@ -130,16 +149,30 @@ async def process(settings: Settings, args) -> int:
     return 0
 
 
+def _conflict_sentence(exc) -> str:
+    return (f"Unter dem Aktenzeichen {exc.reference} läuft bereits der Fall {exc.case_id} mit einer "
+            "anderen Datei; die neue Datei wurde keinem Fall zugeordnet. Bitte ein neues Aktenzeichen verwenden.")
+
+
 async def submit_cmd(settings: Settings, args) -> int:
     from formwerk.intake import policies_from_catalogue, submit
 
     client = await _client(settings)
-    sub = await submit(client, BlobStore(settings.blob_dir), args.file.read_bytes(),
-                       filename=args.file.name, reference=args.reference,
-                       task_queue=settings.task_queue, ocr_task_queue=settings.ocr_task_queue,
-                       policies=policies_from_catalogue(),
-                       claim_idle_minutes=settings.claim_idle_minutes)
+    try:
+        sub = await submit(client, BlobStore.from_settings(settings), args.file.read_bytes(),
+                           filename=args.file.name, reference=args.reference,
+                           task_queue=settings.task_queue, ocr_task_queue=settings.ocr_task_queue,
+                           policies=policies_from_catalogue(),
+                           claim_idle_minutes=settings.claim_idle_minutes)
+    except ReferenceConflict as exc:
+        print(json.dumps({"case_id": exc.case_id, "created": False, "conflict": True,
+                          "reason_code": "reference_conflict"}))
+        _err(_conflict_sentence(exc))
+        return 3
     print(json.dumps({"case_id": sub.case_id, "created": sub.created}))
+    if not sub.created:
+        _err(f"Fall {sub.case_id} bestand schon (gleiches Aktenzeichen, gleiche Datei): "
+             "es wurde kein neuer Fall angelegt.")
     return 0
 
 
@@ -159,6 +192,7 @@ async def status(settings: Settings, args) -> int:
     if result is None:
         _err(f"Fall {args.case_id} nicht gefunden.")
         return 1
+    _audit(settings, "case.status", args.case_id)
     print(json.dumps(result.contract_json(), ensure_ascii=False, indent=2))
     return 0
 
@@ -172,7 +206,7 @@ async def watch(settings: Settings, args) -> int:
     for d in (inbox, processed, results):
         d.mkdir(parents=True, exist_ok=True)
     client = await _client(settings)
-    blobs = BlobStore(settings.blob_dir)
+    blobs = BlobStore.from_settings(settings)
     policies = policies_from_catalogue()
     sizes: dict[Path, int] = {}
     pending: set[asyncio.Task] = set()
@@ -294,7 +328,7 @@ async def train(settings: Settings, args) -> int:
 
     t0 = time.perf_counter()
     pairs = generated_pairs(args.per_type)
-    blobs = BlobStore(settings.blob_dir)
+    blobs = BlobStore.from_settings(settings)
     corrected = 0
     for case, label in CaseStore.from_url(settings.sqlalchemy_url).reclassifications():
         try:

@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    Index,
     UniqueConstraint,
     and_,
     case,
@@ -35,6 +36,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
@@ -67,6 +69,12 @@ cases = Table(
     Column("revision", Integer, nullable=False, server_default=text("0")),
     Column("reasons", Text, nullable=False, server_default=""),  # review reason codes, space separated
     Column("pending_approval_by", String(200)),  # four-eyes: who gave the first approval
+    # for the dashboard's figures (formwerk.casefacts), mirrored like the queue columns
+    Column("route", String(32)),  # the machine's decision: straight_through | review | rejected
+    Column("finished_at", DateTime(timezone=True)),  # became completed or rejected
+    Column("review_seconds", Float),  # the deciding clerk's claim to decision
+    Column("escalated_at", DateTime(timezone=True)),
+    Column("reason_code", String(100)),  # rejected: why
 )
 
 corrections = Table(
@@ -80,14 +88,79 @@ corrections = Table(
     Column("clerk", String(200), nullable=False, default=""),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("decision_id", String(200), nullable=False, server_default=""),
+    Column("machine_confidence", Float),  # the confidence the machine gave the corrected value
     UniqueConstraint("case_id", "field", "clerk", name="uq_correction"),
+)
+
+# the dashboard's range queries (created for old databases too, by ``make_engine``)
+_INDEXES = [
+    Index("ix_cases_finished_at", cases.c.finished_at),
+    Index("ix_cases_created_at", cases.c.created_at),
+    Index("ix_cases_routed_at", cases.c.routed_at),
+    Index("ix_cases_review_seconds", cases.c.review_seconds),
+    Index("ix_corrections_at", corrections.c.at),
+]
+
+# -- the REST API's tables (formwerk.tokens, formwerk.webhooks, api idempotency) --
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),  # public part of the token: fwk_<id>_<secret>
+    Column("name", String(200), nullable=False, unique=True),
+    Column("token_hash", String(64), nullable=False, unique=True),  # SHA-256 hex of the whole token
+    Column("scopes", Text, nullable=False),  # space separated
+    Column("subscriber", String(200)),  # the webhook subscriber its cases report to
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_used_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+webhook_subscribers = Table(
+    "webhook_subscribers",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("url", Text, nullable=False),  # default callback; callbacks must share its origin
+    Column("secret", Text, nullable=False),  # whsec_<base64>: needed in clear to sign
+    Column("previous_secret", Text),  # still signed with for a day after a rotation
+    Column("events", Text, nullable=False),  # space separated event types
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("rotated_at", DateTime(timezone=True)),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(200), nullable=False, index=True),
+    Column("webhook_id", String(100), nullable=False),
+    Column("attempt", Integer, nullable=False),  # Temporal's attempt number, from 1
+    Column("event", String(50), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("status_code", Integer),
+    Column("error", Text, nullable=False, server_default=""),
+    Column("duration_ms", Integer, nullable=False, server_default=text("0")),
+    Column("outcome", String(20), nullable=False),  # delivered | retry | failed
+    UniqueConstraint("webhook_id", "attempt", name="uq_webhook_attempt"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("token_id", String(32), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),  # SHA-256 of what was asked
+    Column("case_id", String(200)),  # None while the first request is still in flight
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
 # columns newer than the first schema: added to existing databases by ``make_engine``
 _ADDED = {
     "cases": ["claimed_by", "claim_expires_at", "escalated", "due_at", "routed_at",
-              "awaiting_documents", "revision", "reasons", "pending_approval_by"],
-    "corrections": ["decision_id"],
+              "awaiting_documents", "revision", "reasons", "pending_approval_by",
+              "route", "finished_at", "review_seconds", "escalated_at", "reason_code"],
+    "corrections": ["decision_id", "machine_confidence"],
 }
 
 
@@ -99,6 +172,12 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(url, **kwargs)
     metadata.create_all(engine)
     _add_missing_columns(engine)
+    for index in _INDEXES:
+        try:
+            index.create(engine, checkfirst=True)
+        except (OperationalError, ProgrammingError) as exc:  # created meanwhile by another process
+            if "already exists" not in str(exc).lower():
+                raise
     return engine
 
 
@@ -162,8 +241,15 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 def _mirrored(result: CaseResult) -> dict[str, Any]:
-    """The columns copied from the result for filtering and sorting the queues."""
+    """The columns copied from the result for the queues and the dashboard's figures."""
+    from formwerk import casefacts
+
     return {
+        "route": casefacts.route(result),
+        "finished_at": _utc(casefacts.finished_at(result)),
+        "review_seconds": casefacts.review_seconds(result),
+        "escalated_at": _utc(casefacts.escalated_at(result)),
+        "reason_code": result.reason_code if result.status == CaseStatus.REJECTED else None,
         "claimed_by": result.claimed_by,
         "claim_expires_at": _utc(result.claim_expires_at),
         "escalated": bool(result.escalated),
@@ -250,13 +336,46 @@ class CaseStore:
         with self.engine.connect() as conn:
             return [CaseResult.model_validate(r[0]) for r in conn.execute(query)]
 
+    def page(self, *, status: str | None = None, document_type: str | None = None,
+             updated_since: datetime | None = None, after: tuple[datetime, str] | None = None,
+             limit: int = 50) -> list[tuple[CaseResult, datetime]]:
+        """Cases in the order they last changed (oldest first), for the API's cursor pages.
+
+        ``after`` is the (updated_at, case_id) of the last row of the previous
+        page: a caller syncing "everything updated since" never misses a row
+        and never sees one twice unless it changed again.
+        """
+        conditions = []
+        if status:
+            conditions.append(cases.c.status == status)
+        if document_type:
+            conditions.append(cases.c.document_type == document_type)
+        if updated_since is not None:
+            conditions.append(cases.c.updated_at >= _utc(updated_since))
+        if after is not None:
+            at, case_id = _utc(after[0]), after[1]
+            conditions.append(or_(cases.c.updated_at > at,
+                                  and_(cases.c.updated_at == at, cases.c.case_id > case_id)))
+        query = (select(cases.c.result, cases.c.updated_at).where(and_(true(), *conditions))
+                 .order_by(cases.c.updated_at.asc(), cases.c.case_id.asc())
+                 .limit(max(1, min(int(limit), 500))))
+        with self.engine.connect() as conn:
+            return [(CaseResult.model_validate(r[0]), _utc(r[1])) for r in conn.execute(query)]
+
     def count_by_status(self) -> dict[str, int]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(cases.c.status, func.count()).group_by(cases.c.status))
             return {status: n for status, n in rows}
 
+    def status_of(self, case_id: str) -> str | None:
+        """The stored status of a case (None: not stored yet); a light read for metrics."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(cases.c.status).where(cases.c.case_id == case_id)).scalar()
+
     def save_corrections(self, case_id: str, items: list[Correction]) -> None:
         with self.engine.begin() as conn:
+            stored = conn.execute(select(cases.c.result).where(cases.c.case_id == case_id)).scalar()
+            fields = (stored or {}).get("fields") or {}
             for c in items:
                 conn.execute(
                     corrections.delete().where(
@@ -274,6 +393,7 @@ class CaseStore:
                         clerk=c.clerk,
                         at=c.at or _now(),
                         decision_id=c.decision_id,
+                        machine_confidence=(fields.get(c.field) or {}).get("confidence"),
                     )
                 )
 

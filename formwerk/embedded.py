@@ -43,6 +43,12 @@ def reachable(address: str, timeout: float = 0.5) -> bool:
         return False
 
 
+def codec_endpoint(settings: Settings) -> str:
+    """Where the Temporal web UI (in the operator's browser) decodes payloads: ``/codec`` of the web app."""
+    host = settings.api_host if settings.api_host not in ("", "0.0.0.0", "::") else "127.0.0.1"
+    return f"http://{host}:{settings.api_port}/codec"
+
+
 def ensure_temporal(settings: Settings, wait_s: float = 60.0) -> subprocess.Popen | None:
     """Start a local dev server unless one answers; returns the process we started."""
     if reachable(settings.temporal_address):
@@ -57,6 +63,8 @@ def ensure_temporal(settings: Settings, wait_s: float = 60.0) -> subprocess.Pope
             temporal_binary(), "server", "start-dev",
             "--ip", host, "--port", str(port),
             "--ui-port", str(settings.temporal_ui_port),
+            # payloads are encrypted: the UI asks the web app's codec endpoint to show them
+            "--ui-codec-endpoint", codec_endpoint(settings),
             "--db-filename", str(settings.data_dir / "temporal.sqlite"),
             "--namespace", settings.temporal_namespace,
             "--log-level", "warn",

@@ -8,6 +8,7 @@ second one (also after it has finished).
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -15,16 +16,35 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from formwerk.models import CaseInput, CaseResult, RoutingPolicy
+from formwerk.models import CaseInput, CaseResult, FileRef, RoutingPolicy, WebhookTarget
 from formwerk.storage import BlobStore
 from workflows.names import CASE_WORKFLOW, case_workflow_id
+
+#: memo keys on every case workflow: which files it was started with, by which submission
+MEMO_FILES = "blob_keys"
+MEMO_SUBMISSION = "submission_id"
 
 
 @dataclass
 class Submission:
     case_id: str
     handle: WorkflowHandle
-    created: bool  # False when it attached to an existing case
+    created: bool  # False when it attached to an existing case (same reference, same file)
+
+
+class ReferenceConflict(Exception):
+    """The reference already names a case started with another file.
+
+    Nothing is replaced: the existing case keeps its file; the new file is
+    stored (content-addressed) but no case uses it.
+    """
+
+    def __init__(self, case_id: str, reference: str, existing: list[str], submitted: list[str]) -> None:
+        super().__init__(f"reference {reference!r} is case {case_id}, started with another file")
+        self.case_id = case_id
+        self.reference = reference
+        self.existing = existing  # blob keys (sha256:...) the case was started with
+        self.submitted = submitted
 
 
 def policies_from_catalogue() -> dict[str, RoutingPolicy]:
@@ -45,34 +65,56 @@ async def submit(
     policies: dict[str, RoutingPolicy],
     callback_url: str | None = None,
     claim_idle_minutes: float = 15.0,
+    webhook: WebhookTarget | None = None,
+    expected_type: str | None = None,
+    metadata: dict[str, str] | None = None,
+    extra_files: list[tuple[str, bytes]] | None = None,
 ) -> Submission:
+    """Start the case for ``reference`` (by default: the file's own hash), or attach to it.
+
+    Same reference and same file(s) (SHA-256): the existing case
+    (``created=False``). Same reference, other file(s): ``ReferenceConflict``.
+    """
     blob_key = blobs.put(data)  # first: nothing is lost whatever happens next
+    extras = [FileRef(blob_key=blobs.put(d), filename=n) for n, d in (extra_files or [])]
+    keys = [blob_key, *(f.blob_key for f in extras)]
     reference = reference or blob_key  # same file, same case
     case_id = case_workflow_id(reference)
     inp = CaseInput(
         reference=reference, blob_key=blob_key, filename=filename, policies=policies,
-        submitted_at=datetime.now(timezone.utc), callback_url=callback_url,
-        ocr_task_queue=ocr_task_queue, claim_idle_minutes=claim_idle_minutes,
+        submitted_at=datetime.now(timezone.utc), callback_url=callback_url or (webhook.url if webhook else None),
+        ocr_task_queue=ocr_task_queue, claim_idle_minutes=claim_idle_minutes, webhook=webhook,
+        expected_type=expected_type, metadata=dict(metadata or {}), extra_files=extras,
     )
-    existed = await _exists(client, case_id)
+    submission_id = uuid.uuid4().hex
     try:
         handle = await client.start_workflow(
             CASE_WORKFLOW, inp, id=case_id, task_queue=task_queue, result_type=CaseResult,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            memo={MEMO_FILES: keys, MEMO_SUBMISSION: submission_id},
         )
-        return Submission(case_id, handle, created=not existed)
-    except WorkflowAlreadyStartedError:
-        return Submission(case_id, client.get_workflow_handle(case_id, result_type=CaseResult), False)
+    except WorkflowAlreadyStartedError:  # finished already (the id is never reused)
+        handle = client.get_workflow_handle(case_id, result_type=CaseResult)
+    started_with, started_by = await _started_with(client, handle)
+    if started_by == submission_id:
+        return Submission(case_id, handle, created=True)
+    if started_with != keys:
+        raise ReferenceConflict(case_id, reference, started_with, keys)
+    return Submission(case_id, handle, created=False)
 
 
-async def _exists(client: Client, case_id: str) -> bool:
-    from temporalio.service import RPCError, RPCStatusCode
+async def _started_with(client: Client, handle: WorkflowHandle) -> tuple[list[str], str]:
+    """(blob keys, submission id) the case workflow was started with.
 
-    try:
-        await client.get_workflow_handle(case_id).describe()
-        return True
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            return False
-        raise
+    From the memo; for cases started before the memo existed, from the
+    first event of the history (its input).
+    """
+    desc = await handle.describe()
+    memo = await desc.memo()
+    if MEMO_FILES in memo:
+        return list(memo[MEMO_FILES]), str(memo.get(MEMO_SUBMISSION, ""))
+    history = await handle.fetch_history()
+    attrs = history.events[0].workflow_execution_started_event_attributes
+    [inp] = await client.data_converter.decode(attrs.input.payloads, [CaseInput])
+    return [inp.blob_key, *(f.blob_key for f in inp.extra_files)], ""

@@ -259,6 +259,50 @@ class Correction(BaseModel):
 # --------------------------------------------------------------------------
 
 
+#: webhook event types (Standard Webhooks ``type``)
+WEBHOOK_EVENTS = ("case.completed", "case.rejected", "case.needs_review")
+DEFAULT_WEBHOOK_EVENTS = ["case.completed", "case.rejected"]
+
+
+class WebhookTarget(BaseModel):
+    """Where and how a case reports back to the back-office system.
+
+    The subscriber's signing secret never travels in the workflow: the
+    delivery activity looks it up by ``subscriber``. The retry schedule is
+    part of the input, so the history alone tells when each attempt was due.
+    """
+
+    url: str
+    subscriber: str
+    events: list[str] = Field(default_factory=lambda: list(DEFAULT_WEBHOOK_EVENTS))
+    retry_initial_seconds: float = 1.0
+    retry_max_seconds: float = 3600.0
+    retry_for_seconds: float = 86400.0
+    timeout_seconds: float = 10.0
+    api_base_url: str = ""  # where the API is reachable: links in the message body
+
+
+class FileRef(BaseModel):
+    """A further file submitted with the case (stored first, read as an attachment)."""
+
+    blob_key: str
+    filename: str = ""
+
+
+class WebhookDelivery(BaseModel):
+    """One webhook message of a case and how it ended (attempts are in the store)."""
+
+    webhook_id: str
+    event: str
+    url: str = ""
+    status: Literal["pending", "delivered", "failed"] = "pending"
+    attempts: int = 0
+    status_code: int | None = None
+    error: str = ""
+    created_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
 class CaseInput(BaseModel):
     reference: str  # the caller's own reference; the workflow id derives from it
     blob_key: str  # content-addressed storage key of the original
@@ -273,6 +317,10 @@ class CaseInput(BaseModel):
     parent_case_id: str | None = None
     # a claim not extended for this long expires and the case returns to the queue
     claim_idle_minutes: float = 15.0
+    webhook: WebhookTarget | None = None  # report back when the case is decided
+    expected_type: str | None = None  # the caller's expectation: a different type goes to review
+    metadata: dict[str, str] = Field(default_factory=dict)  # the caller's own, returned as given
+    extra_files: list[FileRef] = Field(default_factory=list)  # read as attachments of the case
 
 
 class Timings(BaseModel):
@@ -318,6 +366,9 @@ class CaseResult(BaseModel):
     attachments: list[Attachment] = Field(default_factory=list)
     events: list[CaseEvent] = Field(default_factory=list)  # the case's history
     revision: int = 0  # increases with every save: the store never goes back to an older one
+    metadata: dict[str, str] = Field(default_factory=dict)  # the caller's, as submitted
+    expected_type: str | None = None
+    webhooks: list[WebhookDelivery] = Field(default_factory=list)  # messages to the caller
 
     def delivered_fields(self) -> dict[str, ExtractedField]:
         """Machine output with the clerks' corrections merged in (delivery view).

@@ -51,11 +51,48 @@ class Settings(BaseSettings):
     api_port: int = 8000
     # signs session cookies; empty: a random key kept in data_dir/secret_key (0600)
     secret_key: str = ""
+    # payloads in Temporal and blobs at rest: "id:base64key,..." (AES-256, the first encrypts,
+    # all decrypt); empty: a keyring generated into data_dir/keys/keyring (0600) on first start
+    encryption_keys: str = ""
+    # origins allowed to call /codec/* from a browser (the Temporal web UI); empty: the embedded UI
+    codec_cors_origins: str = ""
     session_hours: float = 10.0  # a session ends after this long (one working day)
     # behind TLS in production: cookies only over https
     secure_cookies: bool = False
     # a clerk's claim on a case expires after this long without activity
     claim_idle_minutes: float = 15.0
+    # REST API (/api/v1): a request body larger than this is refused with 413
+    # (uploads: the file limit plus room for the multipart envelope)
+    api_max_request_bytes: int = 200 * 1024 * 1024 + 64 * 1024
+    # requests per minute per API token (a token bucket; ``api_rate_burst`` at once)
+    api_rate_limit_per_minute: float = 600.0
+    api_rate_burst: int = 60
+    # longest ``?wait=`` a caller may ask for on GET /api/v1/cases/{id}
+    api_max_wait_seconds: float = 60.0
+    # webhooks: Temporal retries from ``initial`` doubling to ``max`` for ``for_hours``
+    webhook_retry_initial_seconds: float = 1.0
+    webhook_retry_max_seconds: float = 3600.0
+    webhook_retry_for_hours: float = 24.0
+    webhook_timeout_seconds: float = 10.0
+    # -- production: a Temporal cluster or Temporal Cloud, metrics, scaling ----------
+    # TLS to the Temporal frontend; implied by a client certificate, a CA or an API key
+    temporal_tls: bool = False
+    # PEM files (or the PEM text itself): mTLS client certificate and key, the server's CA
+    temporal_tls_cert: str = ""
+    temporal_tls_key: str = ""
+    temporal_tls_ca: str = ""
+    temporal_tls_server_name: str = ""  # when the certificate's name differs from the address
+    temporal_api_key: str = ""  # Temporal Cloud API key (instead of, or with, mTLS)
+    # which task queues this worker serves: all | cases | ocr (separately scalable)
+    worker_queues: str = "all"
+    # Prometheus endpoints of a worker (0: off): Formwerk's own metrics, the Temporal SDK's
+    worker_metrics_port: int = 0
+    temporal_metrics_port: int = 0
+    metrics_host: str = "127.0.0.1"  # where the worker's metrics listen (0.0.0.0 in a container)
+    # the API's /metrics: empty = open (keep it on the internal network), else a bearer token
+    metrics_token: str = ""
+    # dashboard: staff time saved = cases straight through x this
+    minutes_per_manual_case: float = 8.0
 
     @property
     def blob_dir(self) -> Path:
@@ -80,9 +117,37 @@ class Settings(BaseSettings):
             path.write_text(secrets.token_urlsafe(48))
         return path.read_text().strip()
 
+    def temporal_tls_config(self):
+        """``temporalio.service.TLSConfig`` from the settings, ``True`` (system CAs) or ``False``."""
+        wants = self.temporal_tls or bool(self.temporal_tls_cert or self.temporal_api_key or self.temporal_tls_ca)
+        if not wants:
+            return False
+        if not (self.temporal_tls_cert or self.temporal_tls_ca or self.temporal_tls_server_name):
+            return True
+        if bool(self.temporal_tls_cert) != bool(self.temporal_tls_key):
+            raise ValueError("FORMWERK_TEMPORAL_TLS_CERT and FORMWERK_TEMPORAL_TLS_KEY belong together "
+                             "(mTLS needs the client certificate and its key)")
+        from temporalio.service import TLSConfig
+
+        return TLSConfig(
+            server_root_ca_cert=_pem(self.temporal_tls_ca),
+            client_cert=_pem(self.temporal_tls_cert),
+            client_private_key=_pem(self.temporal_tls_key),
+            domain=self.temporal_tls_server_name or None,
+        )
+
     def ensure_dirs(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.blob_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _pem(value: str) -> bytes | None:
+    """A PEM given inline (``-----BEGIN ...``) or as a file path; None when empty."""
+    if not value:
+        return None
+    if value.lstrip().startswith("-----BEGIN"):
+        return value.encode("ascii")
+    return Path(value).expanduser().read_bytes()
 
 
 def get_settings() -> Settings:

@@ -5,6 +5,13 @@ no-op (every write is idempotent, which makes activity retries safe). Derived
 artefacts (page renderings, OCR words) are stored the same way. Blobs live in
 ``<root>/<first two hex>/<hex>``; the write goes through a temporary file and
 an atomic rename so a crash never leaves a half-written blob under its key.
+
+At rest (``BlobStore.from_settings``) every blob is sealed with the keyring
+(AES-256-GCM, ``formwerk.crypto``); the key stays the SHA-256 of the
+*plaintext*, so deduplication and idempotency work as before. Blobs written
+before encryption carry no header and are read as they are. A store built
+without a keyring (``BlobStore(path)``) writes plaintext and refuses to
+return sealed blobs rather than hand out ciphertext.
 """
 
 from __future__ import annotations
@@ -24,9 +31,17 @@ def sha256_hex(data: bytes) -> str:
 
 
 class BlobStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, keyring=None) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        self.keyring = keyring  # formwerk.crypto.Keyring | None (plaintext)
+
+    @classmethod
+    def from_settings(cls, settings) -> "BlobStore":
+        """The product's store: ``settings.blob_dir``, encrypted with the settings' keyring."""
+        from formwerk.crypto import Keyring
+
+        return cls(settings.blob_dir, keyring=Keyring.from_settings(settings))
 
     def _path(self, key: str) -> Path:
         if not key.startswith(KEY_PREFIX):
@@ -45,7 +60,7 @@ class BlobStore:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
+                fh.write(self.keyring.seal(data) if self.keyring is not None else data)
             os.replace(tmp, path)
         except OSError as exc:  # disk full, permissions: retryable for the caller
             Path(tmp).unlink(missing_ok=True)
@@ -54,9 +69,19 @@ class BlobStore:
 
     def get(self, key: str) -> bytes:
         try:
-            return self._path(key).read_bytes()
+            stored = self._path(key).read_bytes()
         except FileNotFoundError as exc:
             raise StorageError(detail=f"blob {key} not found") from exc
+        from formwerk.crypto import KeyringError, is_sealed
+
+        if not is_sealed(stored):
+            return stored  # written before encryption
+        if self.keyring is None:
+            raise StorageError(detail=f"blob {key} is encrypted and this store has no keyring")
+        try:
+            return self.keyring.open(stored)
+        except KeyringError as exc:
+            raise StorageError(detail=f"blob {key}: {exc}") from exc
 
     def exists(self, key: str) -> bool:
         return self._path(key).exists()

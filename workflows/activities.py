@@ -15,6 +15,7 @@ import io
 import json
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Protocol
 
 from PIL import Image
@@ -22,6 +23,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from classifiers.splitting import batch_documents
+from formwerk import metrics
 from formwerk.db import CaseStore
 from formwerk.documents.images import load_image_pages
 from formwerk.documents.pdf import read_pdf, render_pdf_page
@@ -51,6 +53,8 @@ from workflows.messages import (
     PrepareOutput,
     RegisterInput,
     RegisterOutput,
+    DeliverWebhookInput,
+    DeliverWebhookOutput,
     SaveCorrectionsInput,
     SaveResultInput,
 )
@@ -258,6 +262,7 @@ class CaseActivities:
             rotation_applied=rotation, skew_corrected=skew, ocr_ms=_ms(start),
         )
         key = self.blobs.put(content.model_dump_json().encode("utf-8"))
+        metrics.OCR_PAGE_SECONDS.observe(time.perf_counter() - start)
         return OcrPageOutput(page=inp.page, content_key=key, duration_ms=_ms(start))
 
     @activity.defn(name="classify_document")
@@ -276,6 +281,7 @@ class CaseActivities:
                                 document_type=r.document_type, confidence=r.confidence)
                 for r in docs
             ]
+        metrics.CLASSIFY_SECONDS.observe(time.perf_counter() - start)
         return ClassifyOutput(classification=result, segments=segments, duration_ms=_ms(start))
 
     @activity.defn(name="extract_fields")
@@ -295,20 +301,72 @@ class CaseActivities:
             return cache[page]
 
         extraction = self.extractor.extract(inp.document_type, content, page_image)
+        metrics.EXTRACT_SECONDS.observe(time.perf_counter() - start)
         return ExtractOutput(extraction=extraction, duration_ms=_ms(start))
 
     @activity.defn(name="save_result")
     @boundary
     def save_result(self, inp: SaveResultInput) -> None:
-        self.cases.save_result(inp.result)
+        # metrics count status transitions: a retry finds the new status stored and counts nothing
+        previous = self.cases.status_of(inp.result.case_id)
+        if self.cases.save_result(inp.result):
+            metrics.case_saved(previous, inp.result)
 
     @activity.defn(name="save_corrections")
     @boundary
     def save_corrections(self, inp: SaveCorrectionsInput) -> None:
         self.cases.save_corrections(inp.case_id, inp.corrections)
 
+    @activity.defn(name="deliver_webhook")
+    async def deliver_webhook(self, inp: DeliverWebhookInput) -> DeliverWebhookOutput:
+        """One signed POST to the subscriber; Temporal's retry policy does the backoff.
+
+        Every attempt is recorded (time, status code or error, duration). A 2xx
+        is delivered; a 4xx other than 408/429 is final (non-retryable); anything
+        else raises, and the next attempt follows the workflow's retry policy (a
+        ``Retry-After`` of the receiver is honoured up to the policy's maximum).
+        """
+        import asyncio
+
+        from formwerk import webhooks
+
+        info = activity.info()
+        subs = webhooks.SubscriberStore(self.cases.engine)
+        attempts = webhooks.AttemptStore(self.cases.engine)
+        target = inp.target
+        sub = await asyncio.to_thread(subs.get, target.subscriber)
+
+        def record(outcome: "webhooks.AttemptOutcome", result: str):
+            return asyncio.to_thread(attempts.record, case_id=inp.case_id, webhook_id=inp.webhook_id,
+                                     attempt=info.attempt, event=inp.event, url=target.url,
+                                     outcome=outcome, result=result)
+
+        if sub is None:
+            outcome = webhooks.AttemptOutcome(None, f"subscriber {target.subscriber!r} not configured", 0)
+            await record(outcome, "failed")
+            raise ApplicationError(outcome.error, type="webhook_unconfigured", non_retryable=True)
+        body = webhooks.message_body(inp.event, inp.result, inp.created_at, target.api_base_url)
+        now = datetime.now(timezone.utc)
+        headers = webhooks.signed_headers(sub.signing_secrets(now), inp.webhook_id, body, now)
+        outcome = await asyncio.to_thread(webhooks.post, target.url, headers, body, target.timeout_seconds)
+        if outcome.delivered:
+            await record(outcome, "delivered")
+            return DeliverWebhookOutput(status_code=outcome.status_code, attempt=info.attempt,
+                                        duration_ms=outcome.duration_ms)
+        what = f"HTTP {outcome.status_code}" if outcome.status_code else outcome.error
+        if outcome.permanent:
+            await record(outcome, "failed")
+            raise ApplicationError(f"webhook refused: {what}", outcome.status_code,
+                                   type="webhook_refused", non_retryable=True)
+        await record(outcome, "retry")
+        delay = None
+        if outcome.retry_after_s is not None:
+            delay = timedelta(seconds=min(outcome.retry_after_s, target.retry_max_seconds))
+        raise ApplicationError(f"webhook not delivered: {what}", outcome.status_code,
+                               type="webhook_retry", next_retry_delay=delay)
+
     def all(self) -> list:
         return [
             self.register_original, self.prepare_document, self.classify_document,
-            self.extract_fields, self.save_result, self.save_corrections,
+            self.extract_fields, self.save_result, self.save_corrections, self.deliver_webhook,
         ]

@@ -46,12 +46,15 @@ with workflow.unsafe.imports_passed_through():
         ReviewAction,
         ReviewDecision,
         RoutingPolicy,
+        WebhookDelivery,
     )
     from formwerk.routing import route
     from workflows.messages import (
         ClassifyInput,
         ClassifyOutput,
         ContentRef,
+        DeliverWebhookInput,
+        DeliverWebhookOutput,
         ExtractOutput,
         OcrPageOutput,
         PrepareOutput,
@@ -88,6 +91,11 @@ CLAIMING_DECISIONS = {ReviewAction.APPROVE, ReviewAction.CONFIRM, ReviewAction.R
 DOCUMENTS_REQUESTED = "documents_requested"
 AWAITING_CONFIRMATION = "awaiting_confirmation"
 REFUSED = "review_refused"  # ApplicationError type of a decision refused after acceptance
+UNEXPECTED_TYPE = "unexpected_document_type"  # not the type the caller said it would be
+#: a webhook the receiver refused for good (4xx other than 408/429) or cannot be signed
+WEBHOOK_FINAL_ERRORS = ["webhook_refused", "webhook_unconfigured"]
+EVENT_OF_STATUS = {CaseStatus.COMPLETED: "case.completed", CaseStatus.REJECTED: "case.rejected",
+                   CaseStatus.NEEDS_REVIEW: "case.needs_review"}
 
 
 def _rejection(err: BaseException) -> tuple[str, str] | None:
@@ -129,6 +137,7 @@ class CaseWorkflow:
         self._seen_ids: set[str] = set()  # decision ids accepted (applied or being applied)
         self._applied_ids: set[str] = set()  # decision ids applied
         self._version = 0  # bumped when a deadline (claim expiry, due date) changes
+        self._notifications: list[asyncio.Task] = []  # webhook deliveries still running
 
     # -- messages ----------------------------------------------------------
 
@@ -293,7 +302,8 @@ class CaseWorkflow:
         self._claim_idle = timedelta(minutes=inp.claim_idle_minutes)
         result = CaseResult(case_id=info.workflow_id, reference=inp.reference, file=inp.filename,
                             parent_case_id=inp.parent_case_id,
-                            page_range=[min(inp.pages), max(inp.pages)] if inp.pages else None)
+                            page_range=[min(inp.pages), max(inp.pages)] if inp.pages else None,
+                            metadata=dict(inp.metadata), expected_type=inp.expected_type)
         self._result = result
         timings: dict[str, int] = {}
         try:
@@ -311,6 +321,10 @@ class CaseWorkflow:
                 await self._run_batch(inp, segments, started, timings)
                 return result
             extraction = await self._extract(classification.document_type, content, timings)
+            for extra in inp.extra_files:  # further files of the submission: the case's attachments
+                await self._attach(ReviewDecision(action=ReviewAction.ATTACH, clerk="", blob_key=extra.blob_key,
+                                                  filename=extra.filename))
+            result.due_at = None  # set when (and if) the case goes to review
         except ActivityError as err:
             rejection = _rejection(err)
             if rejection is None:
@@ -322,6 +336,7 @@ class CaseWorkflow:
             self._event("routed", status=result.status.value, reasons=[result.reason_code])
             await self._save()
             await self._mark_routed(inp)
+            await self._notify(inp)
             await workflow.wait_condition(workflow.all_handlers_finished)
             return result
 
@@ -329,6 +344,10 @@ class CaseWorkflow:
         policy = inp.policies.get(classification.document_type, inp.default_policy)
         self._policy = policy
         decision = route(classification, extraction, policy)
+        if inp.expected_type and classification.document_type != inp.expected_type:
+            # the caller knows what it sent: a different type is for a clerk to settle
+            decision.status = CaseStatus.NEEDS_REVIEW
+            decision.reasons = [*decision.reasons, UNEXPECTED_TYPE]
         result.review_reasons = decision.reasons
         result.timings_ms = {**timings, "total": self._ms_since(started)}
         result.status = decision.status
@@ -340,7 +359,9 @@ class CaseWorkflow:
         await self._mark_routed(inp)
 
         if result.status == CaseStatus.NEEDS_REVIEW:
+            self._notify_later(inp)  # the review does not wait for the receiver
             await self._await_review(inp, content)
+        await self._notify(inp)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return result
 
@@ -425,6 +446,7 @@ class CaseWorkflow:
         self._event("routed", status=r.status.value, reasons=list(r.review_reasons))
         await self._save()
         self._routed = True
+        await self._notify(inp)
         await workflow.wait_condition(workflow.all_handlers_finished)
 
     async def _extract(self, document_type: str, content: ContentRef,
@@ -635,6 +657,61 @@ class CaseWorkflow:
         self._event("document_attached", decision, filename=decision.filename,
                     blob_key=decision.blob_key, document_type=c.document_type,
                     page_count=len(prepared.pages))
+
+    # -- webhooks ----------------------------------------------------------
+
+    def _notify_later(self, inp: CaseInput) -> None:
+        """Report the current status in the background (the case goes on meanwhile)."""
+        if inp.webhook is not None and EVENT_OF_STATUS.get(self._result.status) in inp.webhook.events:
+            self._notifications.append(asyncio.create_task(self._deliver(inp, self._result.status)))
+
+    async def _notify(self, inp: CaseInput) -> None:
+        """Report the case's final status, then wait for every delivery still running."""
+        r = self._result
+        if inp.webhook is not None and r.status in FINAL and EVENT_OF_STATUS[r.status] in inp.webhook.events:
+            await self._deliver(inp, r.status)
+        if self._notifications:
+            await asyncio.gather(*self._notifications)
+
+    async def _deliver(self, inp: CaseInput, status: CaseStatus) -> None:
+        """One webhook message, retried by Temporal from seconds up to an hour for up to a day.
+
+        The message id comes from the workflow's deterministic uuid: the same
+        on every attempt (and on replay), so the receiver can deduplicate.
+        """
+        target = inp.webhook
+        r = self._result
+        event = EVENT_OF_STATUS[status]
+        delivery = WebhookDelivery(webhook_id=f"msg_{workflow.uuid4().hex}", event=event, url=target.url,
+                                   created_at=workflow.now())
+        r.webhooks = [*r.webhooks, delivery]
+        snapshot = r.model_copy(update={"events": [], "webhooks": []})
+        retry = RetryPolicy(initial_interval=timedelta(seconds=target.retry_initial_seconds),
+                            backoff_coefficient=2.0,
+                            maximum_interval=timedelta(seconds=target.retry_max_seconds),
+                            maximum_attempts=0, non_retryable_error_types=WEBHOOK_FINAL_ERRORS)
+        try:
+            out = await workflow.execute_activity(
+                "deliver_webhook",
+                DeliverWebhookInput(case_id=r.case_id, webhook_id=delivery.webhook_id, event=event,
+                                    target=target, result=snapshot, created_at=delivery.created_at),
+                result_type=DeliverWebhookOutput,
+                start_to_close_timeout=timedelta(seconds=target.timeout_seconds + 10),
+                schedule_to_close_timeout=timedelta(seconds=target.retry_for_seconds),
+                retry_policy=retry)
+            delivery.status, delivery.attempts, delivery.status_code = "delivered", out.attempt, out.status_code
+            self._event("webhook_delivered", webhook_id=delivery.webhook_id, event=event,
+                        status_code=out.status_code, attempts=out.attempt)
+        except ActivityError as err:
+            cause = err.cause
+            delivery.status = "failed"
+            delivery.error = getattr(cause, "message", "") or str(err)
+            if isinstance(cause, ApplicationError) and cause.details and isinstance(cause.details[0], int):
+                delivery.status_code = cause.details[0]
+            self._event("webhook_failed", webhook_id=delivery.webhook_id, event=event,
+                        error=delivery.error, status_code=delivery.status_code)
+        delivery.finished_at = workflow.now()
+        await self._save()
 
     async def _save(self) -> None:
         self._result.revision += 1

@@ -6,9 +6,18 @@ payloads are capped at 2 MB and page words live in the blob store.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, Field
 
-from formwerk.models import CaseResult, Classification, Correction, DocumentSegment, Extraction
+from formwerk.models import (
+    CaseResult,
+    Classification,
+    Correction,
+    DocumentSegment,
+    Extraction,
+    WebhookTarget,
+)
 
 
 class RegisterInput(BaseModel):
@@ -89,3 +98,20 @@ class SaveCorrectionsInput(BaseModel):
 
 class SaveResultInput(BaseModel):
     result: CaseResult
+
+
+class DeliverWebhookInput(BaseModel):
+    """One webhook message; the same ``webhook_id`` and body on every attempt."""
+
+    case_id: str
+    webhook_id: str
+    event: str  # case.completed | case.rejected | case.needs_review
+    target: WebhookTarget
+    result: CaseResult  # the case as it stood when the event happened
+    created_at: datetime  # workflow time of the event: the body's timestamp
+
+
+class DeliverWebhookOutput(BaseModel):
+    status_code: int
+    attempt: int = 1
+    duration_ms: int = 0

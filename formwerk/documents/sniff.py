@@ -53,4 +53,6 @@ def sniff(data: bytes) -> FileKind:
         return FileKind.PDF
     if data.strip() == b"":
         raise EmptyFileError("Die Datei enthält nur Leerzeichen und kein Dokument.")
-    raise UnsupportedTypeError(detail=f"unknown magic {data[:8]!r}")
+    # not the first bytes themselves: a text file starts with what the applicant wrote
+    looks = "text" if all(32 <= c < 127 or c in (9, 10, 13) or c >= 0x80 for c in data[:64]) else "binary"
+    raise UnsupportedTypeError(detail=f"unknown signature ({looks}, {len(data)} bytes)")

@@ -1,0 +1,236 @@
+"""Load benchmark of the REST API on the embedded stack (not a test).
+
+    .venv/bin/python -m bench.api_load --out bench-out/api-load [--clients 20]
+
+A real Temporal dev server, a worker with the real engines (OCR, classifier,
+extractor), the web app under uvicorn, SQLite, and a webhook receiver that
+verifies every signature. First a *baseline*: one client posting filled
+digital forms one after the other (nothing else running). Then the *load*:
+``--clients`` concurrent clients, each posting ``--digital`` filled digital
+AcroForms (the real GewA 1 from ../shared/data/forms when present, else the
+generated digital form) and ``--scans`` scanned ones. Measured: the latency
+of ``POST /api/v1/cases`` (p50/p95) and, for the digital forms, the time
+from the POST to the arrival of its webhook (``notify_review``: the case's
+routing is reported whether it completes or waits for a clerk). Goal: p95
+POST→webhook under 2 s. Prints a table, writes ``api_load.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+
+
+def pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    s = sorted(values)
+    k = (len(s) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+class Receiver:
+    """Accepts every correctly signed webhook and notes when it arrived, by case id."""
+
+    def __init__(self) -> None:
+        self.secret = ""
+        self.arrived: dict[str, float] = {}
+        self.bad_signatures = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                from standardwebhooks import Webhook
+
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                now = time.perf_counter()
+                try:
+                    payload = Webhook(outer.secret).verify(body, {k.lower(): v for k, v in self.headers.items()})
+                    outer.arrived.setdefault(payload["data"]["case_id"], now)
+                    status = 204
+                except Exception:
+                    outer.bad_signatures += 1
+                    status = 401
+                self.send_response(status)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def documents(n_digital: int, n_scans: int) -> tuple[list[bytes], list[bytes], str]:
+    from bench.synth import render_document
+    from bench.synth.realforms import fill_real_form
+    from bench.ui_stack import scan_bytes
+
+    digital, source = [], "generated digital form (../shared/data/forms absent)"
+    for i in range(n_digital):
+        real = fill_real_form("gewerbeanmeldung", 500 + i)
+        if real is not None:
+            source = "real GewA 1 AcroForm, filled"
+        digital.append(real.pdf_bytes if real is not None else render_document("gewerbeanmeldung", 500 + i).pdf_bytes)
+    scans = [scan_bytes(seed=700 + (i % 4)) for i in range(min(n_scans, 4))]
+    return digital, [scans[i % len(scans)] for i in range(n_scans)] if scans else [], source
+
+
+async def run(args) -> dict:
+    import httpx
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.testing import WorkflowEnvironment
+
+    from bench.ui_stack import running_stack
+    from formwerk.tokens import TokenStore
+    from formwerk.webhooks import SubscriberStore
+
+    total_digital = args.clients * args.digital + args.baseline
+    digital, scans, source = documents(total_digital, args.clients * args.scans)
+    receiver = Receiver()
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
+        data_converter=pydantic_data_converter, ui=False, dev_server_log_level="error")
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix="api-load-"))
+    posts: dict[str, list[float]] = {"baseline": [], "digital": [], "scan": [], "warmup": []}
+    to_hook: dict[str, list[float]] = {"baseline": [], "digital": []}
+    errors: list[str] = []
+    try:
+        async with running_stack(env.client, tmp) as stack:
+            sub = SubscriberStore(stack.cases.engine).add("bench", receiver.url, ["case.completed", "case.rejected",
+                                                                                  "case.needs_review"])
+            receiver.secret = sub.secret
+            stack.settings.api_rate_limit_per_minute = 1e6
+            stack.settings.api_rate_burst = 10_000
+            _, token = TokenStore(stack.cases.engine).create("bench", ["cases:submit", "cases:read"],
+                                                             subscriber="bench")
+            headers = {"Authorization": f"Bearer {token}"}
+            pending: list[tuple[str, str, float]] = []  # (phase, case_id, t_post_start)
+
+            async def post(c, data: bytes, kind: str, phase: str):
+                t0 = time.perf_counter()
+                r = await c.post("/api/v1/cases", headers=headers, files={"file": (f"{kind}.pdf", data)},
+                                 data={"reference": f"LOAD-{uuid.uuid4().hex[:12]}", "notify_review": "true"})
+                dt = time.perf_counter() - t0
+                if r.status_code != 202:
+                    errors.append(f"{r.status_code} {r.text[:200]}")
+                    return
+                posts[phase if phase == "baseline" else kind].append(dt)
+                if kind == "digital":
+                    pending.append((phase, r.json()["case_id"], t0))
+
+            async with httpx.AsyncClient(base_url=stack.base_url, timeout=300) as c:
+                # warm-up (first classifier call, first connection): not measured
+                await post(c, digital[0], "warmup", "warmup")
+                for data in digital[-args.baseline:] if args.baseline else []:
+                    await post(c, data, "digital", "baseline")
+                    await _await_hooks(receiver, pending, 120)
+                base_pending = list(pending)
+                pending.clear()
+
+                async def client(i: int):
+                    async with httpx.AsyncClient(base_url=stack.base_url, timeout=300) as ci:
+                        jobs = ([("digital", digital[i * args.digital + j]) for j in range(args.digital)]
+                                + [("scan", scans[i * args.scans + j]) for j in range(args.scans)])
+                        jobs.sort(key=lambda kj: (hash((i, kj[0])) % 2))  # mix the order per client
+                        for kind, data in jobs:
+                            await post(ci, data, kind, "load")
+
+                t_load = time.perf_counter()
+                await asyncio.gather(*(client(i) for i in range(args.clients)))
+                post_phase_s = time.perf_counter() - t_load
+                await _await_hooks(receiver, pending, args.timeout)
+                load_s = time.perf_counter() - t_load
+            for phase, items in (("baseline", base_pending), ("digital", pending)):
+                for _, case_id, t0 in items:
+                    if case_id in receiver.arrived:
+                        to_hook[phase].append(receiver.arrived[case_id] - t0)
+                    else:
+                        errors.append(f"no webhook for {case_id}")
+            statuses = stack.cases.count_by_status()
+    finally:
+        await env.shutdown()
+
+    def summary(values):
+        return {"n": len(values), "p50_s": pct(values, 0.5), "p95_s": pct(values, 0.95),
+                "max_s": max(values) if values else None,
+                "mean_s": statistics.fmean(values) if values else None}
+
+    return {
+        "clients": args.clients, "digital_per_client": args.digital, "scans_per_client": args.scans,
+        "digital_source": source, "cores": os.cpu_count(),
+        "baseline": {"post": summary(posts["baseline"]), "post_to_webhook": summary(to_hook["baseline"])},
+        "load": {"post_digital": summary(posts["digital"]), "post_scan": summary(posts["scan"]),
+                 "post_all": summary(posts["digital"] + posts["scan"]),
+                 "post_to_webhook_digital": summary(to_hook["digital"]),
+                 "post_phase_s": post_phase_s, "until_last_webhook_s": load_s},
+        "goal": {"post_to_webhook_digital_p95_s": 2.0,
+                 "met": (pct(to_hook["digital"], 0.95) or 1e9) < 2.0},
+        "case_statuses": statuses, "bad_signatures": receiver.bad_signatures, "errors": errors[:20],
+        "n_errors": len(errors),
+    }
+
+
+async def _await_hooks(receiver: Receiver, pending, timeout: float) -> None:
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline and not all(cid in receiver.arrived for _, cid, _ in pending):
+        await asyncio.sleep(0.05)
+
+
+def table(r: dict) -> str:
+    def ms(v):
+        return "-" if v is None else f"{v * 1000:.0f}"
+
+    rows = [("measure", "n", "p50 ms", "p95 ms", "max ms")]
+    for label, s in (("baseline POST (1 client)", r["baseline"]["post"]),
+                     ("baseline POST→webhook", r["baseline"]["post_to_webhook"]),
+                     (f"load POST digital ({r['clients']} clients)", r["load"]["post_digital"]),
+                     ("load POST scan", r["load"]["post_scan"]),
+                     ("load POST all", r["load"]["post_all"]),
+                     ("load POST→webhook digital", r["load"]["post_to_webhook_digital"])):
+        rows.append((label, str(s["n"]), ms(s["p50_s"]), ms(s["p95_s"]), ms(s["max_s"])))
+    w = [max(len(x[i]) for x in rows) for i in range(5)]
+    lines = ["  ".join(c.ljust(w[i]) if i == 0 else c.rjust(w[i]) for i, c in enumerate(row)) for row in rows]
+    goal = r["goal"]
+    lines.append(f"goal p95 POST→webhook (digital) < 2 s: {'met' if goal['met'] else 'NOT met'}; "
+                 f"digital forms: {r['digital_source']}; errors: {r['n_errors']}; "
+                 f"last webhook after {r['load']['until_last_webhook_s']:.1f} s")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.api_load", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, default=Path("bench-out/api-load"))
+    ap.add_argument("--clients", type=int, default=20)
+    ap.add_argument("--digital", type=int, default=2, help="digital forms per client")
+    ap.add_argument("--scans", type=int, default=1, help="scans per client")
+    ap.add_argument("--baseline", type=int, default=5, help="digital forms posted alone first")
+    ap.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the last webhook")
+    args = ap.parse_args(argv)
+    result = asyncio.run(run(args))
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "api_load.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    print(table(result))
+    print(f"written: {args.out / 'api_load.json'}")
+    return 0 if result["n_errors"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
