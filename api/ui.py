@@ -18,15 +18,14 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Request, UploadFile
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from api.app import render
 from api.audit import record
-from api.fieldview import FieldView, check, corrections_from_form, field_label, field_views
+from api.fieldview import check, corrections_from_form, field_label, field_views
 from api.i18n import LANGUAGES, REJECT_REASONS, Translator
 from api.security import (
-    CSRF_FIELD,
     SUPERVISOR_ROLES,
     check_csrf,
     current_user,
@@ -458,7 +457,6 @@ async def reject(request: Request, case_id: str):
     code = str(form.get("reason_code") or "other")
     code = code if code in REJECT_REASONS else "other"
     comment = str(form.get("comment") or "").strip()
-    user = reviewer(request)
     if not comment:
         comment = Translator("de")(f"reject.{code}")  # the delivered reason is German
     if await _action(request, case_id, ReviewAction.REJECT, reason_code=code, comment=comment) is None:

@@ -24,13 +24,13 @@ import random
 import re
 import statistics
 import time
-import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import insert, text
 
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+from bench.pgschema import private_schema
+
 TYPES = ["gewerbeanmeldung", "kindergeld_kg1", "meldebehoerde_anmeldung", "wohngeld_mietzuschuss", "invoice"]
 FIELDS = ["family_name", "given_names", "birth_date", "address", "iban", "activity", "start_date"]
 
@@ -145,15 +145,8 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         results.append(measure(f"sqlite:///{tmp}/load.sqlite", args.cases, Path(tmp) / "sqlite", args.repeat))
         if not args.no_postgres:
-            schema = f"load_{uuid.uuid4().hex[:8]}"
-            with create_engine(PG_URL).begin() as conn:
-                conn.execute(text(f"create schema {schema}"))
-            try:
-                results.append(measure(PG_URL + f"?options=-csearch_path%3D{schema}", args.cases,
-                                       Path(tmp) / "pg", args.repeat))
-            finally:
-                with create_engine(PG_URL).begin() as conn:
-                    conn.execute(text(f"drop schema {schema} cascade"))
+            with private_schema("load") as url:
+                results.append(measure(url, args.cases, Path(tmp) / "pg", args.repeat))
     (args.out / "dashboard_load.json").write_text(json.dumps(results, indent=2))
     print(f"dashboard load with {args.cases:,} cases (median of {args.repeat} after one warm-up, in-process HTTP)")
     print(f"{'store':<11}{'insert s':>9}{'dash 7d ms':>12}{'dash 90d ms':>13}{'json 90d ms':>13}"

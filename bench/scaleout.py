@@ -29,11 +29,10 @@ import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from bench.pgschema import private_schema
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[1]
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 async def _pollers(client, queue: str, kind: str) -> int:
@@ -113,29 +112,24 @@ async def main_async(args) -> dict:
         corpus.mkdir()
         files, page_images = make_corpus(corpus, args.docs, seed=args.seed)
         baseline = {w: bare_tesseract(page_images, w) for w in (1, 2)}
-        schema = f"scale_{uuid.uuid4().hex[:8]}"
-        with create_engine(PG_URL).begin() as conn:
-            conn.execute(text(f"create schema {schema}"))
-        db_url = PG_URL + f"?options=-csearch_path%3D{schema}"
         from formwerk.codec import data_converter
         from formwerk.settings import Settings
 
         # the worker processes encrypt payloads with the data dir's keyring: so must this client
         env = await WorkflowEnvironment.start_local(dev_server_existing_path=str(BIN / "temporal"),
                                                     data_converter=data_converter(Settings(data_dir=tmp / "data")),
-                                                    ui=False,
-                                                    dev_server_log_level="error")
+                                                    ui=False, dev_server_log_level="error")
         try:
-            address = env.client.service_client.config.target_host
-            runs = []
-            for n in args.workers:
-                run = await run_config(env.client, address, db_url, tmp / "data", files, n, len(page_images))
-                runs.append(run)
-                print(f"  {n} OCR process(es): {run['pages_per_minute']} pages/min ({run['wall_s']} s)", flush=True)
+            with private_schema("scale") as db_url:
+                address = env.client.service_client.config.target_host
+                runs = []
+                for n in args.workers:
+                    run = await run_config(env.client, address, db_url, tmp / "data", files, n, len(page_images))
+                    runs.append(run)
+                    print(f"  {n} OCR process(es): {run['pages_per_minute']} pages/min ({run['wall_s']} s)",
+                          flush=True)
         finally:
             await env.shutdown()
-            with create_engine(PG_URL).begin() as conn:
-                conn.execute(text(f"drop schema {schema} cascade"))
     first = runs[0]["pages_per_minute"]
     for r in runs:
         r["speedup"] = round(r["pages_per_minute"] / first, 2)

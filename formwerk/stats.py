@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from formwerk.casefacts import REJECTED, REVIEW, STRAIGHT_THROUGH
+from formwerk.casefacts import REVIEW, STRAIGHT_THROUGH
 from formwerk.db import cases, corrections
 from formwerk.models import RECLASSIFICATION, CaseStatus
 

@@ -57,6 +57,20 @@ async def time_skipping_env():
         await env.shutdown()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path):
+    """A database URL for a store test: a SQLite file, and a private schema on the real PostgreSQL."""
+    from bench.pgschema import pg_available, private_schema
+
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.sqlite'}"
+        return
+    if not pg_available():
+        pytest.skip("PostgreSQL not reachable at 127.0.0.1:5432")
+    with private_schema() as url:
+        yield url
+
+
 @pytest.fixture
 def queues() -> tuple[str, str]:
     tag = uuid.uuid4().hex[:8]

@@ -14,10 +14,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from bench.pgschema import private_schema
 from bench.ui_stack import PASSWORD, engines_activities, running_stack
 from formwerk.models import ReviewAction, ReviewDecision
 from formwerk.review import send_decision
@@ -28,7 +28,6 @@ from workflows.case_workflow import CaseWorkflow
 
 pytestmark = [pytest.mark.integration]
 
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 @pytest.fixture(scope="session")
@@ -92,18 +91,6 @@ class Receiver:
 
     def close(self):
         self.server.shutdown()
-
-
-def _pg_schema_url() -> tuple[str, str]:
-    schema = f"api_{uuid.uuid4().hex[:10]}"
-    with create_engine(PG_URL).begin() as conn:
-        conn.execute(text(f"create schema {schema}"))
-    return PG_URL + f"?options=-csearch_path%3D{schema}", schema
-
-
-def _drop(schema: str) -> None:
-    with create_engine(PG_URL).begin() as conn:
-        conn.execute(text(f"drop schema {schema} cascade"))
 
 
 def _auth(token: str, **more) -> dict:
@@ -233,13 +220,10 @@ async def test_the_api_lifecycle_on_sqlite(temporal_env, engines, tmp_path, digi
 
 
 async def test_the_api_lifecycle_on_postgresql(temporal_env, engines, tmp_path, digital):
-    url, schema = _pg_schema_url()
-    try:
+    with private_schema("api") as url:
         async with running_stack(temporal_env.client, tmp_path, database_url=url, engines=engines) as stack:
             assert stack.cases.engine.dialect.name == "postgresql"
             await _lifecycle(stack, digital)
-    finally:
-        _drop(schema)
 
 
 async def _wait_for(predicate, timeout: float = 60.0):

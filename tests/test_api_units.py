@@ -6,9 +6,8 @@ handler would ask Temporal, a stand-in answers "not found".
 
 from __future__ import annotations
 
-import json
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx

@@ -8,44 +8,21 @@ import os
 import re
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
 
 from formwerk.audit import GENESIS, AuditLog, audit_log
 from formwerk.audit_commands import audit
 from formwerk.settings import Settings
 
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 FORMWERK = str(Path(sys.executable).parent / "formwerk")
 
 
-def _pg_available() -> bool:
-    try:
-        with create_engine(PG_URL).connect() as conn:
-            conn.execute(text("select 1"))
-        return True
-    except Exception:
-        return False
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def log(request, tmp_path):
-    if request.param == "sqlite":
-        yield AuditLog.from_url(f"sqlite:///{tmp_path / 'audit.sqlite'}")
-        return
-    if not _pg_available():
-        pytest.skip("PostgreSQL not reachable at 127.0.0.1:5432")
-    schema = f"t_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f"create schema {schema}"))
-    yield AuditLog.from_url(PG_URL + f"?options=-csearch_path%3D{schema}")
-    with admin.begin() as conn:
-        conn.execute(text(f"drop schema {schema} cascade"))
+@pytest.fixture
+def log(store_url):
+    return AuditLog.from_url(store_url)
 
 
 def _fill(log: AuditLog, n: int = 5) -> None:

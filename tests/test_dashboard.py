@@ -7,18 +7,16 @@ is checked against a count made by hand from the cases below.
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from formwerk import casefacts, stats
 from formwerk.db import CaseStore
 from formwerk.models import CaseEvent, CaseResult, CaseStatus, Correction, ExtractedField, PendingApproval
 
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 NOW = datetime(2026, 3, 10, 12, 30, tzinfo=timezone.utc)
 
 
@@ -86,19 +84,9 @@ def _fill(store: CaseStore) -> None:
                                                  corrected_value="kindergeld_kg1", clerk="anna", at=at)])
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        yield CaseStore.from_url(f"sqlite:///{tmp_path / 'c.sqlite'}")
-        return
-    schema = f"dash_{uuid.uuid4().hex[:10]}"
-    with create_engine(PG_URL).begin() as conn:
-        conn.execute(text(f"create schema {schema}"))
-    try:
-        yield CaseStore.from_url(PG_URL + f"?options=-csearch_path%3D{schema}")
-    finally:
-        with create_engine(PG_URL).begin() as conn:
-            conn.execute(text(f"drop schema {schema} cascade"))
+@pytest.fixture
+def store(store_url):
+    return CaseStore.from_url(store_url)
 
 
 def test_case_facts_follow_the_history():

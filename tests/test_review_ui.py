@@ -11,22 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import re
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import create_engine, text
 
 from formwerk.commands import wait_routed
 from formwerk.models import CaseStatus
+from bench.pgschema import private_schema
 from bench.ui_stack import ONE_FLAGGED, PASSWORD, browser, engines_activities, login, running_stack, scan_bytes
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 @pytest.fixture(scope="session")
@@ -45,13 +43,6 @@ def engines(tmp_path_factory):
 async def chromium():
     async with browser() as b:
         yield b
-
-
-def _pg_schema_url() -> tuple[str, str]:
-    schema = f"ui_{uuid.uuid4().hex[:10]}"
-    with create_engine(PG_URL).begin() as conn:
-        conn.execute(text(f"create schema {schema}"))
-    return PG_URL + f"?options=-csearch_path%3D{schema}", schema
 
 
 @pytest_asyncio.fixture
@@ -150,15 +141,11 @@ async def test_clerk_corrects_a_flagged_field_by_keyboard_and_the_case_completes
 
 
 async def test_the_same_walk_through_on_postgresql(temporal_env, engines, tmp_path, chromium, scan):
-    url, schema = _pg_schema_url()
-    try:
+    with private_schema("ui") as url:
         async with running_stack(temporal_env.client, tmp_path, database_url=url, engines=engines) as s:
             assert s.cases.engine.dialect.name == "postgresql"
             s.add_user("anna", "clerk", display_name="Anna Berg")
             await _walk_through(s, chromium, scan, shots=None)
-    finally:
-        with create_engine(PG_URL).begin() as conn:
-            conn.execute(text(f"drop schema {schema} cascade"))
 
 
 async def test_a_second_clerk_sees_a_claimed_case_read_only_and_cannot_submit(stack, chromium, scan):
@@ -348,6 +335,13 @@ async def test_the_case_screen_is_labelled_german_and_works_at_200_percent(stack
     await _routed(sub)
     anna = await login(chromium, stack, "anna", viewport=(720, 450))  # 1440×900 at 200 %
     await _open_case(anna, stack, sub.case_id)
+    SCREENSHOTS.mkdir(exist_ok=True)
+    await anna.wait_for_function("document.querySelector('.fw-page img').complete")
+    # the focused field is not hidden under the scan
+    assert await anna.evaluate("""() => { const r = document.activeElement.getBoundingClientRect();
+        const v = document.querySelector('.fw-viewer').getBoundingClientRect();
+        return r.top >= v.bottom - 1 || r.bottom <= v.top + 1; }""")
+    await anna.screenshot(path=str(SCREENSHOTS / "review-case-200pct.png"))
     await anna.locator("details#other-fields summary").click()
     unlabelled = await anna.evaluate("""() => Array.from(document.querySelectorAll('input, select, textarea'))
         .filter(el => el.type !== 'hidden')

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from formwerk.db import CaseStore
 from formwerk.errors import StorageError
 from formwerk.models import CaseResult, CaseStatus, Correction, ExtractedField
 from formwerk.storage import BlobStore, sha256_hex
 
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def test_blob_store_is_content_addressed_and_idempotent(tmp_path):
@@ -28,30 +26,9 @@ def test_blob_store_is_content_addressed_and_idempotent(tmp_path):
         store.get("../../etc/passwd")
 
 
-def _pg_available() -> bool:
-    try:
-        with create_engine(PG_URL).connect() as conn:
-            conn.execute(text("select 1"))
-        return True
-    except Exception:
-        return False
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def case_store(request, tmp_path):
-    if request.param == "sqlite":
-        yield CaseStore.from_url(f"sqlite:///{tmp_path / 'cases.sqlite'}")
-        return
-    if not _pg_available():
-        pytest.skip("PostgreSQL not reachable at 127.0.0.1:5432")
-    schema = f"t_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f"create schema {schema}"))
-    url = PG_URL + f"?options=-csearch_path%3D{schema}"
-    yield CaseStore.from_url(url)
-    with admin.begin() as conn:
-        conn.execute(text(f"drop schema {schema} cascade"))
+@pytest.fixture
+def case_store(store_url):
+    return CaseStore.from_url(store_url)
 
 
 def test_case_store_upserts_and_keeps_corrections_apart(case_store):

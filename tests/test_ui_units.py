@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
 
 from api.fieldview import check, corrections_from_form, display, field_views
 from api.i18n import MESSAGES, Translator, placeholders

@@ -12,12 +12,11 @@ from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from formwerk.user_commands import no_users_hint
 from formwerk.users import LoginResult, Role, UnknownUser, User, UserExists, UserStore, failure_delay
 
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 REPO = Path(__file__).resolve().parents[1]
 PASSWORD = "korrekt-Pferd-42"
 
@@ -47,31 +46,9 @@ class Clock:
         self.now += timedelta(**kwargs)
 
 
-def _pg_available() -> bool:
-    try:
-        with create_engine(PG_URL).connect() as conn:
-            conn.execute(text("select 1"))
-        return True
-    except Exception:
-        return False
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'users.sqlite'}"
-        return
-    if not _pg_available():
-        pytest.skip("PostgreSQL not reachable at 127.0.0.1:5432")
-    # a private schema per test: reruns and parallel runs never meet, no other table is touched
-    schema = f"t_users_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f"create schema {schema}"))
-    yield PG_URL + f"?options=-csearch_path%3D{schema}"
-    with admin.begin() as conn:
-        conn.execute(text(f"drop schema {schema} cascade"))
-    admin.dispose()
+@pytest.fixture
+def db_url(store_url):
+    return store_url
 
 
 @pytest.fixture
