@@ -22,6 +22,7 @@ from api.i18n import DEFAULT_LANGUAGE, Translator
 from api.security import CsrfFailed, Forbidden, LoginRequired, csrf_token
 from forms.catalogue import Catalogue, load_catalogue
 from formwerk.db import CaseStore
+from formwerk.pagerender import RenderedPages
 from formwerk.settings import Settings
 from formwerk.storage import BlobStore
 from formwerk.users import UserStore
@@ -40,6 +41,7 @@ class AppState:
     client: object | None = None  # temporalio Client
     # page images as the browser shows them (scaled JPEG), by original image key
     display_images: dict = field(default_factory=dict)
+    rendered_pages: RenderedPages = field(default_factory=RenderedPages)  # text-layer pages, on demand
     _connecting: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def temporal(self):

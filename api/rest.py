@@ -39,6 +39,7 @@ from api.rest_views import (
     links,
 )
 from formwerk.models import CaseResult, CaseStatus, PageContent, ReviewAction, ReviewDecision, WebhookTarget
+from formwerk.pagerender import stored_or_rendered_png
 from formwerk.tokens import ApiToken
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
@@ -383,9 +384,10 @@ async def page_image(request: Request, case_id: CaseId, page: Annotated[int, Pat
     if page > len(case.content_keys):
         raise Problem("page_not_found", page=page)
     content = PageContent.model_validate_json(await asyncio.to_thread(st.blobs.get, case.content_keys[page - 1]))
-    if not content.image_key:
+    data = await asyncio.to_thread(stored_or_rendered_png, st.blobs, st.rendered_pages, content.image_key,
+                                   content.source_key, content.page, content.dpi)
+    if data is None:
         raise Problem("page_not_found", page=page)
-    data = await asyncio.to_thread(st.blobs.get, content.image_key)
     return Response(data, media_type="image/png", headers={"Cache-Control": "private, max-age=86400, immutable"})
 
 

@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
 from urllib.parse import quote, urlencode
@@ -36,6 +37,7 @@ from api.security import (
 )
 from formwerk.db import QueueFilter
 from formwerk.models import CaseResult, CaseStatus, PageContent, ReviewAction, ReviewDecision
+from formwerk.pagerender import stored_or_rendered_png
 from formwerk.review import ReviewRefused, send_decision
 
 router = APIRouter()
@@ -237,10 +239,28 @@ async def open_case(request: Request, case_id: str):
     return _see_other(f"/cases/{quote(case_id)}")
 
 
+@dataclass(frozen=True)
+class _PageMeta:
+    image_key: str | None  # the stored (upright) image of a scanned page
+    source_key: str | None  # the original, for pages rendered on demand
+    number: int
+    dpi: int
+    width: int
+    height: int
+
+    @property
+    def viewable(self) -> bool:
+        return bool(self.image_key or self.source_key)
+
+    @property
+    def cache_key(self) -> str:
+        return self.image_key or f"{self.source_key}#{self.number}@{self.dpi}"
+
+
 @lru_cache(maxsize=512)
-def _page_meta(blobs, key: str) -> tuple[str | None, int, int]:
+def _page_meta(blobs, key: str) -> _PageMeta:
     page = PageContent.model_validate_json(blobs.get(key))
-    return page.image_key, page.width, page.height
+    return _PageMeta(page.image_key, page.source_key, page.page, page.dpi, page.width, page.height)
 
 
 def _pages(request: Request, case: CaseResult) -> list[dict]:
@@ -248,8 +268,8 @@ def _pages(request: Request, case: CaseResult) -> list[dict]:
     out = []
     first = case.page_range[0] if case.page_range else 1
     for i, key in enumerate(case.content_keys):
-        image_key, width, height = _page_meta(st.blobs, key)
-        out.append({"index": i + 1, "number": first + i, "width": width, "height": height,
+        meta = _page_meta(st.blobs, key)
+        out.append({"index": i + 1, "number": first + i, "width": meta.width, "height": meta.height,
                     "url": f"/cases/{quote(case.case_id)}/pages/{i + 1}"})
     return out
 
@@ -298,12 +318,16 @@ async def case_screen(request: Request, case_id: str):
 DISPLAY_WIDTH = 2000  # px: sharp at the viewer's 3x zoom, a tenth of the 300 dpi PNG's bytes
 
 
-def _display_image(blobs, image_key: str, width: int) -> tuple[bytes, str]:
+def _page_png(st, meta: _PageMeta) -> bytes:
+    return stored_or_rendered_png(st.blobs, st.rendered_pages, meta.image_key, meta.source_key,
+                                  meta.number, meta.dpi)
+
+
+def _display_image(original: bytes, width: int) -> tuple[bytes, str]:
     """The page scaled to ``width`` as JPEG (what the browser shows); boxes are in
     percent of the page, so they fit any size. Returns (bytes, media type)."""
     from PIL import Image
 
-    original = blobs.get(image_key)
     img = Image.open(io.BytesIO(original))
     if img.width <= width:
         return original, "image/png"
@@ -321,19 +345,20 @@ async def page_image(request: Request, case_id: str, index: int, full: int = 0):
     case = _load_case(request, case_id)
     if not 1 <= index <= len(case.content_keys):
         return Response(status_code=404)
-    image_key, _, _ = _page_meta(st.blobs, case.content_keys[index - 1])
-    if not image_key:
+    meta = _page_meta(st.blobs, case.content_keys[index - 1])
+    if not meta.viewable:
         return Response(status_code=404)
     await record(request, user.username, "case.page_image", case_id, page=index, full=bool(full))
     if full:
-        data, media = await asyncio.to_thread(st.blobs.get, image_key), "image/png"
+        data, media = await asyncio.to_thread(_page_png, st, meta), "image/png"
     else:
         cache = st.display_images
-        if image_key not in cache:
-            cache[image_key] = await asyncio.to_thread(_display_image, st.blobs, image_key, DISPLAY_WIDTH)
+        if meta.cache_key not in cache:
+            png = await asyncio.to_thread(_page_png, st, meta)
+            cache[meta.cache_key] = await asyncio.to_thread(_display_image, png, DISPLAY_WIDTH)
             while len(cache) > 64:  # a few clerks' current cases; older ones are re-made on demand
                 cache.pop(next(iter(cache)))
-        data, media = cache[image_key]
+        data, media = cache[meta.cache_key]
     # content-addressed: the same key always has the same bytes
     return Response(data, media_type=media, headers={"Cache-Control": "private, max-age=86400, immutable"})
 

@@ -191,8 +191,8 @@ def read_pages(acts, data: bytes):
     keys = []
     for p in prepared.pages:
         if p.needs_ocr:
-            out = ActivityEnvironment().run(acts.ocr_page, OcrPageInput(page=p.page, image_key=p.image_key,
-                                                                        dpi=p.dpi))
+            job = OcrPageInput(page=p.page, image_key=p.image_key, source_key=p.source_key, dpi=p.dpi)
+            out = ActivityEnvironment().run(acts.ocr_page, job)
             keys.append(out.content_key)
         else:
             keys.append(p.content_key)

@@ -70,6 +70,9 @@ class PageContent(BaseModel):
     source: Literal["text_layer", "ocr", "empty"] = "ocr"
     words: list[Word] = Field(default_factory=list)
     image_key: str | None = None  # storage key of the PNG rendering of the page
+    # the original file: a page without a stored image (a text-layer page) is
+    # rendered from it when someone needs to see it (formwerk.pagerender)
+    source_key: str | None = None
     rotation_applied: int = 0  # degrees the scan was turned to be upright
     skew_corrected: float = 0.0  # degrees of deskew applied
     ocr_ms: int = 0

@@ -15,7 +15,8 @@ from formwerk.ocr import TesseractEngine
 from formwerk.storage import BlobStore
 from tests import badfiles
 from tests.fakes import FakeClassifier, FakeExtractor
-from workflows.activities import CaseActivities, _png
+from formwerk.pagerender import png_bytes as _png
+from workflows.activities import CaseActivities
 from workflows.messages import OcrPageInput, PrepareInput
 
 
@@ -67,3 +68,37 @@ def test_upside_down_scan_is_turned_and_read(acts):
     found = [k for k in ("family_name", "given_names", "email", "activity")
              if str(doc.truth[k]).replace(" ", "") in text]
     assert len(found) >= 2, found
+
+
+def test_a_digital_pdf_is_not_rendered_until_someone_looks(acts):
+    doc = render_document("gewerbeanmeldung", seed=6)
+    blob_key = acts.blobs.put(doc.pdf_bytes)
+    out = ActivityEnvironment().run(acts.prepare_document, PrepareInput(blob_key=blob_key))
+    pages = [PageContent.model_validate_json(acts.blobs.get(p.content_key)) for p in out.pages]
+    assert all(p.image_key is None for p in out.pages) and all(p.image_key is None for p in pages)
+    assert all(p.source_key == blob_key for p in pages)
+    # whoever needs the pixels renders them from the original, at the page's size
+    from formwerk.pagerender import RenderedPages, stored_or_rendered_png
+    from PIL import Image
+
+    png = stored_or_rendered_png(acts.blobs, RenderedPages(), None, pages[0].source_key, 1, pages[0].dpi)
+    image = Image.open(io.BytesIO(png))
+    # pdfium rounds the bitmap up to whole pixels (595.28 pt at 300 dpi: 2481 px, not 2480)
+    assert abs(image.width - pages[0].width) <= 1 and abs(image.height - pages[0].height) <= 1
+    assert image.getextrema()[0] < 100  # ink: the form was drawn, not a blank page
+
+
+@pytest.mark.integration
+def test_a_scanned_pdf_page_is_rendered_by_its_ocr_activity(acts):
+    from bench.synth import scan_document
+
+    doc = render_document("gewerbeanmeldung", seed=7)
+    blob_key = acts.blobs.put(scan_document(doc, "office_300", seed=7))
+    prepared = ActivityEnvironment().run(acts.prepare_document, PrepareInput(blob_key=blob_key))
+    first = prepared.pages[0]
+    assert first.needs_ocr and first.image_key is None and first.source_key == blob_key
+    out = ActivityEnvironment().run(acts.ocr_page, OcrPageInput(page=first.page, source_key=first.source_key,
+                                                                dpi=first.dpi))
+    content = PageContent.model_validate_json(acts.blobs.get(out.content_key))
+    assert content.image_key  # the upright page is stored once, for the extractor and the clerk
+    assert content.source == "ocr" and "Gewerbe" in content.text

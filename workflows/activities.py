@@ -26,7 +26,7 @@ from classifiers.splitting import batch_documents
 from formwerk import metrics
 from formwerk.db import CaseStore
 from formwerk.documents.images import load_image_pages
-from formwerk.documents.pdf import read_pdf, render_pdf_page
+from formwerk.documents.pdf import read_pdf
 from formwerk.documents.sniff import FileKind, sniff
 from formwerk.documents.upright import deskew, rotate_upright
 from formwerk.errors import FormwerkError, UnsupportedTypeError
@@ -39,7 +39,9 @@ from formwerk.models import (
     PageContent,
 )
 from formwerk.ocr import OcrEngine
+from formwerk.pagerender import png_bytes, render_page
 from formwerk.storage import BlobStore, sha256_hex
+from workflows.heartbeat import keep_alive
 from workflows.messages import (
     ClassifyInput,
     ClassifyOutput,
@@ -112,15 +114,6 @@ def _ms(start: float) -> int:
     return int((time.perf_counter() - start) * 1000)
 
 
-def _png(image: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    # grey pages compress 3x better and OCR reads them the same
-    img = image.convert("L") if image.mode != "L" else image
-    # level 1: scans are noisy and barely compress; speed matters more
-    img.save(buf, format="PNG", optimize=False, compress_level=1)
-    return buf.getvalue()
-
-
 def _quality(words) -> float:
     """Confident characters read: high for an upright page, low for a turned one."""
     return sum(len(w.text) * w.confidence for w in words if w.confidence >= 0.6)
@@ -183,8 +176,15 @@ class CaseActivities:
 
     @activity.defn(name="prepare_document")
     @boundary
+    @keep_alive()
     def prepare_document(self, inp: PrepareInput) -> PrepareOutput:
-        """Sniff, split into pages, read text layer/AcroForm, render every page."""
+        """Sniff, split into pages, read text layer and AcroForm; no PDF page is rendered.
+
+        A page with a text layer is read from the PDF and needs no pixels; a
+        scanned PDF page is rendered by the OCR activity that reads it, on an
+        OCR slot, so rendering runs in parallel and no image travels through
+        the blob store twice. Pages of image files are decoded here once.
+        """
         start = time.perf_counter()
         data = self.blobs.get(inp.blob_key)
         opts = self.options
@@ -197,44 +197,55 @@ class CaseActivities:
         kind = sniff(data)
         done: list[PageJob] = []
         details = activity.info().heartbeat_details
-        if details:  # resume after a retry: pages already rendered are in the store
+        if details:  # resume after a retry: pages already decoded are in the store
             done = [PageJob.model_validate(d) for d in details[0]]
         acroform_key = None
         if kind == FileKind.PDF:
             info = read_pdf(data, opts.dpi, opts.max_pages)
             if info.has_filled_form:
                 acroform_key = self._put_json([v.model_dump() for v in info.acroform])
-            wanted = [p for p in info.pages if inp.pages is None or p.index + 1 in inp.pages]
-            for page in wanted[len(done):]:
-                image = render_pdf_page(data, page.index, opts.dpi, draw_forms=True)
-                image_key = self.blobs.put(_png(image))
-                job = PageJob(page=page.index + 1, image_key=image_key, dpi=opts.dpi,
-                              needs_ocr=not page.has_text_layer)
+            done = []
+            for page in info.pages:
+                number = page.index + 1
+                if inp.pages is not None and number not in inp.pages:
+                    continue
+                job = PageJob(page=number, dpi=opts.dpi, needs_ocr=not page.has_text_layer,
+                              source_key=inp.blob_key)
                 if page.has_text_layer:
                     content = PageContent(
-                        page=page.index + 1, width=image.width, height=image.height,
-                        dpi=opts.dpi, source="text_layer", words=page.words, image_key=image_key,
+                        page=number, width=page.width_px, height=page.height_px, dpi=opts.dpi,
+                        source="text_layer", words=page.words, source_key=inp.blob_key,
                     )
                     job.content_key = self.blobs.put(content.model_dump_json().encode("utf-8"))
                 done.append(job)
-                activity.heartbeat([j.model_dump() for j in done])
         else:
             pages = load_image_pages(data, kind, opts.max_image_pixels, opts.max_pages)
             numbered = [(i, pg) for i, pg in enumerate(pages, start=1)
                         if inp.pages is None or i in inp.pages]
             for i, (image, dpi) in numbered[len(done):]:
-                done.append(PageJob(page=i, image_key=self.blobs.put(_png(image)), dpi=dpi))
+                done.append(PageJob(page=i, image_key=self.blobs.put(png_bytes(image)), dpi=dpi))
                 activity.heartbeat([j.model_dump() for j in done])
         return PrepareOutput(kind=kind.value, pages=done, acroform_key=acroform_key,
                              duration_ms=_ms(start))
 
+    def _page_pixels(self, inp: OcrPageInput) -> Image.Image:
+        if inp.image_key:  # an image file's page, or a history from before pages were rendered here
+            image = Image.open(io.BytesIO(self.blobs.get(inp.image_key)))
+            image.load()
+            return image
+        if not inp.source_key:
+            raise FormwerkError(detail=f"page {inp.page}: neither an image nor an original to render")
+        return render_page(self.blobs.get(inp.source_key), inp.page, inp.dpi,
+                           self.options.max_image_pixels)
+
     @activity.defn(name="ocr_page")
     @boundary
+    @keep_alive()
     def ocr_page(self, inp: OcrPageInput) -> OcrPageOutput:
-        """Deskew and OCR one page (one Tesseract thread); turn it if it reads badly."""
+        """Render or decode, deskew and OCR one page (one Tesseract thread); turn it if it reads badly."""
         start = time.perf_counter()
-        image = Image.open(io.BytesIO(self.blobs.get(inp.image_key)))
-        image.load()
+        image = self._page_pixels(inp)
+        rendered_ms = _ms(start)
         image, skew = deskew(image)
         activity.heartbeat("ocr")
         words = self.ocr.recognise(image, inp.page)
@@ -255,14 +266,18 @@ class CaseActivities:
                     image, words, skew, rotation = turned, turned_words, skew2, candidate
                 if not _reads_badly(words):
                     break
-        upright_key = self.blobs.put(_png(image)) if (rotation or skew) else inp.image_key
+        # the extractor and the clerk see the page as it was read: upright
+        changed = rotation or skew or not inp.image_key
+        upright_key = self.blobs.put(png_bytes(image)) if changed else inp.image_key
         content = PageContent(
             page=inp.page, width=image.width, height=image.height, dpi=inp.dpi,
             source="ocr" if words else "empty", words=words, image_key=upright_key,
-            rotation_applied=rotation, skew_corrected=skew, ocr_ms=_ms(start),
+            source_key=inp.source_key, rotation_applied=rotation, skew_corrected=skew,
+            ocr_ms=_ms(start),
         )
         key = self.blobs.put(content.model_dump_json().encode("utf-8"))
         metrics.OCR_PAGE_SECONDS.observe(time.perf_counter() - start)
+        activity.logger.debug("page %d: pixels %d ms, all %d ms", inp.page, rendered_ms, _ms(start))
         return OcrPageOutput(page=inp.page, content_key=key, duration_ms=_ms(start))
 
     @activity.defn(name="classify_document")
@@ -291,13 +306,23 @@ class CaseActivities:
         if inp.document_type not in self.known_types:
             return ExtractOutput(extraction=None, duration_ms=_ms(start))
         content = self._load_content(inp.content)
-        keys = {p.page: p.image_key for p in content.pages}
+        by_number = {p.page: p for p in content.pages}
         cache: dict[int, Image.Image | None] = {}
 
         def page_image(page: int) -> Image.Image | None:
+            # rendered only when a reader asks (ticks on a flattened form):
+            # a filled AcroForm is read from its fields and never rendered
             if page not in cache:
-                key = keys.get(page)
-                cache[page] = Image.open(io.BytesIO(self.blobs.get(key))).convert("L") if key else None
+                p = by_number.get(page)
+                if p is None:
+                    cache[page] = None
+                elif p.image_key:
+                    cache[page] = Image.open(io.BytesIO(self.blobs.get(p.image_key))).convert("L")
+                elif p.source_key:
+                    cache[page] = render_page(self.blobs.get(p.source_key), page, p.dpi,
+                                              self.options.max_image_pixels)
+                else:
+                    cache[page] = None
             return cache[page]
 
         extraction = self.extractor.extract(inp.document_type, content, page_image)

@@ -78,9 +78,9 @@ with workflow.unsafe.imports_passed_through():
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30),
                     maximum_attempts=5)
 SHORT = dict(start_to_close_timeout=timedelta(minutes=2), retry_policy=RETRY)
-PREPARE = dict(start_to_close_timeout=timedelta(minutes=10), heartbeat_timeout=timedelta(minutes=2),
+PREPARE = dict(start_to_close_timeout=timedelta(minutes=10), heartbeat_timeout=timedelta(seconds=15),
                retry_policy=RETRY)
-OCR = dict(start_to_close_timeout=timedelta(minutes=5), heartbeat_timeout=timedelta(minutes=2),
+OCR = dict(start_to_close_timeout=timedelta(minutes=5), heartbeat_timeout=timedelta(seconds=15),
            retry_policy=RETRY)
 
 FINAL = {CaseStatus.COMPLETED, CaseStatus.REJECTED}
@@ -385,7 +385,8 @@ class CaseWorkflow:
         # (one per core) decide how many really run in parallel
         jobs = [
             workflow.execute_activity(
-                "ocr_page", OcrPageInput(page=p.page, image_key=p.image_key, dpi=p.dpi),
+                "ocr_page", OcrPageInput(page=p.page, image_key=p.image_key, source_key=p.source_key,
+                                         dpi=p.dpi),
                 task_queue=self._ocr_queue, result_type=OcrPageOutput, **OCR)
             for p in prepared.pages if p.needs_ocr
         ]

@@ -40,10 +40,13 @@ class PrepareInput(BaseModel):
 
 class PageJob(BaseModel):
     page: int
-    image_key: str  # PNG rendering (as scanned; OCR makes it upright)
+    # PNG of the page as scanned (image files); PDF pages are not rendered
+    # here: the OCR activity renders its own page from ``source_key``
+    image_key: str | None = None
     dpi: int = 300
     needs_ocr: bool = True
     content_key: str | None = None  # PageContent JSON when read from the text layer
+    source_key: str | None = None  # the original file, when the page is rendered from it
 
 
 class PrepareOutput(BaseModel):
@@ -54,8 +57,9 @@ class PrepareOutput(BaseModel):
 
 
 class OcrPageInput(BaseModel):
-    page: int
-    image_key: str
+    page: int  # 1-based page of the original file
+    image_key: str | None = None  # a stored PNG of the page, or
+    source_key: str | None = None  # the original, rendered at ``dpi`` by the activity
     dpi: int = 300
 
 
