@@ -115,7 +115,7 @@ class DocumentClassifier:
             document_type=cdef.id, confidence=ACROFORM_CONFIDENCE,
             scores={lab: (ACROFORM_CONFIDENCE if lab == cdef.id else rest) for lab in self.engine.labels},
             reasons=[f"PDF-Formularfelder von '{cdef.title}' erkannt ({found} von {len(cdef.acroform_names)})."],
-            model_version=self.version,
+            model_version=self.version, by_form_fields=True,
         )
 
     def classify_text(self, text: str) -> Classification:

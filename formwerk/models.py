@@ -104,6 +104,8 @@ class Classification(BaseModel):
     scores: dict[str, float] = Field(default_factory=dict)  # all types
     reasons: list[str] = Field(default_factory=list)  # human-readable, German
     model_version: str = ""
+    # decided by the PDF's own form fields: one form's PDF, one document (no batch to split)
+    by_form_fields: bool = False
 
 
 class DocumentSegment(BaseModel):

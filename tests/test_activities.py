@@ -102,3 +102,30 @@ def test_a_scanned_pdf_page_is_rendered_by_its_ocr_activity(acts):
     content = PageContent.model_validate_json(acts.blobs.get(out.content_key))
     assert content.image_key  # the upright page is stored once, for the extractor and the clerk
     assert content.source == "ocr" and "Gewerbe" in content.text
+
+
+def test_a_filled_forms_pdf_is_not_split_as_a_batch(tmp_path):
+    from formwerk.models import Classification
+    from workflows.messages import ClassifyInput, ContentRef
+
+    class FormFieldClassifier:
+        version = "fields-1"
+        split_calls = 0
+
+        def classify(self, content):
+            return Classification(document_type="gewerbeanmeldung", confidence=0.999, by_form_fields=True)
+
+        def split_batch(self, pages):
+            FormFieldClassifier.split_calls += 1
+            raise AssertionError("the encoder ran over a form's own PDF")
+
+    acts = CaseActivities(
+        blobs=BlobStore(tmp_path / "b"), cases=CaseStore.from_url(f"sqlite:///{tmp_path / 'c.db'}"),
+        ocr=TesseractEngine(), classifier=FormFieldClassifier(), extractor=FakeExtractor(),
+        known_types={"gewerbeanmeldung"})
+    doc = render_document("gewerbeanmeldung", seed=8)
+    prepared = ActivityEnvironment().run(acts.prepare_document, PrepareInput(blob_key=acts.blobs.put(doc.pdf_bytes)))
+    assert len(prepared.pages) > 1
+    ref = ContentRef(content_keys=[p.content_key for p in prepared.pages])
+    out = ActivityEnvironment().run(acts.classify_document, ClassifyInput(content=ref, split=True))
+    assert out.segments == [] and FormFieldClassifier.split_calls == 0

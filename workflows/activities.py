@@ -288,7 +288,8 @@ class CaseActivities:
         result = self.classifier.classify(content)
         segments: list[DocumentSegment] = []
         splitter = getattr(self.classifier, "split_batch", None)
-        if inp.split and splitter is not None and len(content.pages) > 1:
+        # a filled form's own PDF is one document: no page-by-page encoder pass for a batch split
+        if inp.split and splitter is not None and len(content.pages) > 1 and not result.by_form_fields:
             docs = batch_documents(splitter(content.pages), self.options.split_min_confidence)
             numbers = [p.page for p in content.pages]
             segments = [
