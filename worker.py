@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from temporalio.client import Client
@@ -91,7 +93,7 @@ def build_activities(settings: Settings, queues: str = "all") -> CaseActivities:
     """
     from extractors import CatalogueExtractor
     from forms.catalogue import load_catalogue
-    from formwerk.ocr import TesseractEngine
+    from formwerk.ocr import make_engine
 
     settings.ensure_dirs()
     catalogue = load_catalogue()
@@ -102,12 +104,22 @@ def build_activities(settings: Settings, queues: str = "all") -> CaseActivities:
     return CaseActivities(
         blobs=BlobStore.from_settings(settings),
         cases=CaseStore.from_url(settings.sqlalchemy_url),
-        ocr=TesseractEngine(languages=settings.ocr_languages),
+        ocr=make_engine(settings.ocr_engine, settings.ocr_languages, timeout_s=settings.ocr_timeout_s),
         classifier=classifier,
         extractor=CatalogueExtractor(catalogue),
         known_types=set(catalogue.ids),
         options=ActivityOptions.from_settings(settings),
     )
+
+
+def retention_activities(settings: Settings, activities: CaseActivities):
+    """The retention purge on the worker's stores (policies from the settings)."""
+    from formwerk.audit import AuditLog
+    from formwerk.retention import RetentionPolicies
+    from workflows.retention_workflow import RetentionActivities
+
+    return RetentionActivities(activities.cases, activities.blobs, AuditLog(activities.cases.engine),
+                               RetentionPolicies.from_settings(settings))
 
 
 async def connect(settings: Settings, runtime=None) -> Client:
@@ -128,6 +140,21 @@ def metrics_runtime(host: str, port: int):
 
     return Runtime(telemetry=TelemetryConfig(
         metrics=PrometheusConfig(bind_address=f"{host}:{port}", durations_as_seconds=True)))
+
+
+def lower_thread_priority(nice: int) -> None:
+    """Run this thread at nice value ``nice`` unless it is already lower in priority.
+
+    Linux keeps nice values per thread; children such as a ``tesseract``
+    process inherit it. Raising it needs no privilege; elsewhere a no-op.
+    """
+    if nice <= 0 or not hasattr(os, "setpriority"):
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, max(nice, os.getpriority(os.PRIO_PROCESS, tid)))
+    except OSError as exc:
+        log.debug("cannot lower OCR thread priority: %s", exc)
 
 
 @dataclass
@@ -154,24 +181,34 @@ def make_workers(
     ocr_task_queue: str,
     ocr_slots: int,
     queues: str = "all",
+    case_slots: int = 8,
+    ocr_nice: int = 10,
+    retention=None,
 ) -> WorkerSet:
-    """The case worker, the OCR worker, or both (``queues``: all | cases | ocr)."""
+    """The case worker, the OCR worker, or both (``queues``: all | cases | ocr).
+
+    With ``retention`` (``workflows.retention_workflow.RetentionActivities``) the
+    case worker also runs the retention purge.
+    """
     if queues not in ("all", "cases", "ocr"):
         raise ValueError(f"unknown worker queues {queues!r} (all, cases, ocr)")
     workers, pools = [], []
     if queues in ("all", "cases"):
-        case_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="case-act")
+        case_pool = ThreadPoolExecutor(max_workers=case_slots, thread_name_prefix="case-act")
+        from workflows.retention_workflow import RetentionWorkflow
+
         workers.append(Worker(
             client,
             task_queue=task_queue,
-            workflows=[CaseWorkflow],
-            activities=activities.all(),
+            workflows=[CaseWorkflow] + ([RetentionWorkflow] if retention is not None else []),
+            activities=activities.all() + ([retention.purge_expired] if retention is not None else []),
             activity_executor=case_pool,
-            max_concurrent_activities=4,
+            max_concurrent_activities=case_slots,
         ))
         pools.append(case_pool)
     if queues in ("all", "ocr"):
-        ocr_pool = ThreadPoolExecutor(max_workers=ocr_slots, thread_name_prefix="ocr-act")
+        ocr_pool = ThreadPoolExecutor(max_workers=ocr_slots, thread_name_prefix="ocr-act",
+                                      initializer=lower_thread_priority, initargs=(ocr_nice,))
         workers.append(Worker(
             client,
             task_queue=ocr_task_queue,
@@ -197,11 +234,31 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     client = await connect(settings, runtime=runtime)
     queues = settings.worker_queues
     activities = build_activities(settings, queues)
+    retention = None
+    if queues != "ocr":
+        retention = retention_activities(settings, activities)
+        if settings.retention_interval_hours > 0:
+            from workflows.retention_workflow import ensure_schedule
+
+            if await ensure_schedule(client, settings.task_queue,
+                                     timedelta(hours=settings.retention_interval_hours)):
+                log.info("retention purge scheduled every %g h", settings.retention_interval_hours)
     async with make_workers(client, activities, settings.task_queue, settings.ocr_task_queue,
-                            settings.ocr_workers, queues=queues):
+                            settings.ocr_workers, queues=queues, case_slots=settings.case_slots,
+                            ocr_nice=settings.ocr_nice, retention=retention):
         log.info("worker polling %s", {"all": f"{settings.task_queue} and {settings.ocr_task_queue}",
                                        "cases": settings.task_queue, "ocr": settings.ocr_task_queue}[queues])
-        await (stop or asyncio.Event()).wait()
+        stop = stop or asyncio.Event()
+        reconciler = None
+        if queues != "ocr" and settings.reconcile_interval_seconds > 0:
+            # cases whose workflow was terminated or timed out: `failed`, not `processing` forever
+            from formwerk.reconcile import reconcile_forever
+
+            reconciler = asyncio.create_task(reconcile_forever(
+                client, activities.cases, settings.reconcile_interval_seconds, stop))
+        await stop.wait()
+        if reconciler is not None:
+            await reconciler
 
 
 if __name__ == "__main__":

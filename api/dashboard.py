@@ -129,6 +129,7 @@ def view(f: stats.Figures, t: Translator, catalogue) -> dict:
                            reviewed=_number(t, f.reviewed), rejected=_number(t, f.rejected)),
         "rate": t.percent(f.straight_through_rate),
         "queue_depth": _number(t, f.queue_depth),
+        "failed": _number(t, f.failed_now),
         "oldest": _duration(t, oldest) if f.queue_depth else t("dashboard.none"),
         "saved": _duration(t, f.staff_minutes_saved * 60) if f.staff_minutes_saved else t("dashboard.none"),
         "saved_hint": t("dashboard.kpi.saved_hint", n=_number(t, f.straight_through),

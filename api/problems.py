@@ -48,6 +48,14 @@ CATALOGUE: dict[str, tuple[int, dict[str, tuple[str, str]]]] = {
         "de": ("Seite nicht gefunden", "Der Fall hat keine Seite {page}."),
         "en": ("Page not found", "The case has no page {page}."),
     }),
+    "original_purged": (410, {
+        "de": ("Original gelöscht",
+               "Das Original des Falls {case_id} wurde am {purged_on} gemäß Aufbewahrungsfrist gelöscht "
+               "(mit Seitenbildern und OCR-Inhalten)."),
+        "en": ("Original deleted",
+               "The original of case {case_id} was deleted on {purged_on} under the retention period "
+               "(with its page images and OCR contents)."),
+    }),
     "reference_conflict": (409, {
         "de": ("Aktenzeichen bereits vergeben",
                "Unter dem Aktenzeichen „{reference}“ läuft bereits der Fall {case_id} mit einer anderen Datei. "
@@ -174,6 +182,13 @@ class Problem(Exception):
             body["instance"] = instance
         body.update(self.extra)
         return body
+
+
+def original_purged(case) -> Problem:
+    """410 Gone for a case whose original went under the retention period (``case.purged_originals_at``)."""
+    at = case.purged_originals_at
+    return Problem("original_purged", case_id=case.case_id, purged_on=at.date().isoformat(),
+                   extra={"case_id": case.case_id, "purged_originals_at": at.isoformat()})
 
 
 def problem_response(request: Request, problem: Problem) -> JSONResponse:

@@ -348,13 +348,17 @@ async def xgewerbeanzeige(request: Request, case_id: CaseId,
     summary="The original file",
     description="The file as it was submitted (byte for byte; its SHA-256 is the case's `sha256`). Scope `documents:read`.",
     responses={200: {"description": "The original", "content": {"application/pdf": {"example": "%PDF-1.7 …"}}},
-               **responses(*AUTH, "case_not_found", scope="documents:read")},
+               **responses(*AUTH, "case_not_found", "original_purged", scope="documents:read",
+                           purged_on="2026-03-01")},
 )
 async def original(request: Request, case_id: CaseId, token: Annotated[ApiToken, Depends(scope("documents:read"))]):
+    from api.problems import original_purged
     from formwerk.documents.sniff import sniff
 
     st = _st(request)
     case = await _stored(request, case_id)
+    if case.purged_originals_at:  # deleted under the retention period: say so, not "not found"
+        raise original_purged(case)
     key = f"sha256:{case.sha256}"
     if not case.sha256 or not st.blobs.exists(key):
         raise Problem("case_not_found", case_id=case_id)

@@ -24,7 +24,7 @@ class Links(BaseModel):
 class CaseAccepted(BaseModel):
     case_id: str
     reference: str
-    status: str = Field(description="processing | needs_review | completed | rejected")
+    status: str = Field(description="processing | needs_review | completed | rejected | failed")
     created: bool = Field(description="false: the reference already named this case (same file)")
     links: Links
 
@@ -114,6 +114,9 @@ class CaseOut(BaseModel):
     webhooks: list[DeliveryOut] = Field(default_factory=list)
     metadata: dict[str, str] = Field(default_factory=dict)
     updated_at: datetime | None = None
+    # retention: when the original (with page images, OCR contents) and the extracted values went
+    purged_originals_at: datetime | None = None
+    purged_data_at: datetime | None = None
     links: Links
 
 
@@ -175,6 +178,7 @@ def case_out(case: CaseResult, *, attempts: list[dict], children: dict[str, Case
                                    document_type=a.document_type, attached_by=a.attached_by, at=a.at)
                      for a in case.attachments],
         webhooks=deliveries, metadata=case.metadata, updated_at=updated_at,
+        purged_originals_at=case.purged_originals_at, purged_data_at=case.purged_data_at,
         links=links(case.case_id, case.document_type, case.status.value))
 
 

@@ -4,6 +4,7 @@
     formwerk process [--json] FILE... run files through the real workflow, print results
     formwerk submit FILE [--reference R]   start a case and return at once
     formwerk status CASE              the case's current state as JSON
+    formwerk reconcile                mark cases of terminated/timed-out workflows `failed`
     formwerk watch DIR                watched inbox folder (scanner drop)
     formwerk worker                   a worker only (production: many of these)
     formwerk train                    retrain the classifier from generated data + clerks' reclassifications
@@ -13,6 +14,7 @@
     formwerk webhook add|rotate|set|list|remove   webhook subscribers and their secrets
     formwerk audit verify|list        check the audit log's hash chain, read it
     formwerk key list|rotate|new      the encryption keyring
+    formwerk retention run|policy     purge originals/data of closed cases after their periods
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
 
     sub.add_parser("worker", help="run a worker (needs a Temporal server)")
 
+    sub.add_parser("reconcile", help="mark cases whose workflow closed without a result as failed")
+
     up = sub.add_parser("up", help="run the embedded stack: Temporal dev server, worker, API")
     up.add_argument("--no-api", action="store_true")
 
@@ -79,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     audit_commands.add_parser(sub)
     key_commands.add_parser(sub)
 
+    from formwerk import retention_commands
+
+    retention_commands.add_parser(sub)
+
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
@@ -91,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         "process": commands.process,
         "submit": commands.submit_cmd,
         "status": commands.status,
+        "reconcile": commands.reconcile_cmd,
         "watch": commands.watch,
         "worker": commands.worker,
         "up": commands.up,
@@ -102,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         "webhook": token_commands.webhook,
         "audit": audit_commands.audit,
         "key": key_commands.key,
+        "retention": retention_commands.retention,
     }
     handler = handlers[args.command]
     if handler is None:

@@ -51,7 +51,7 @@ async def _local_workers(settings: Settings, client, enabled: bool = True):
 
     activities = build_activities(settings)
     async with make_workers(client, activities, settings.task_queue, settings.ocr_task_queue,
-                            settings.ocr_workers):
+                            settings.ocr_workers, case_slots=settings.case_slots, ocr_nice=settings.ocr_nice):
         yield
 
 
@@ -82,7 +82,7 @@ def _human_line(out: dict[str, Any]) -> str:
     line = f"{out['file']}: {out['status']}"
     if out.get("document_type"):
         line += f" – {out['document_type']} ({out['document_type_confidence']:.2f})"
-    if out["status"] == "rejected":
+    if out["status"] in ("rejected", "failed"):
         line += f" – {out.get('reason')}"
     elif out.get("review_reasons"):
         line += " – zu prüfen: " + ", ".join(out["review_reasons"][:6])
@@ -133,8 +133,13 @@ async def process(settings: Settings, args) -> int:
                                       "der Fall läuft weiter.", sub.case_id)
                     out["status"] = "processing"
                 except Exception as exc:  # a workflow that failed: report, don't hide
-                    out = _error_line(path, "internal_error",
-                                      f"Interner Fehler bei der Verarbeitung: {exc}", sub.case_id)
+                    stored = _stored_failure(settings, sub.case_id)
+                    if stored is not None:  # the workflow stored why (status `failed`)
+                        out = stored.contract_json()
+                        out["file"] = str(path)
+                    else:
+                        out = _error_line(path, "internal_error",
+                                          f"Interner Fehler bei der Verarbeitung: {exc}", sub.case_id)
             done += 1
             _err(f"[{done}/{total}] {path.name} → {out['status']} "
                  f"({time.perf_counter() - t0:.1f} s)")
@@ -176,24 +181,49 @@ async def submit_cmd(settings: Settings, args) -> int:
     return 0
 
 
+def _stored_failure(settings: Settings, case_id: str) -> CaseResult | None:
+    """The stored case if it is `failed` (its workflow failed, or was terminated and reconciled)."""
+    from formwerk.db import CaseStore
+    from formwerk.models import CaseStatus
+
+    stored = CaseStore.from_url(settings.sqlalchemy_url).get(case_id)
+    return stored if stored is not None and stored.status == CaseStatus.FAILED else None
+
+
 async def status(settings: Settings, args) -> int:
     from temporalio.service import RPCError
 
     from workflows.names import STATE_QUERY
 
     client = await _client(settings)
-    try:
-        result = await client.get_workflow_handle(args.case_id).query(
-            STATE_QUERY, result_type=CaseResult)
-    except RPCError:
-        from formwerk.db import CaseStore
+    # a failed case: the store says why; a query of a terminated workflow would still say `processing`
+    result = _stored_failure(settings, args.case_id)
+    if result is None:
+        try:
+            result = await client.get_workflow_handle(args.case_id).query(
+                STATE_QUERY, result_type=CaseResult)
+        except RPCError:
+            from formwerk.db import CaseStore
 
-        result = CaseStore.from_url(settings.sqlalchemy_url).get(args.case_id)
+            result = CaseStore.from_url(settings.sqlalchemy_url).get(args.case_id)
     if result is None:
         _err(f"Fall {args.case_id} nicht gefunden.")
         return 1
     _audit(settings, "case.status", args.case_id)
     print(json.dumps(result.contract_json(), ensure_ascii=False, indent=2))
+    return 0
+
+
+async def reconcile_cmd(settings: Settings, args) -> int:
+    """`formwerk reconcile`: one reconciler round, a line per case marked `failed`."""
+    from formwerk.db import CaseStore
+    from formwerk.reconcile import reconcile
+
+    client = await _client(settings)
+    out = await reconcile(client, CaseStore.from_url(settings.sqlalchemy_url))
+    for case_id, close_status in out.marked.items():
+        print(json.dumps({"case_id": case_id, "status": "failed", "workflow": close_status.lower()}))
+    _err(f"{out.checked} offene Fälle geprüft, {len(out.marked)} als fehlgeschlagen markiert.")
     return 0
 
 

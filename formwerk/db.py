@@ -75,6 +75,9 @@ cases = Table(
     Column("review_seconds", Float),  # the deciding clerk's claim to decision
     Column("escalated_at", DateTime(timezone=True)),
     Column("reason_code", String(100)),  # rejected: why
+    # retention (formwerk.retention): set by the purge only, never mirrored from ``result``
+    Column("purged_originals_at", DateTime(timezone=True)),
+    Column("purged_data_at", DateTime(timezone=True)),
 )
 
 corrections = Table(
@@ -167,7 +170,8 @@ idempotency_keys = Table(
 _ADDED = {
     "cases": ["claimed_by", "claim_expires_at", "escalated", "due_at", "routed_at",
               "awaiting_documents", "revision", "reasons", "pending_approval_by",
-              "route", "finished_at", "review_seconds", "escalated_at", "reason_code"],
+              "route", "finished_at", "review_seconds", "escalated_at", "reason_code",
+              "purged_originals_at", "purged_data_at"],
     "corrections": ["decision_id", "machine_confidence"],
 }
 
@@ -260,7 +264,8 @@ def _mirrored(result: CaseResult) -> dict[str, Any]:
         "finished_at": _utc(casefacts.finished_at(result)),
         "review_seconds": casefacts.review_seconds(result),
         "escalated_at": _utc(casefacts.escalated_at(result)),
-        "reason_code": result.reason_code if result.status == CaseStatus.REJECTED else None,
+        "reason_code": (result.reason_code
+                        if result.status in (CaseStatus.REJECTED, CaseStatus.FAILED) else None),
         "claimed_by": result.claimed_by,
         "claim_expires_at": _utc(result.claim_expires_at),
         "escalated": bool(result.escalated),
@@ -271,6 +276,23 @@ def _mirrored(result: CaseResult) -> dict[str, Any]:
         "reasons": " ".join(result.review_reasons),
         "pending_approval_by": result.pending_approval.clerk if result.pending_approval else None,
     }
+
+
+def _not_purged():
+    """Rows the retention purge has not touched (their stored result is final)."""
+    return and_(cases.c.purged_originals_at.is_(None), cases.c.purged_data_at.is_(None))
+
+
+@dataclass(frozen=True)
+class RetentionRow:
+    """A closed case as the retention purge sees it (no applicant data)."""
+
+    case_id: str
+    document_type: str | None
+    status: str
+    closed_at: datetime  # finished_at; for failed cases the last change
+    purged_originals_at: datetime | None
+    purged_data_at: datetime | None
 
 
 def _like_escape(value: str) -> str:
@@ -319,7 +341,8 @@ class CaseStore:
             "updated_at": _now(),
             **_mirrored(result),
         }
-        newer_or_same = (cases.c.case_id == result.case_id) & (cases.c.revision <= result.revision)
+        newer_or_same = ((cases.c.case_id == result.case_id) & (cases.c.revision <= result.revision)
+                         & _not_purged())  # a late save must not bring purged data back
         for _ in range(3):
             with self.engine.begin() as conn:
                 # one conditional statement: no window between reading and writing the revision
@@ -516,3 +539,75 @@ class CaseStore:
         """The case's events (routing, claims, decisions) as last saved."""
         result = self.get(case_id)
         return list(result.events) if result else []
+
+    # -- retention (formwerk.retention) ----------------------------------------
+
+    @staticmethod
+    def _closed_at():
+        # completed/rejected carry finished_at; a failed case closed when it was last saved
+        return func.coalesce(cases.c.finished_at, cases.c.updated_at)
+
+    def retention_candidates(self, statuses: list[str], closed_before: datetime) -> list[RetentionRow]:
+        """Cases in ``statuses`` closed before ``closed_before`` with something left to purge."""
+        closed_at = self._closed_at()
+        query = (
+            select(cases.c.case_id, cases.c.document_type, cases.c.status, closed_at,
+                   cases.c.purged_originals_at, cases.c.purged_data_at)
+            .where(cases.c.status.in_(statuses), closed_at < _utc(closed_before),
+                   or_(cases.c.purged_originals_at.is_(None), cases.c.purged_data_at.is_(None)))
+            .order_by(closed_at, cases.c.case_id)
+        )
+        with self.engine.connect() as conn:
+            return [RetentionRow(r[0], r[1], r[2], _utc(_as_datetime(r[3])), _utc(r[4]), _utc(r[5]))
+                    for r in conn.execute(query)]
+
+    def results_keeping_originals(self, excluding: set[str]):
+        """Every stored result whose originals are still kept, except ``excluding`` (a generator).
+
+        These are the cases whose blobs the purge must not delete (open cases included).
+        """
+        query = select(cases.c.case_id, cases.c.result).where(cases.c.purged_originals_at.is_(None))
+        with self.engine.connect() as conn:
+            for case_id, payload in conn.execution_options(yield_per=200).execute(query):
+                if case_id not in excluding:
+                    yield CaseResult.model_validate(payload)
+
+    def record_purge(self, result: CaseResult, *, expected_revision: int,
+                     originals_at: datetime | None = None, data_at: datetime | None = None) -> bool:
+        """Store the purged ``result`` and the purge dates, unless the row changed meanwhile.
+
+        A date already recorded is kept (a retry records nothing twice). With
+        ``data_at`` the corrections' values go too (field names, clerks and
+        confidences stay for the statistics; reclassifications keep the type,
+        the training data). Returns whether the row was written.
+        """
+        from formwerk.models import RECLASSIFICATION
+
+        # updated_at stays: it is a failed case's close time, and the purge is no case change
+        values: dict[str, Any] = {"result": json.loads(result.model_dump_json()), "revision": result.revision}
+        if originals_at is not None:
+            values["purged_originals_at"] = func.coalesce(cases.c.purged_originals_at, _utc(originals_at))
+        if data_at is not None:
+            values["purged_data_at"] = func.coalesce(cases.c.purged_data_at, _utc(data_at))
+            values["filename"] = result.file
+        with self.engine.begin() as conn:
+            written = conn.execute(cases.update().where(
+                (cases.c.case_id == result.case_id) & (cases.c.revision == expected_revision)
+            ).values(**values)).rowcount
+            if written and data_at is not None:
+                conn.execute(corrections.update().where(
+                    (corrections.c.case_id == result.case_id) & (corrections.c.field != RECLASSIFICATION)
+                ).values(machine_value=None, corrected_value=None))
+        return bool(written)
+
+    def purge_dates(self, case_id: str) -> tuple[datetime | None, datetime | None]:
+        """(purged_originals_at, purged_data_at) as recorded in the columns."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(cases.c.purged_originals_at, cases.c.purged_data_at)
+                               .where(cases.c.case_id == case_id)).first()
+        return (_utc(row[0]), _utc(row[1])) if row else (None, None)
+
+
+def _as_datetime(value) -> datetime:
+    # SQLite returns coalesce() of two DATETIME columns as the stored text
+    return datetime.fromisoformat(value) if isinstance(value, str) else value

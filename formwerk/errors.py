@@ -82,6 +82,64 @@ class NoPagesError(BadInputError):
     default_message = "Das Dokument enthält keine Seiten."
 
 
+class UnreadablePdfError(BadInputError):
+    """Starts like a PDF but holds no PDF structure (random bytes, another format renamed)."""
+
+    code = "unreadable_pdf"
+    default_message = (
+        "Die Datei gibt sich als PDF aus, enthält aber kein lesbares PDF-Dokument. "
+        "Bitte fordern Sie die Datei erneut an."
+    )
+
+
+class OfficeDocumentError(BadInputError):
+    code = "office_document"
+    default_message = (
+        "Die Datei ist ein Office-Dokument. Bitte senden Sie es als PDF "
+        "(in Word oder LibreOffice: „Exportieren als PDF“)."
+    )
+
+
+class PageTooLargeError(BadInputError):
+    """A PDF page so large in points that even at the lowest resolution it would not fit the pixel limit."""
+
+    code = "page_too_large"
+    default_message = (
+        "Eine Seite des Dokuments ist zu groß, um sicher gelesen zu werden. "
+        "Bitte senden Sie das Dokument in einem üblichen Papierformat (z. B. DIN A4)."
+    )
+
+
+class DocumentTooComplexError(BadInputError):
+    """Reading the file took longer than its time budget (pathological structure)."""
+
+    code = "too_complex"
+    default_message = (
+        "Die Datei ist so aufwendig aufgebaut, dass sie nicht in der vorgesehenen Zeit "
+        "gelesen werden konnte. Bitte senden Sie sie als einfaches PDF oder als Scan erneut."
+    )
+
+
+class ContentTooLargeError(BadInputError):
+    """A PDF's compressed streams unpack to more than the limit (a decompression bomb)."""
+
+    code = "content_too_large"
+    default_message = (
+        "Die PDF-Datei enthält Inhalte, die entpackt zu groß wären, um sicher gelesen zu werden "
+        "(mögliche Dekompressionsbombe). Bitte fordern Sie die Datei als einfaches PDF oder als Scan an."
+    )
+
+
+class InvalidReferenceError(BadInputError):
+    """The caller's reference (Aktenzeichen) cannot name a case; refused at intake."""
+
+    code = "invalid_reference"
+    default_message = (
+        "Das Aktenzeichen ist unzulässig. Bitte verwenden Sie Buchstaben, Ziffern, "
+        "Bindestriche, Punkte und Schrägstriche."
+    )
+
+
 class OcrEngineError(FormwerkError):
     """The OCR engine failed for a reason unrelated to the input (retryable)."""
 

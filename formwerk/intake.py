@@ -8,6 +8,8 @@ second one (also after it has finished).
 
 from __future__ import annotations
 
+import re
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -16,6 +18,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from formwerk.errors import InvalidReferenceError
 from formwerk.models import CaseInput, CaseResult, FileRef, RoutingPolicy, WebhookTarget
 from formwerk.storage import BlobStore
 from workflows.names import CASE_WORKFLOW, case_workflow_id
@@ -47,6 +50,90 @@ class ReferenceConflict(Exception):
         self.submitted = submitted
 
 
+#: longest reference (Aktenzeichen) accepted; workflow ids hash longer readable ones anyway
+MAX_REFERENCE_CHARS = 200
+#: longest file name kept for display (the case store's column holds 500)
+MAX_DISPLAY_NAME_CHARS = 255
+#: longest file name used for storage (downloads, folders); most file systems allow 255 bytes
+MAX_STORAGE_NAME_CHARS = 120
+
+# control (Cc), format (Cf: e.g. U+202E, which shows "fdp.exe" as "exe.pdf"), line/paragraph separators
+_INVISIBLE = {"Cc", "Cf", "Zl", "Zp"}
+_GERMAN = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss"})
+
+
+def _invisible(text: str) -> list[str]:
+    return [f"U+{ord(c):04X}" for c in text if unicodedata.category(c) in _INVISIBLE]
+
+
+def check_reference(reference: str | None) -> str | None:
+    """The caller's reference as it names the case, or InvalidReferenceError.
+
+    References end up in workflow ids, file names of exports and log lines:
+    control characters and path traversal are refused with a sentence saying
+    which, before anything is stored. Empty means "none" (the file's hash).
+    """
+    if reference is None or not reference.strip():
+        return None
+    bad = _invisible(reference)
+    if bad:
+        raise InvalidReferenceError(
+            "Das Aktenzeichen enthält Steuerzeichen oder unsichtbare Zeichen und wird nicht angenommen. "
+            "Bitte geben Sie es ohne diese Zeichen erneut ein.",
+            detail=f"invisible characters {', '.join(bad[:5])}",
+        )
+    reference = reference.strip()
+    parts = re.split(r"[/\\]", reference)
+    if ".." in parts or "." in parts or reference[0] in "/\\" or "\\" in reference:
+        raise InvalidReferenceError(
+            "Das Aktenzeichen sieht wie eine Pfadangabe aus (z. B. „../“ oder „\\“) und wird nicht "
+            "angenommen. Bitte verwenden Sie Buchstaben, Ziffern, Bindestriche, Punkte und Schrägstriche.",
+            detail="path-like reference",
+        )
+    if len(reference) > MAX_REFERENCE_CHARS:
+        raise InvalidReferenceError(
+            f"Das Aktenzeichen ist mit {len(reference)} Zeichen zu lang (höchstens {MAX_REFERENCE_CHARS}).",
+            detail="reference too long",
+        )
+    return reference
+
+
+def _cut_keeping_extension(name: str, limit: int) -> str:
+    if len(name) <= limit:
+        return name
+    stem, dot, ext = name.rpartition(".")
+    if dot and 0 < len(ext) <= 10:
+        return stem[: limit - len(ext) - 1] + "." + ext
+    return name[:limit]
+
+
+def display_filename(name: str | None) -> str:
+    """The file's name as the applicant or scanner gave it, for clerks to read.
+
+    Kept as it was (umlauts, spaces, even slashes) except what no one can
+    read: control and invisible characters go, the text is NFC-normalised
+    and at most MAX_DISPLAY_NAME_CHARS long (the extension kept).
+    """
+    text = unicodedata.normalize("NFC", name or "")
+    text = "".join(" " if unicodedata.category(c) in _INVISIBLE else c for c in text)
+    text = re.sub(r"\s+", " ", text).strip()
+    return _cut_keeping_extension(text, MAX_DISPLAY_NAME_CHARS)
+
+
+def storage_filename(name: str | None) -> str:
+    """A name safe on any file system and in any HTTP header, made from the file's name.
+
+    Only its last path component, German umlauts transliterated, other
+    letters without accents, anything but ``A-Za-z0-9._-`` as ``_``, no
+    leading dot, at most MAX_STORAGE_NAME_CHARS: ``../../Anträge/Müller Jürgen.pdf``
+    becomes ``Mueller_Juergen.pdf``. Never empty.
+    """
+    base = re.split(r"[/\\]", display_filename(name))[-1]
+    ascii_name = unicodedata.normalize("NFKD", base.translate(_GERMAN)).encode("ascii", "ignore").decode()
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", ascii_name).strip("._") or "dokument"
+    return _cut_keeping_extension(safe, MAX_STORAGE_NAME_CHARS)
+
+
 def policies_from_catalogue() -> dict[str, RoutingPolicy]:
     from forms.catalogue import load_catalogue
 
@@ -74,9 +161,15 @@ async def submit(
 
     Same reference and same file(s) (SHA-256): the existing case
     (``created=False``). Same reference, other file(s): ``ReferenceConflict``.
+    A reference with control characters or path traversal: InvalidReferenceError
+    (a BadInputError; nothing stored). File names are kept for display
+    (display_filename); use storage_filename wherever a name touches a disk or a header.
     """
+    # a reference that cannot name a case is refused before anything is stored
+    reference = check_reference(reference)
+    filename = display_filename(filename)
     blob_key = blobs.put(data)  # first: nothing is lost whatever happens next
-    extras = [FileRef(blob_key=blobs.put(d), filename=n) for n, d in (extra_files or [])]
+    extras = [FileRef(blob_key=blobs.put(d), filename=display_filename(n)) for n, d in (extra_files or [])]
     keys = [blob_key, *(f.blob_key for f in extras)]
     reference = reference or blob_key  # same file, same case
     case_id = case_workflow_id(reference)

@@ -25,12 +25,18 @@ RECLASSIFICATION = "document_type"  # the Correction.field of a clerk's reclassi
 
 
 class CaseStatus(str, Enum):
-    """Where a case stands. Only the first three are final for `process`."""
+    """Where a case stands. All but ``processing`` are final for `process`.
+
+    ``failed`` is not a verdict on the document: the processing broke for a
+    reason outside the file (storage full, a workflow terminated, a bug); the
+    case keeps the reason and an operator restarts it.
+    """
 
     PROCESSING = "processing"
     NEEDS_REVIEW = "needs_review"
     COMPLETED = "completed"
     REJECTED = "rejected"
+    FAILED = "failed"
 
 
 # --------------------------------------------------------------------------
@@ -265,8 +271,8 @@ class Correction(BaseModel):
 
 
 #: webhook event types (Standard Webhooks ``type``)
-WEBHOOK_EVENTS = ("case.completed", "case.rejected", "case.needs_review")
-DEFAULT_WEBHOOK_EVENTS = ["case.completed", "case.rejected"]
+WEBHOOK_EVENTS = ("case.completed", "case.rejected", "case.needs_review", "case.failed")
+DEFAULT_WEBHOOK_EVENTS = ["case.completed", "case.rejected", "case.failed"]
 
 
 class WebhookTarget(BaseModel):
@@ -374,6 +380,10 @@ class CaseResult(BaseModel):
     metadata: dict[str, str] = Field(default_factory=dict)  # the caller's, as submitted
     expected_type: str | None = None
     webhooks: list[WebhookDelivery] = Field(default_factory=list)  # messages to the caller
+    # retention (formwerk.retention): when the original, page images and OCR contents were
+    # deleted, and when the extracted values were cleared; None while they are kept
+    purged_originals_at: datetime | None = None
+    purged_data_at: datetime | None = None
 
     def delivered_fields(self) -> dict[str, ExtractedField]:
         """Machine output with the clerks' corrections merged in (delivery view).
@@ -419,9 +429,13 @@ class CaseResult(BaseModel):
             out["parent_case_id"] = self.parent_case_id
         if self.page_range:
             out["pages"] = list(self.page_range)
-        if self.status == CaseStatus.REJECTED:
+        if self.status in (CaseStatus.REJECTED, CaseStatus.FAILED):
             out["reason"] = self.reason
             out["reason_code"] = self.reason_code
+        if self.purged_originals_at:
+            out["purged_originals_at"] = self.purged_originals_at.isoformat()
+        if self.purged_data_at:
+            out["purged_data_at"] = self.purged_data_at.isoformat()
         return out
 
 CaseResult.model_rebuild()

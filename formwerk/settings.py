@@ -35,12 +35,28 @@ class Settings(BaseSettings):
     task_queue: str = DEFAULT_TASK_QUEUE
     ocr_task_queue: str = DEFAULT_OCR_TASK_QUEUE
     ocr_workers: int = max(1, os.cpu_count() or 1)  # concurrent OCR activities (1 thread each)
+    # OCR threads run at this nice value: Tesseract keeps every core busy, and a
+    # digital document or a clerk's request should not wait behind a scan's pages
+    ocr_nice: int = 10
+    # concurrent case activities (reading PDFs, classification, extraction, saving): mostly short
+    case_slots: int = 8
     ocr_languages: str = "deu+eng"
+    # page OCR: "tesserocr" (Tesseract loaded once per OCR slot, pages from memory) or "cli"
+    # (one tesseract process per page, as before; also the fallback without tesserocr)
+    ocr_engine: str = "tesserocr"
+    ocr_timeout_s: int = 180  # one page's recognition; a pathological page must not hold a slot
     # second reads of value boxes in the process (tesserocr) instead of a CLI call each
     ocr_in_process: bool = True
     render_dpi: int = 300
     max_pages: int = 50
     max_image_pixels: int = 200_000_000  # 200 MP ≈ A0 at 300 dpi; beyond: decompression bomb
+    # bad input: a PDF page too large for max_image_pixels at render_dpi is rendered at a lower dpi,
+    # down to this floor (below, it is rejected); reading one PDF's structure, text and fields
+    # stops (rejected as too complex) after max_read_seconds
+    min_render_dpi: int = 150
+    max_read_seconds: float = 60.0
+    max_total_pixels: int = 600_000_000  # all pages of an image file together (held decoded at once)
+    max_stream_bytes: int = 100 * 1024 * 1024  # a PDF's non-image streams unpacked, together
     max_file_bytes: int = 200 * 1024 * 1024
     encoder: str = str(REPO_ROOT / "models" / "e5-small")
     classifier_dir: str = str(REPO_ROOT / "models" / "classifier")
@@ -74,6 +90,8 @@ class Settings(BaseSettings):
     webhook_retry_max_seconds: float = 3600.0
     webhook_retry_for_hours: float = 24.0
     webhook_timeout_seconds: float = 10.0
+    # how often a case worker marks cases of terminated/timed-out workflows `failed` (0: never)
+    reconcile_interval_seconds: float = 60.0
     # -- production: a Temporal cluster or Temporal Cloud, metrics, scaling ----------
     # TLS to the Temporal frontend; implied by a client certificate, a CA or an API key
     temporal_tls: bool = False
@@ -93,6 +111,13 @@ class Settings(BaseSettings):
     metrics_token: str = ""
     # dashboard: staff time saved = cases straight through x this
     minutes_per_manual_case: float = 8.0
+    # retention (formwerk.retention): days after a case closed until its original, page images
+    # and OCR contents go, and until its extracted values go; per type "type=orig/data,..."
+    # (e.g. "kindergeld_kg1=180/730"); the worker purges every retention_interval_hours (0: never)
+    retention_originals_days: int = 90
+    retention_data_days: int = 365
+    retention_by_type: str = ""
+    retention_interval_hours: float = 24.0
 
     @property
     def blob_dir(self) -> Path:

@@ -175,6 +175,7 @@ class Figures:
     escalated_in_range: int = 0
     decided_late: int = 0  # decided in the range after their due time
     overdue_now: int = 0  # waiting past their due time now
+    failed_now: int = 0  # cases whose processing failed (storage, terminated workflow): need an operator
     escalated_cases: list[EscalatedCase] = field(default_factory=list)
     corrections: list[FieldCorrections] = field(default_factory=list)
     corrected_cases: int = 0
@@ -341,6 +342,8 @@ def figures(engine: Engine, start: datetime, end: datetime, *, now: datetime | N
         waiting = and_(cases.c.status == CaseStatus.NEEDS_REVIEW.value, _not_batch())
         f.overdue_now = int(conn.execute(
             select(func.count()).where(waiting, cases.c.due_at < now)).scalar())
+        f.failed_now = int(conn.execute(
+            select(func.count()).where(cases.c.status == CaseStatus.FAILED.value, _not_batch())).scalar())
         f.escalated_cases = [
             EscalatedCase(r.case_id, r.reference, r.document_type, r.claimed_by, _aware(r.due_at),
                           _aware(r.escalated_at))

@@ -16,14 +16,48 @@ return sealed blobs rather than hand out ciphertext.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import tempfile
 from pathlib import Path
 
 from formwerk.errors import StorageError
+from formwerk.failures import STORAGE_FULL, STORAGE_UNWRITABLE
 
 KEY_PREFIX = "sha256:"
+
+
+class StorageFullError(StorageError):
+    """No space left: retried a few times (space may be freed), then the case fails."""
+
+    code = STORAGE_FULL
+    retryable = True
+    default_message = ("Ablage voll: Im Dokumentenspeicher ist kein Platz mehr frei, "
+                       "das Dokument konnte nicht abgelegt werden.")
+
+
+class StorageUnwritableError(StorageError):
+    """Permissions or a read-only file system: retrying does not help until someone acts."""
+
+    code = STORAGE_UNWRITABLE
+    retryable = False
+    default_message = ("Ablage nicht beschreibbar: Der Dokumentenspeicher lässt keine neuen "
+                       "Dateien zu (Berechtigung oder schreibgeschützt).")
+
+
+_FULL = {errno.ENOSPC, errno.EDQUOT}
+_UNWRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS}
+
+
+def storage_error(exc: OSError) -> StorageError:
+    """The StorageError a clerk can read for an OSError of a write (the errno names the cause)."""
+    detail = f"{errno.errorcode.get(exc.errno, exc.errno)}: {exc.strerror or exc}"
+    if exc.errno in _FULL:
+        return StorageFullError(detail=detail)
+    if exc.errno in _UNWRITABLE:
+        return StorageUnwritableError(detail=detail)
+    return StorageError(detail=detail)
 
 
 def sha256_hex(data: bytes) -> str:
@@ -52,19 +86,28 @@ class BlobStore:
         return self.root / digest[:2] / digest
 
     def put(self, data: bytes) -> str:
+        """Store ``data`` under its SHA-256; a failed write leaves every stored blob as it was.
+
+        An OSError (disk full, no permission, read-only) becomes a
+        ``StorageError`` saying so in words; only the temporary file is removed.
+        """
         key = KEY_PREFIX + sha256_hex(data)
         path = self._path(key)
         if path.exists():
             return key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        tmp = None
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
             with os.fdopen(fd, "wb") as fh:
                 fh.write(self.keyring.seal(data) if self.keyring is not None else data)
+                fh.flush()
+                os.fsync(fh.fileno())  # ENOSPC shows here at the latest, not after the rename
             os.replace(tmp, path)
-        except OSError as exc:  # disk full, permissions: retryable for the caller
-            Path(tmp).unlink(missing_ok=True)
-            raise StorageError(detail=str(exc)) from exc
+        except OSError as exc:
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
+            raise storage_error(exc) from exc
         return key
 
     def get(self, key: str) -> bytes:

@@ -129,3 +129,24 @@ def test_a_filled_forms_pdf_is_not_split_as_a_batch(tmp_path):
     ref = ContentRef(content_keys=[p.content_key for p in prepared.pages])
     out = ActivityEnvironment().run(acts.classify_document, ClassifyInput(content=ref, split=True))
     assert out.segments == [] and FormFieldClassifier.split_calls == 0
+
+
+def test_a_refused_file_is_a_benign_failure_and_a_fault_is_not():
+    from temporalio.exceptions import ApplicationErrorCategory
+
+    from formwerk.errors import CorruptFileError, FormwerkError
+    from workflows.activities import boundary
+
+    def fails_with(exc):
+        @boundary
+        def act():
+            raise exc
+        with pytest.raises(ApplicationError) as info:
+            act()
+        return info.value
+
+    refused = fails_with(CorruptFileError())
+    # logged by the SDK at debug level: an expected outcome prints no traceback on stderr
+    assert refused.category == ApplicationErrorCategory.BENIGN and refused.non_retryable
+    fault = fails_with(FormwerkError(detail="store down"))
+    assert fault.category == ApplicationErrorCategory.UNSPECIFIED

@@ -20,7 +20,7 @@ from typing import Any, Callable, Protocol
 
 from PIL import Image
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from classifiers.splitting import batch_documents
 from formwerk import metrics
@@ -29,7 +29,7 @@ from formwerk.documents.images import load_image_pages
 from formwerk.documents.pdf import read_pdf
 from formwerk.documents.sniff import FileKind, sniff
 from formwerk.documents.upright import deskew, rotate_upright
-from formwerk.errors import FormwerkError, UnsupportedTypeError
+from formwerk.errors import BadInputError, FormwerkError, UnsupportedTypeError
 from formwerk.models import (
     AcroFormValue,
     Classification,
@@ -103,8 +103,12 @@ def boundary(fn):
             return fn(*args, **kwargs)
         except FormwerkError as exc:
             activity.logger.warning("%s: %s (%s)", exc.code, exc.message, exc.detail)
+            # a file we refuse is an expected outcome, not a worker fault: the SDK
+            # then logs it at debug level instead of a traceback on stderr
+            expected = isinstance(exc, BadInputError)
             raise ApplicationError(
-                exc.message, exc.code, type=exc.code, non_retryable=not exc.retryable
+                exc.message, exc.code, type=exc.code, non_retryable=not exc.retryable,
+                category=ApplicationErrorCategory.BENIGN if expected else ApplicationErrorCategory.UNSPECIFIED,
             ) from exc
 
     return wrapper

@@ -28,6 +28,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.workflow import ParentClosePolicy
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from formwerk.models import (
@@ -48,6 +49,8 @@ with workflow.unsafe.imports_passed_through():
         RoutingPolicy,
         WebhookDelivery,
     )
+    from formwerk import failures
+    from formwerk.failures import INFRASTRUCTURE_CODES
     from formwerk.routing import route
     from workflows.messages import (
         ClassifyInput,
@@ -95,7 +98,7 @@ UNEXPECTED_TYPE = "unexpected_document_type"  # not the type the caller said it 
 #: a webhook the receiver refused for good (4xx other than 408/429) or cannot be signed
 WEBHOOK_FINAL_ERRORS = ["webhook_refused", "webhook_unconfigured"]
 EVENT_OF_STATUS = {CaseStatus.COMPLETED: "case.completed", CaseStatus.REJECTED: "case.rejected",
-                   CaseStatus.NEEDS_REVIEW: "case.needs_review"}
+                   CaseStatus.NEEDS_REVIEW: "case.needs_review", CaseStatus.FAILED: "case.failed"}
 
 
 def _rejection(err: BaseException) -> tuple[str, str] | None:
@@ -325,10 +328,11 @@ class CaseWorkflow:
                 await self._attach(ReviewDecision(action=ReviewAction.ATTACH, clerk="", blob_key=extra.blob_key,
                                                   filename=extra.filename))
             result.due_at = None  # set when (and if) the case goes to review
-        except ActivityError as err:
-            rejection = _rejection(err)
-            if rejection is None:
-                raise  # infrastructure trouble: let Temporal retry/fail visibly
+        except Exception as err:  # noqa: BLE001 - nothing unforeseen may leave a case `processing`
+            rejection = _rejection(err) if isinstance(err, ActivityError) else None
+            if rejection is None or rejection[0] in INFRASTRUCTURE_CODES:
+                # not the file's fault (retries used up, storage full, a bug): `failed`, then fail the workflow
+                await self._fail(inp, err, timings, started)
             result.status = CaseStatus.REJECTED
             result.reason_code, result.reason = rejection
             result.timings_ms = {**timings, "total": self._ms_since(started)}
@@ -364,6 +368,53 @@ class CaseWorkflow:
         await self._notify(inp)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return result
+
+    async def _fail(self, inp: CaseInput, err: Exception, timings: dict[str, int], started) -> None:
+        """Store the case as `failed` with a clerk's reason, notify, then fail the workflow.
+
+        Each step is best effort: if even the store is unreachable the
+        workflow still fails, and ``formwerk.reconcile`` marks the case from
+        the closed workflow. The reason names the step and the error's code
+        or class, never its message (it may quote applicant data).
+        """
+        r = self._result
+        step = ""
+        if isinstance(err, ActivityError):
+            cause = err.cause
+            step = err.activity_type or ""
+            # a FormwerkError crosses the boundary with its code as type and first detail
+            known = (isinstance(cause, ApplicationError) and bool(cause.details)
+                     and cause.details[0] == cause.type)
+            code, reason = failures.activity_failure(
+                step, cause.type if known else None, cause.message if known else None,
+                timed_out=isinstance(cause, TemporalTimeoutError))
+            error_type = cause.type if isinstance(cause, ApplicationError) else type(cause).__name__
+        else:
+            code, reason = failures.workflow_failure()
+            error_type = type(err).__name__
+        r.status = CaseStatus.FAILED
+        r.reason_code, r.reason = code, reason
+        r.timings_ms = {**timings, "total": self._ms_since(started)}
+        r.routed_at = workflow.now()
+        self._event("failed", reason_code=code, error_type=error_type, activity=step)
+        workflow.logger.warning("case failed: %s (%s in %s)", code, error_type, step or "workflow")
+        try:
+            await self._save()
+        except ActivityError:
+            pass  # the store is down too: the reconciler marks the case from the closed workflow
+        try:
+            await self._mark_routed(inp)
+        except Exception:  # noqa: BLE001 - a vanished batch parent must not hide the failure
+            self._routed = True
+        if inp.webhook is not None and EVENT_OF_STATUS[CaseStatus.FAILED] in inp.webhook.events:
+            try:
+                await self._deliver(inp, CaseStatus.FAILED)
+            except ActivityError:
+                pass  # delivered or not, the delivery is recorded on the case
+        if self._notifications:
+            await asyncio.gather(*self._notifications, return_exceptions=True)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        raise ApplicationError(reason, code, type=code, non_retryable=True)
 
     # -- steps -------------------------------------------------------------
 

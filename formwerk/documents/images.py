@@ -21,6 +21,10 @@ from formwerk.errors import (
 )
 
 DEFAULT_DPI = 300
+#: all pages of one file together (Settings.max_total_pixels): the pages are held decoded
+#: at once (RGB, four bytes a pixel), and a TIFF of 50 white 100-megapixel group-4 pages
+#: is a few kilobytes on disk
+DEFAULT_MAX_TOTAL_PIXELS = 600_000_000
 
 
 def _png_header_size(data: bytes) -> tuple[int, int] | None:
@@ -53,9 +57,15 @@ def image_dpi(img: Image.Image) -> int:
 
 
 def load_image_pages(
-    data: bytes, kind: FileKind, max_pixels: int, max_pages: int
+    data: bytes, kind: FileKind, max_pixels: int, max_pages: int, *,
+    max_total_pixels: int = DEFAULT_MAX_TOTAL_PIXELS,
 ) -> list[tuple[Image.Image, int]]:
-    """Decode every page as (RGB image, dpi), upright per EXIF."""
+    """Decode every page as (RGB image, dpi), upright per EXIF.
+
+    Before any pixel is decoded: each page's header size against
+    ``max_pixels``, the page count against ``max_pages`` and the sum of all
+    pages against ``max_total_pixels``.
+    """
     if kind == FileKind.PNG:
         size = _png_header_size(data)
         if size is not None:
@@ -64,7 +74,17 @@ def load_image_pages(
     # PIL's own global bomb limit stays as it is (changing it is not
     # thread-safe); _check_size runs on each frame's header before decoding.
     try:
-        img = Image.open(io.BytesIO(data))
+        img = Image.open(io.BytesIO(data))  # reads the header only
+        _check_size(img.width, img.height, max_pixels)
+        # counting frames walks the TIFF directory chain, no pixel is decoded:
+        # a 500-page TIFF is refused before its first page costs memory
+        frames = getattr(img, "n_frames", 1)
+        if frames > max_pages:
+            raise TooManyPagesError(
+                f"Die Bilddatei hat {frames} Seiten; erlaubt sind höchstens {max_pages}. "
+                "Bitte teilen Sie sie in einzelne Anträge auf."
+            )
+        _check_total(img, frames, max_pixels, max_total_pixels)
         for frame in ImageSequence.Iterator(img):
             _check_size(frame.width, frame.height, max_pixels)
             if len(pages) >= max_pages:
@@ -83,10 +103,35 @@ def load_image_pages(
         text = str(exc).lower()
         if "0x0" in text or "zero" in text or "size" in text and "0" in text:
             raise EmptyImageError(detail=str(exc)) from exc
-        raise CorruptFileError(
-            "Die Bilddatei ist beschädigt oder unvollständig und kann nicht gelesen werden.",
-            detail=str(exc),
-        ) from exc
+        raise _corrupt(exc) from exc
+    except MemoryError as exc:  # a header that passed the checks still asked for too much
+        raise ImageTooLargeError(detail="MemoryError while decoding") from exc
+    except Exception as exc:  # PIL's decoders fail in many ways on crafted files: all the file's fault
+        raise _corrupt(exc) from exc
     if not pages:
         raise NoPagesError()
     return pages
+
+
+def _check_total(img: Image.Image, frames: int, max_pixels: int, max_total_pixels: int) -> None:
+    """Every frame's header size, and their sum, before the first is decoded."""
+    total = 0
+    for i in range(frames):
+        img.seek(i)  # header of frame i only
+        _check_size(img.width, img.height, max_pixels)
+        total += img.width * img.height
+    if total > max_total_pixels:
+        raise ImageTooLargeError(
+            f"Die {frames} Seiten der Bilddatei sind zusammen mit {total // 1_000_000} Megapixeln zu groß, "
+            "um sicher verarbeitet zu werden. Bitte scannen Sie das Dokument mit 300 dpi erneut "
+            "oder teilen Sie es auf.",
+            detail=f"{total} pixels in {frames} frames > {max_total_pixels}",
+        )
+    img.seek(0)
+
+
+def _corrupt(exc: BaseException) -> CorruptFileError:
+    return CorruptFileError(
+        "Die Bilddatei ist beschädigt oder unvollständig und kann nicht gelesen werden.",
+        detail=f"{type(exc).__name__}: {exc}",
+    )
