@@ -39,10 +39,8 @@ from extractors import invoice_fields as inv
 from extractors.normalise import clean_text, normalise
 from extractors.reader import DocumentReader, PageImage
 from extractors.layout import union
-from extractors.plausibility import (PERSON_NAME_FIELDS, borrowed, capital_inside_word, dot_after_street_word,
-                                     glyph_inside_word, label_likeness, label_vocabulary, letter_and_umlaut,
-                                     semicolon_in_value, separator_in_name, small_name_start,
-                                     unlikely_q)
+from extractors import plausibility
+from extractors.plausibility import label_vocabulary
 from extractors.rules import apply_rules
 from extractors.validators import CHECKSUM_VALIDATORS, FORMAT_MESSAGES, run_validators, validators_for
 from extractors.word_fields import WordFields
@@ -91,35 +89,14 @@ class CatalogueExtractor(AcroFields, EditionFields, WordFields):
 
     # ------------------------------------------------------------------
     def _plausibility(self, form, fields: dict[str, ExtractedField]) -> None:
-        """Lower the confidence of read text values that look like the form's
-        labels, that are another field's reading, or that hold a character
-        sequence OCR produces and forms do not (``extractors.plausibility``)."""
+        """Lower the confidence of read text values that a named plausibility
+        rule flags (``extractors.plausibility.RULES``): values that look like
+        the form's labels, that are another field's reading, or that hold a
+        character sequence OCR produces and writers do not."""
         vocab = self._vocab.get(form.id)
         if vocab is None:
             vocab = self._vocab[form.id] = label_vocabulary(form)
-        texts = {n: ef.value for n, ef in fields.items() if isinstance(ef.value, str)}
-        for f in form.fields:
-            ef = fields.get(f.name)
-            if ef is None or ef.source not in ("ocr", "text_layer") or not isinstance(ef.value, str):
-                continue
-            if label_likeness(ef.value, vocab) >= conf.LABEL_LIKE_SHARE:
-                ef.confidence *= conf.LABEL_LIKE
-            if f.type == "text" and borrowed(f.name, ef.value, f.required, texts):
-                ef.confidence *= conf.BORROWED
-            if ef.source == "ocr" and f.type in ("text", "address", "email") and unlikely_q(ef.value):
-                ef.confidence *= conf.UNLIKELY_READING
-            if ef.source == "ocr" and f.type in ("text", "address") and \
-                    (letter_and_umlaut(ef.value) or glyph_inside_word(ef.value)):
-                ef.confidence *= conf.UNLIKELY_READING
-            if f.name in PERSON_NAME_FIELDS and separator_in_name(ef.value):
-                ef.confidence *= conf.BORROWED  # covers ";" too
-            elif ef.source == "ocr" and f.type in ("text", "address") and semicolon_in_value(ef.value):
-                ef.confidence *= conf.UNLIKELY_READING
-            if ef.source == "ocr" and f.name in PERSON_NAME_FIELDS and \
-                    (capital_inside_word(ef.value) or small_name_start(f.name, ef.value)):
-                ef.confidence *= conf.UNLIKELY_READING
-            if ef.source == "ocr" and f.type == "address" and dot_after_street_word(ef.value):
-                ef.confidence *= conf.UNLIKELY_READING
+        plausibility.apply_rules(form, fields, vocab)
 
     def _shared_diacritics(self, form, fields: dict[str, ExtractedField]) -> None:
         """Two read values of one type that differ only by diacritics one of them

@@ -1,11 +1,22 @@
 """Checkbox tick detection from pixels (never from OCR text).
 
 Given the box of an option's printed label, the checkbox is searched in a
-window beside the label (left by default). Inside the window the box frame is
-located from row/column ink projections; the *interior* (frame excluded) is
-measured: the share of dark pixels is the tick evidence. Crosses, check marks,
+window beside the label (left by default); given a registered widget box, the
+printed frame is searched near it. Inside the frame (the frame line itself
+excluded) the share of dark pixels is the tick evidence. Crosses, check marks,
 typed "X" and filled boxes all raise it; an empty frame and scanner noise keep
 it near 0.
+
+A group is decided by how clearly one option stands out from the others
+(:func:`decide_group`), not by an absolute ink level: a thin ✘ leaves far
+less ink than a filled box, but both leave far more than the group's empty
+boxes. A group whose inkiest box holds some ink but no tick is unread, not
+empty (routing flags it).
+
+Constants measured with ``python -m bench.ticks`` (real GewA 1, styles
+form/thin cross/pen cross/check/filled/overlapping, office 300/200 dpi and
+fax; tune seeds 20000-21802, held-out seeds 30000-32002 with circled labels
+as an untuned style).
 
 Units: page pixels (same grid as the words), top-left origin.
 """
@@ -17,11 +28,36 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-#: interior ink share above which a box counts as ticked
-TICK_THRESHOLD = 0.06
-#: ink share at which we are practically certain it is ticked
-TICK_SURE = 0.16
 DARK = 150  # grey level below which a pixel is ink (0 = black)
+#: share of the frame side left out on each side of the interior: the frame
+#: line and its blur (7–9 % of the side at 200–300 dpi) stay outside
+INNER_MARGIN = 0.14
+#: without a visible frame the expected place is measured with a wider margin
+NO_FRAME_MARGIN = 0.3
+#: ink share of the inkiest box below which nothing counts as ticked
+#: (tune set: empty boxes at most 0.007, the faintest clear ticks — thin ✘,
+#: check marks — at least 0.126)
+TICK_MIN = 0.05
+#: a clear tick stands out from the second-inkiest box by at least MARGIN_SURE;
+#: a lead below MARGIN_NONE is no evidence for one option over another
+MARGIN_NONE = 0.02
+MARGIN_SURE = 0.10
+#: a second box with at least this share of the best box's ink is ticked too;
+#: the group's factor is then at most MULTIPLE_CAP (calibrated ≈ 0.39: review)
+SECOND_TICK_SHARE = 0.5
+MULTIPLE_CAP = 0.4
+#: frame sizes tried around the place a label points to, as shares of the place's side
+LABEL_FRAME_SCALES = (0.7, 0.85, 1.0, 1.15, 1.3, 1.5, 1.75)
+#: an unticked group whose inkiest box holds more than this (empty boxes: at
+#: most 0.007 on fax, 0 on office scans) is not "empty" but unread: its
+#: confidence is EMPTY_DOUBT (> 0: routing flags it). Ink around a box was
+#: measured too and dropped: the printed form's own lines and labels beside
+#: some boxes differ by up to 0.2 between empty boxes, more than a pen adds.
+EMPTY_INK_DOUBT = 0.012
+EMPTY_DOUBT = 0.3
+# kept for callers of the absolute ramp (one box on its own, no group)
+TICK_THRESHOLD = 0.06
+TICK_SURE = 0.16
 
 
 @dataclass
@@ -77,16 +113,22 @@ def read_box(gray: np.ndarray, label_bbox: list[float], side: str = "left") -> B
             ax1 = ax0 + side_px
         ay0 = (cy - side_px / 2) - wy0
         ay1 = ay0 + side_px
-    # interior: shrink by the frame line width plus a margin (ticks in the frame don't count)
-    mx = max(2, int(0.18 * (ax1 - ax0)))
-    my = max(2, int(0.18 * (ay1 - ay0)))
-    ix0, ix1 = int(ax0 + mx), int(ax1 - mx)
-    iy0, iy1 = int(ay0 + my), int(ay1 - my)
-    if ix1 <= ix0 or iy1 <= iy0:
+    if ax1 - ax0 < 3 or ay1 - ay0 < 3:
         return None
-    interior = win[max(0, iy0):iy1, max(0, ix0):ix1]
-    ink = float(interior.mean()) if interior.size else 0.0
-    return BoxReading(ink, [wx0 + ax0, wy0 + ay0, wx0 + ax1, wy0 + ay1], found)
+    # the projections find a frame only when its lines dominate their rows and
+    # columns; a label printed lower or higher than its box, a tick over the
+    # frame or a two-line label defeat them. The square frame search of the
+    # registered path, started from this place, settles where the box is.
+    place = [float(wx0 + ax0), float(wy0 + ay0), float(wx0 + ax1), float(wy0 + ay1)]
+    # a label's height says little about its box's size (0.6–2 × on real forms)
+    refined = find_frame(gray, place, scales=LABEL_FRAME_SCALES)
+    clear_of_label = refined is not None and (refined[0][2] <= x0 + 0.1 * h if side == "left"
+                                              else refined[0][0] >= x1 - 0.1 * h)
+    if refined is not None and refined[1] >= 0.6 and clear_of_label:
+        box = [float(v) for v in refined[0]]
+        return BoxReading(ink_in_box(gray, box, shrink=INNER_MARGIN), box, True)
+    margin = INNER_MARGIN + 0.01 if found else NO_FRAME_MARGIN
+    return BoxReading(ink_in_box(gray, place, shrink=margin), place, found)
 
 
 def _pair(idx: list[int], min_side: float, max_side: float, prefer_last: bool, near: float | None = None):
@@ -138,7 +180,8 @@ def ink_in_box(gray: np.ndarray, box: list[float], shrink: float = 0.25) -> floa
     return float((gray[iy0:iy1, ix0:ix1] < DARK).mean())
 
 
-def find_frame(gray: np.ndarray, box: list[float], search: float = 0.8) -> tuple[list[float], float] | None:
+def find_frame(gray: np.ndarray, box: list[float], search: float = 0.8,
+               scales: tuple[float, ...] = (0.85, 1.0, 1.15, 1.3)) -> tuple[list[float], float] | None:
     """The square checkbox frame best matching ``box`` nearby: (box, frame score 0..1).
 
     Slides square frames of ~the expected size over a window ``search`` × size
@@ -158,7 +201,7 @@ def find_frame(gray: np.ndarray, box: list[float], search: float = 0.8) -> tuple
     p = np.pad(d, 1)
     d = np.max([p[i:i + d.shape[0], j:j + d.shape[1]] for i in range(3) for j in range(3)], axis=0).astype(np.float32)
     best = None
-    for f in (0.85, 1.0, 1.15, 1.3):
+    for f in scales:
         s_ = int(round(size * f))
         if s_ < 4 or s_ > min(d.shape):
             continue
@@ -180,14 +223,58 @@ def find_frame(gray: np.ndarray, box: list[float], search: float = 0.8) -> tuple
     return best
 
 
-def ink_near_box(gray: np.ndarray, box: list[float]) -> float:
-    """Ink inside the checkbox frame found near an expected ``box`` (see :func:`find_frame`).
+def read_known_box(gray: np.ndarray, box: list[float]) -> BoxReading:
+    """The checkbox frame found near an expected ``box`` (see :func:`find_frame`), measured inside.
 
-    A frame whose sides are mostly ink is measured inside (24 % margin per
-    side: the frame and ticks running over it don't count); without a clear
-    frame the expected box itself is measured.
+    A frame whose sides are mostly ink is measured inside (``INNER_MARGIN``
+    per side: the frame and ticks running over it don't count); without a
+    clear frame the expected box itself is measured (``NO_FRAME_MARGIN``).
     """
     found = find_frame(gray, box)
     if found is None or found[1] < 0.6:
-        return ink_in_box(gray, box, shrink=0.3)
-    return ink_in_box(gray, found[0], shrink=0.24)
+        return BoxReading(ink_in_box(gray, box, shrink=NO_FRAME_MARGIN), [float(v) for v in box], False)
+    fb = [float(v) for v in found[0]]
+    return BoxReading(ink_in_box(gray, fb, shrink=INNER_MARGIN), fb, True)
+
+
+def ink_near_box(gray: np.ndarray, box: list[float]) -> float:
+    """Interior ink share of the frame near ``box`` (:func:`read_known_box`)."""
+    return read_known_box(gray, box).ink
+
+
+@dataclass
+class GroupDecision:
+    """How a group of option boxes reads: which option is ticked and how clearly."""
+
+    index: int | None  # the ticked option's position in the readings (None: nothing ticked)
+    extra: float  # confidence factor in [0, 1]: how clearly it stands out (see decide_group)
+    multiple: bool = False  # a second box is ticked too
+    empty_confidence: float = 0.0  # nothing ticked: 0 = clearly empty, > 0 = unread (review)
+
+
+def _ramp(x: float, lo: float, hi: float) -> float:
+    return min(1.0, max(0.0, (x - lo) / (hi - lo)))
+
+
+def decide_group(readings: list[BoxReading]) -> GroupDecision:
+    """The ticked option of a group from its boxes' readings, style-independent.
+
+    The inkiest box is the tick when it holds at least ``TICK_MIN``; its
+    confidence factor is its lead over the second-inkiest box, ramped from
+    ``MARGIN_NONE`` (no lead) to ``MARGIN_SURE`` (a clear tick of any style).
+    A second box with ``SECOND_TICK_SHARE`` of the best box's ink (and above
+    ``TICK_MIN``) is a second tick. Nothing ticked is a clean "empty" only
+    when no box holds ink (``EMPTY_INK_DOUBT``).
+    """
+    if not readings:
+        return GroupDecision(None, 0.0)
+    inks = [r.ink for r in readings]
+    order = sorted(range(len(inks)), key=lambda i: -inks[i])
+    e1 = inks[order[0]]
+    e2 = inks[order[1]] if len(inks) > 1 else 0.0
+    if e1 < TICK_MIN:
+        return GroupDecision(None, 0.0, empty_confidence=EMPTY_DOUBT if e1 > EMPTY_INK_DOUBT else 0.0)
+    multiple = e2 >= TICK_MIN and e2 >= SECOND_TICK_SHARE * e1
+    extra = _ramp(e1 - e2, MARGIN_NONE, MARGIN_SURE)
+    # two ticks: which one is meant is the applicant's to say, never accepted unseen
+    return GroupDecision(order[0], min(extra, MULTIPLE_CAP) if multiple else extra, multiple)

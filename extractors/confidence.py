@@ -3,6 +3,10 @@
     confidence = base(source) × ocr(words) × label(score) × position × validators
 
 * ``base`` — prior accuracy of the source (AcroForm value, text layer, OCR, checkbox).
+  A checkbox group's ``extra`` is how clearly its ticked box stands out from
+  the group's other boxes (``extractors.checkbox.decide_group``: 1 for a clear
+  tick of any style, less as the second box comes close), so a thin ✘ and a
+  filled box both reach the top of the scale.
 * ``ocr`` — for OCR words: ``OCR_MIX × mean + (1 − OCR_MIX) × min`` of the
   words' factors ``(c − OCR_FLOOR) / (OCR_SURE − OCR_FLOOR)`` clipped to
   [0, 1] (``c`` = recogniser confidence): one bad word spoils a value.
@@ -109,7 +113,8 @@ UNLIKELY_READING = 0.3
 # (failed checks, table gaps) are kept as they are: those values need a look.
 CALIBRATION = [(0.0, 0.0), (0.4, 0.4), (0.5, 0.86), (0.8, 0.9), (0.85, 0.97), (0.9, 0.99), (0.95, 0.997),
                (1.0, 0.999)]
-CONFIDENCE_VERSION = "c5"
+# c6: checkbox groups by their lead over the second box (extractors.checkbox), not absolute ink
+CONFIDENCE_VERSION = "c6"
 
 
 def word_factor(c: float) -> float:

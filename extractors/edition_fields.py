@@ -180,20 +180,21 @@ class EditionFields:
                 gray = r.gray(wb[0])
                 if gray is None:
                     return None
-                readings.append((cb.tick_probability(cb.ink_near_box(gray, wb[1])), o, wb))
+                readings.append((o, wb, cb.read_known_box(gray, wb[1])))
                 break
         if not readings:
             return None
-        readings.sort(key=lambda t: -t[0])
-        p1, o, (page, box) = readings[0]
-        p2 = readings[1][0] if len(readings) > 1 else 0.0
-        if p1 < 0.5:
-            return ExtractedField(name=f.name, source="checkbox", page=page)
+        # how clearly one box stands out from the group's others (extractors.checkbox)
+        d = cb.decide_group([rd for _, _, rd in readings])
+        if d.index is None:
+            return ExtractedField(name=f.name, source="checkbox", page=readings[0][1][0],
+                                  confidence=d.empty_confidence)
+        o, (page, box), _ = readings[d.index]
         issues = []
-        if p2 >= 0.5:
+        if d.multiple:
             issues.append(ValidationIssue(code="multiple_options", message="Mehrere Kästchen sind angekreuzt.", fields=[f.name]))
         return ExtractedField(name=f.name, value=option_value(f, o.id), raw=o.label[0] if o.label else o.id,
-                              confidence=conf.combine("checkbox", extra=p1 * (1 - p2)), page=page,
+                              confidence=conf.combine("checkbox", extra=d.extra), page=page,
                               bbox=[float(v) for v in box], source="checkbox", issues=issues)
 
     def _edition_table(self, f: FieldDefinition, r: DocumentReader, done: dict) -> ExtractedField | None:

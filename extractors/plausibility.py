@@ -1,17 +1,29 @@
-"""Plausibility of a read value against the form itself (no OCR involved).
+"""Plausibility of a read value: a list of named rules (no OCR involved).
 
 A value region that slid onto printed text ("(ggf. bei", "Angaben zur
 Eheschließung") reads as well as a real value, so OCR confidence alone cannot
-catch it. Its words are the form's own vocabulary: the words of the labels,
-stop labels and short ignore texts of the definition. :func:`label_likeness`
-is the share of a value's words found there; ``extractors.confidence``
-turns a high share into a low confidence (``LABEL_LIKE_*``).
+catch it; nor can it catch a character sequence OCR produces and writers do
+not ("Sontaqweg", "Gret!l"). Each such check is a :class:`PlausibilityRule`
+in :data:`RULES`: a name, the fields it applies to (field names or value
+types, and the sources of the reading), the check, and the confidence factor
+of ``extractors.confidence`` it applies when the check flags the value.
+:func:`apply_rules` runs them after extraction; ``bench.rule_fp`` counts, per
+rule, the right values it flags on real-world spellings beside the wrong
+values it catches.
+
+Names come from every country: a rule about name shapes must hold for
+"Iqbal", "DeLuca", "O'Brien", "Ødegaard" or "Çelik" as much as for "Müller".
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field as dc_field
+from typing import Callable
 
+from formwerk.models import ExtractedField
+
+from extractors import confidence as conf
 from forms.catalogue import FormDefinition
 
 #: ignore texts longer than this (instructions quoting example values such as
@@ -37,7 +49,7 @@ def label_vocabulary(form: FormDefinition) -> set[str]:
     return {t for s in texts for t in _tokens(s) if len(t) >= 3 and not t.isdigit()} - _NEUTRAL
 
 
-def label_likeness(value: str, vocab: set[str]) -> float:
+def label_likeness(value: str, vocab: set[str] | frozenset[str]) -> float:
     """Share (0..1) of the value's words that are words of the form's labels."""
     toks = [t for t in _tokens(value) if t not in _NEUTRAL and not t.isdigit()]
     if not toks:
@@ -78,6 +90,10 @@ def borrowed(name: str, value: str, required: bool, others: dict[str, str]) -> b
 
 # German spells q only as "qu" + vowel ("Quelle", "Quast"); "qud" is a misread "gud"
 _Q_WITHOUT_U = re.compile(r"q(?!u[aeiouäöü])", re.I)
+# in a name, a "q" after a consonant and not before "u" ("Helqa", "Wolfqang",
+# "Jürqen"): names of other languages write q after a vowel, at the start or
+# as "qu" ("Iqbal", "Tariq", "Qasim", "Marques", "dell'Acqua")
+_Q_AFTER_CONSONANT = re.compile(r"(?<=[b-df-hj-np-tv-zß])q(?!u)", re.I)
 
 
 def letter_and_umlaut(value: str) -> bool:
@@ -102,26 +118,45 @@ _UMLAUT_TWIN = re.compile(r"[aA][äÄ]|[oO][öÖ]|[uU][üÜ]|[äÄ][aA]|[öÖ][o
 
 
 def unlikely_q(value: str) -> bool:
-    """A "q" not followed by "u" and a vowel: rare in German words and names,
-    but the usual OCR misreading of "g" in print at 300 dpi ("Sontaqweg",
-    "qmx.de", "qudula.schleich@…"), which a second read of the same pixels
-    repeats."""
+    """A "q" not followed by "u" and a vowel: rare in German words, but the
+    usual OCR misreading of "g" in print at 300 dpi ("Sontaqweg", "qmx.de",
+    "qudula.schleich@…"), which a second read of the same pixels repeats.
+    Not for person names: "Iqbal", "Tariq", "Qiu" are spelled so."""
     return bool(_Q_WITHOUT_U.search(value))
+
+
+def q_after_consonant(value: str) -> bool:
+    """A "q" right after a consonant in a name ("Helqa", "Wolfqang"): a misread "g"."""
+    return bool(_Q_AFTER_CONSONANT.search(value))
 
 
 #: fields that hold one part of a person's name
 PERSON_NAME_FIELDS = ("family_name", "given_names", "birth_name")
 
-# a capital right after a small letter inside a word ("Reichmann-VoR"); the
-# Scottish/Irish prefixes are the exception names really have ("McLean")
-_CAPITAL_INSIDE = re.compile(r"[a-zäöüß](?<!\bMc)(?<!\bMac)[A-ZÄÖÜ]")
+# a capital right after a small letter inside a word ("Reichmann-VoR")
+_CAPITAL_INSIDE = re.compile(r"[a-zäöüßà-ÿ][A-ZÄÖÜÀ-Þ]")
+# name prefixes written with the next capital glued on: Scottish and Irish
+# ("McLean", "MacDonald", "FitzGerald"), Romance and Dutch ("DeLuca", "LeBlanc",
+# "DiMaggio", "DuBois", "LaFontaine", "VanDyke", "DelVecchio", "DeLaCruz"), Arabic ("AbdelRahman")
+_GLUED_PREFIXES = {"mc", "mac", "fitz", "de", "del", "della", "di", "da", "du", "dos", "le", "la", "van", "von",
+                   "ver", "ten", "ter", "al", "el", "abd", "abdel", "abdul", "bin", "ben", "ibn", "st", "san", "santa"}
 
 
 def capital_inside_word(value: str) -> bool:
     """A capital letter after a small one within a name ("Reichmann-VoR"):
     OCR reads a small letter of a handwritten or faint name as a capital;
-    typed names do not look like that."""
-    return bool(_CAPITAL_INSIDE.search(value))
+    typed names do not look like that, except after a prefix that names glue
+    on ("McLean", "DeLuca", "LeBlanc", "DeLaCruz")."""
+    for word in re.split(r"[\s\-'’]+", value):
+        rest = word
+        while True:
+            m = _CAPITAL_INSIDE.search(rest)
+            if m is None:
+                break
+            if rest[: m.start() + 1].casefold() not in _GLUED_PREFIXES:
+                return True
+            rest = rest[m.start() + 1:]
+    return False
 
 
 def separator_in_name(value: str) -> bool:
@@ -149,17 +184,120 @@ def dot_after_street_word(value: str) -> bool:
     return bool(_DOT_AFTER_STREET.search(value))
 
 
-# surname particles that are written small at the start of a name ("von Bülow");
-# a given name never starts small
-_NAME_PARTICLES = {"von", "vom", "van", "de", "der", "den", "del", "della", "di", "da", "dos", "du", "zu", "zum",
-                   "zur", "ten", "ter", "le", "la", "al", "el", "bin", "ibn", "op"}
+# surname particles that are written small at the start of a name ("von Bülow",
+# "de la Cruz", "af Klint", "dos Santos", "ter Horst", "d'Alembert"); a given name never starts small
+_NAME_PARTICLES = {"von", "vom", "van", "de", "der", "den", "del", "della", "dello", "dei", "degli", "di", "da", "das",
+                   "do", "dos", "du", "zu", "zum", "zur", "ten", "ter", "te", "het", "le", "la", "les", "lo", "los",
+                   "las", "al", "el", "bin", "bint", "ibn", "ben", "abu", "op", "af", "av", "y", "e", "auf", "aus"}
+# elided particles glued to the name: "d'Alembert", "dell'Acqua", "l'Hôpital", "'t Hooft"
+_ELIDED_PARTICLE = re.compile(r"^(?:d|l|dell|dall|sull|'t)['’]\S", re.I)
 
 
 def small_name_start(name: str, value: str) -> bool:
     """A name part that starts with a small letter ("isti" for "Christian"):
     a read of a piece of the name, not the name. Family and birth names may
-    start with a particle ("von Bülow"); given names may not."""
+    start with a particle ("von Bülow", "d'Alembert"); given names may not."""
     first = next(iter(value.split()), "")
     if not first[:1].islower():
         return False
-    return name == "given_names" or first.casefold() not in _NAME_PARTICLES
+    if name == "given_names":
+        return True
+    # a particle may be joined by a hyphen ("al-Hassan", "el-Amin")
+    return first.casefold().split("-")[0] not in _NAME_PARTICLES and not _ELIDED_PARTICLE.match(first)
+
+
+# --------------------------------------------------------------------------
+# the rules
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a rule may look at besides the value."""
+
+    field: str  # field name ("family_name")
+    type: str  # value type ("text", "address", "email")
+    required: bool = False
+    others: dict[str, str] = dc_field(default_factory=dict)  # every read text value of the document
+    vocab: frozenset[str] | set[str] = frozenset()  # the form's label words
+
+
+@dataclass(frozen=True)
+class PlausibilityRule:
+    """One named check: where it applies, what it flags and how much that costs.
+
+    ``factor`` names a confidence factor of ``extractors.confidence``
+    (``LABEL_LIKE``, ``BORROWED``, ``UNLIKELY_READING``); rules of one
+    ``group`` lower a value once however many of them flag it.
+    """
+
+    name: str
+    flags: str  # what the rule flags, for the documentation and the FP table
+    check: Callable[[str, Context], bool]
+    factor: str
+    types: tuple[str, ...] = ()  # value types it applies to (empty: any)
+    fields: tuple[str, ...] = ()  # field names it applies to (empty: any of ``types``)
+    not_fields: tuple[str, ...] = ()  # field names it never applies to
+    sources: tuple[str, ...] = ("ocr", "text_layer")
+    group: str = ""
+
+    def applies(self, field_name: str, type_: str, source: str = "ocr") -> bool:
+        return (source in self.sources and (not self.types or type_ in self.types)
+                and (not self.fields or field_name in self.fields) and field_name not in self.not_fields)
+
+
+RULES: list[PlausibilityRule] = [
+    PlausibilityRule("label_like", "a value whose words are mostly the form's label words",
+                     lambda v, c: label_likeness(v, c.vocab) >= conf.LABEL_LIKE_SHARE, "LABEL_LIKE"),
+    PlausibilityRule("borrowed", "a value that is (part of) another field's reading",
+                     lambda v, c: borrowed(c.field, v, c.required, c.others), "BORROWED", types=("text",)),
+    PlausibilityRule("q_without_u", 'a "q" not followed by "u" and a vowel (a misread "g")',
+                     lambda v, c: unlikely_q(v), "UNLIKELY_READING", types=("text", "address", "email"),
+                     not_fields=PERSON_NAME_FIELDS, sources=("ocr",)),
+    PlausibilityRule("q_after_consonant", 'a "q" after a consonant in a name (a misread "g")',
+                     lambda v, c: q_after_consonant(v), "UNLIKELY_READING", fields=PERSON_NAME_FIELDS,
+                     sources=("ocr",)),
+    PlausibilityRule("umlaut_twin", "a letter beside its own umlaut (\"OÖsterburg\")",
+                     lambda v, c: letter_and_umlaut(v), "UNLIKELY_READING", types=("text", "address"),
+                     sources=("ocr",), group="odd_glyph"),
+    PlausibilityRule("glyph_inside_word", "a glyph no word has between two letters (\"Gret!l\")",
+                     lambda v, c: glyph_inside_word(v), "UNLIKELY_READING", types=("text", "address"),
+                     sources=("ocr",), group="odd_glyph"),
+    PlausibilityRule("separator_in_name", 'a "," or ";" inside one name part (the neighbouring box taken too)',
+                     lambda v, c: separator_in_name(v), "BORROWED", fields=PERSON_NAME_FIELDS),
+    PlausibilityRule("semicolon", 'a ";" in a read text or address (a comma with a speck)',
+                     lambda v, c: semicolon_in_value(v), "UNLIKELY_READING", types=("text", "address"),
+                     not_fields=PERSON_NAME_FIELDS, sources=("ocr",)),
+    PlausibilityRule("capital_inside_name", "a capital after a small letter in a name (\"Reichmann-VoR\")",
+                     lambda v, c: capital_inside_word(v), "UNLIKELY_READING", fields=PERSON_NAME_FIELDS,
+                     sources=("ocr",), group="name_shape"),
+    PlausibilityRule("small_name_start", "a name part starting with a small letter (a piece of the name)",
+                     lambda v, c: small_name_start(c.field, v), "UNLIKELY_READING", fields=PERSON_NAME_FIELDS,
+                     sources=("ocr",), group="name_shape"),
+    PlausibilityRule("dot_after_street_word", 'a dot after a spelled-out street word ("Mentzelweg. 21")',
+                     lambda v, c: dot_after_street_word(v), "UNLIKELY_READING", types=("address",),
+                     sources=("ocr",)),
+]
+
+
+def flagging_rules(value: str, ctx: Context, source: str = "ocr",
+                   rules: list[PlausibilityRule] | None = None) -> list[PlausibilityRule]:
+    """The rules that apply to the field and flag ``value``."""
+    return [r for r in (RULES if rules is None else rules)
+            if r.applies(ctx.field, ctx.type, source) and r.check(value, ctx)]
+
+
+def apply_rules(form: FormDefinition, fields: dict[str, ExtractedField], vocab: set[str]) -> None:
+    """Lower the confidence of every read text value that a rule flags: once
+    per rule group, by the group's confidence factor."""
+    texts = {n: ef.value for n, ef in fields.items() if isinstance(ef.value, str)}
+    for f in form.fields:
+        ef = fields.get(f.name)
+        if ef is None or ef.source not in ("ocr", "text_layer") or not isinstance(ef.value, str):
+            continue
+        ctx = Context(field=f.name, type=f.type, required=f.required, others=texts, vocab=vocab)
+        applied: set[str] = set()
+        for rule in flagging_rules(ef.value, ctx, ef.source):
+            if (rule.group or rule.name) not in applied:
+                applied.add(rule.group or rule.name)
+                ef.confidence *= getattr(conf, rule.factor)

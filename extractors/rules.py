@@ -1,17 +1,24 @@
 """Cross-field rules named by form definitions (``rules:`` in the YAML).
 
-Each check takes the normalised values of the rule's fields (in the rule's
-order) and its params and returns True when the rule holds. A rule whose
-fields are missing holds (missing fields are a routing matter, not a
-contradiction).
+Each check is a named function of :data:`CHECKS`; a form's rule gives it a
+code, the fields it applies to (its arguments, in order), params and the
+German message a clerk sees when it fails. A check takes the normalised
+values and params and returns True when the rule holds. A rule whose fields
+are missing holds (missing fields are a routing matter, not a contradiction).
+``bank_consistent`` reads the Bundesbank bank-code register that ships with
+``schwifty``.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import date
 from typing import Any, Callable
 
 from formwerk.models import ExtractedField, ValidationIssue
+
+from extractors.validators import bic_bank_names, iban_bank_bics
 
 
 def _d(v: Any) -> date | None:
@@ -47,11 +54,55 @@ def present(a: Any, b: Any, **_: Any) -> bool:
     return b in (None, "", []) or a not in (None, "", [])
 
 
+def _name_words(name: str) -> set[str]:
+    """Distinctive words (4+ letters) of a bank name, accents folded ("Köln" → "koln")."""
+    s = unicodedata.normalize("NFKD", name.casefold().replace("ß", "ss"))
+    s = "".join(c for c in s if not unicodedata.combining(c))
+    return {w for w in re.findall(r"[a-z0-9]+", s) if len(w) >= 4} - _GENERIC_BANK_WORDS
+
+
+# words many banks' names share: agreement on one of them says nothing
+_GENERIC_BANK_WORDS = {"bank", "sparkasse", "stadtsparkasse", "kreissparkasse", "volksbank", "raiffeisenbank",
+                       "deutsche", "landesbank", "kreditbank", "filiale", "zweigstelle", "niederlassung"}
+
+
+def _names_agree(written: str, registered: list[str]) -> bool:
+    """A written bank name agrees with the register when one of its words is,
+    or contains, a word of a registered name ("Spk KölnBonn" ~ "Sparkasse
+    KölnBonn", "Postbank" ~ "Postbank Ndl der Deutsche Bank"): forms carry
+    short and branch names, so only names sharing nothing contradict."""
+    mine = _name_words(written)
+    if not mine:  # only abbreviations or generic words ("DKB", "Sparkasse"): nothing to compare
+        return True
+    theirs = {w for n in registered for w in _name_words(n)}
+    return any(a in b or b in a for a in mine for b in theirs)
+
+
+def bank_consistent(iban: Any, bic: Any, bank_name: Any = None, **_: Any) -> bool:
+    """IBAN, BIC and bank name name one bank (the Bundesbank register shipped
+    with schwifty): the BIC is one the register lists for the IBAN's bank
+    code, and the written bank name shares a word with the BIC's bank. What
+    the register does not know (foreign banks, a bank code it lacks) holds."""
+    if iban and bic:
+        bics = iban_bank_bics(str(iban))
+        if bics is not None and str(bic)[:8].upper() not in bics:
+            return False
+    if bank_name and (bic or iban):
+        if bic:
+            names = bic_bank_names(str(bic).upper())
+        else:  # no BIC written: the bank of the IBAN's bank code
+            names = [n for b in sorted(iban_bank_bics(str(iban)) or ()) for n in bic_bank_names(b)]
+        if names and not _names_agree(str(bank_name), names):
+            return False
+    return True
+
+
 CHECKS: dict[str, Callable[..., bool]] = {
     "date_after": date_after,
     "date_not_after": date_not_after,
     "min_age": min_age,
     "present": present,
+    "bank_consistent": bank_consistent,
 }
 
 #: confidence factor applied to every field named by a violated rule

@@ -1,4 +1,4 @@
-"""Named field validators and check-digit algorithms (pure functions).
+"""Named field validators (pure functions).
 
 A validator takes the *normalised* value and a reference date and returns
 ``None`` when the value passes, or a :class:`ValidationIssue` with a machine
@@ -6,16 +6,25 @@ code and a German message a clerk understands. Form definitions name
 validators in their ``validators:`` list; every value type also has an
 implicit format validator (see :data:`TYPE_VALIDATORS`).
 
-Check digits: IBAN by ISO 13616 MOD 97-10; Steuer-ID by ISO 7064 MOD 11,10
-plus the digit-repetition rule of the Bundeszentralamt für Steuern.
+Numbers with published rules are checked by libraries that maintain them,
+not by code of our own: IBAN and BIC by ``schwifty`` (ISO 13616 check digits,
+each country's BBAN structure, the German account check-digit methods of the
+Bundesbank's bank-code register, and that register for BICs), the
+Steuer-ID, Steuernummer and USt-IdNr by ``python-stdnum``, phone numbers by
+``phonenumbers`` (Google's numbering plans, per area code).
 """
 
 from __future__ import annotations
 
 import re
-from collections import Counter
 from datetime import date
 from typing import Any, Callable
+
+import phonenumbers
+from schwifty import BIC, IBAN
+from schwifty.exceptions import InvalidBBANChecksum, InvalidChecksumDigits, SchwiftyException
+from stdnum.de import idnr, stnr, vat
+from stdnum.exceptions import InvalidChecksum, ValidationError
 
 from formwerk.models import ValidationIssue
 
@@ -23,49 +32,88 @@ Validator = Callable[[Any, date], "ValidationIssue | None"]
 
 
 # --------------------------------------------------------------------------
-# check-digit algorithms
+# library checks
 # --------------------------------------------------------------------------
 
 
-def iban_is_valid(iban: str) -> bool:
-    """ISO 13616: move the first four characters to the end, letters → 10..35, mod 97 == 1."""
+def iban_problem(iban: str) -> str | None:
+    """``None`` for a valid IBAN, else which part fails: ``"checksum"`` (ISO
+    13616 check digits), ``"account"`` (the German bank's own account check
+    digit, for banks in the register) or ``"format"`` (country, length, BBAN
+    structure)."""
     s = re.sub(r"\s", "", iban or "").upper()
-    if not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}", s):
-        return False
-    if s.startswith("DE") and len(s) != 22:
-        return False
-    numeric = "".join(str(int(c, 36)) for c in s[4:] + s[:4])
-    return int(numeric) % 97 == 1
+    if not s:
+        return "format"
+    try:
+        IBAN(s, validate_bban=True)
+    except InvalidChecksumDigits:
+        return "checksum"
+    except InvalidBBANChecksum:
+        return "account"
+    except (SchwiftyException, ValueError):
+        return "format"
+    return None
 
 
-def steuer_id_check_digit(first10: str) -> int:
-    """ISO 7064 MOD 11,10 check digit over the first ten digits."""
-    product = 10
-    for ch in first10:
-        total = (int(ch) + product) % 10
-        if total == 0:
-            total = 10
-        product = (total * 2) % 11
-    check = 11 - product
-    return 0 if check == 10 else check
+def iban_is_valid(iban: str) -> bool:
+    """Whether ``iban`` passes every check of :func:`iban_problem`."""
+    return iban_problem(iban) is None
 
 
 def tax_id_is_valid(tax_id: str) -> bool:
-    """Steuerliche Identifikationsnummer: 11 digits, first not 0, repetition rule, check digit.
-
-    Repetition rule: in the first ten digits exactly one digit occurs twice or
-    three times (never three times in a row), all others at most once.
-    """
+    """Steuerliche Identifikationsnummer: stdnum's length, leading digit,
+    digit-repetition rule and ISO 7064 MOD 11,10 check digit; plus the
+    Bundeszentralamt's rule stdnum lacks, that a digit occurring three times
+    is never three in a row."""
     s = tax_id or ""
-    if not re.fullmatch(r"\d{11}", s) or s[0] == "0":
+    if not re.fullmatch(r"\d{11}", s) or not idnr.is_valid(s):
         return False
-    counts = Counter(s[:10])
-    multi = [d for d, n in counts.items() if n > 1]
-    if len(multi) != 1 or counts[multi[0]] > 3:
+    return not re.search(r"(\d)\1\1", s[:10])
+
+
+def bic_registered(bic: str) -> bool:
+    """Whether the Bundesbank register (shipped with schwifty) knows the bank of a BIC."""
+    try:
+        return bool(BIC(bic).bank_names or BIC(bic[:8]).bank_names)
+    except (SchwiftyException, ValueError):
         return False
-    if counts[multi[0]] == 3 and multi[0] * 3 in s[:10]:
-        return False
-    return steuer_id_check_digit(s[:10]) == int(s[10])
+
+
+def iban_bank_bics(iban: str) -> set[str] | None:
+    """The 8-character BICs the register lists for the bank code of a German
+    IBAN; ``None`` when the IBAN is invalid or its bank code is not registered."""
+    try:
+        i = IBAN(re.sub(r"\s", "", iban or "").upper())
+    except (SchwiftyException, ValueError):
+        return None
+    if i.country_code != "DE":
+        return None
+    try:
+        bics = {str(b)[:8] for b in BIC.candidates_from_bank_code("DE", i.bank_code)}
+    except (SchwiftyException, ValueError):  # bank code not in the register
+        return None
+    if i.bic is not None:
+        bics.add(str(i.bic)[:8])
+    return bics or None
+
+
+def bic_bank_names(bic: str) -> list[str]:
+    """The register's names of the bank a BIC belongs to (empty when unknown)."""
+    try:
+        return list(BIC(bic).bank_names or BIC(bic[:8]).bank_names)
+    except (SchwiftyException, ValueError):
+        return []
+
+
+def phone_problem(phone: str) -> str | None:
+    """``None`` for a number valid in the numbering plan (German when it has no
+    country code), else ``"unreadable"`` or ``"invalid"`` (wrong length for
+    its area code or mobile range, unknown area code)."""
+    try:
+        n = phonenumbers.parse(str(phone), "DE")
+    except phonenumbers.NumberParseException:
+        return "unreadable"
+    return None if phonenumbers.is_valid_number(n) else "invalid"
 
 
 # --------------------------------------------------------------------------
@@ -131,10 +179,17 @@ def v_not_future(v: Any, today: date) -> ValidationIssue | None:
     return None
 
 
+_IBAN_ISSUES = {
+    "checksum": ("iban_checksum", "Die IBAN ist ungültig (Prüfziffer stimmt nicht)."),
+    "account": ("iban_account_checksum",
+                "Die IBAN ist ungültig: die Kontonummer passt nicht zur Prüfziffer-Regel ihrer Bank."),
+    "format": ("iban_format", "Die IBAN hat nicht die Länge oder den Aufbau ihres Landes."),
+}
+
+
 def v_iban(v: Any, today: date) -> ValidationIssue | None:
-    if v and not iban_is_valid(str(v)):
-        return _issue("iban_checksum", "Die IBAN ist ungültig (Prüfziffer stimmt nicht).")
-    return None
+    problem = iban_problem(str(v)) if v else None
+    return _issue(*_IBAN_ISSUES[problem]) if problem else None
 
 
 def v_tax_id(v: Any, today: date) -> ValidationIssue | None:
@@ -144,8 +199,38 @@ def v_tax_id(v: Any, today: date) -> ValidationIssue | None:
 
 
 def v_bic(v: Any, today: date) -> ValidationIssue | None:
-    if v and not re.fullmatch(r"[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?", str(v)):
+    """Format and country by schwifty; a German BIC must name a bank of the
+    Bundesbank register (a misread character gives a BIC no bank has)."""
+    if not v:
+        return None
+    s = str(v)
+    try:
+        bic = BIC(s)
+    except (SchwiftyException, ValueError):
         return _issue("bic_format", "Die BIC hat nicht das Format von 8 oder 11 Zeichen.")
+    if bic.country_code == "DE" and not bic_registered(s):
+        return _issue("bic_unknown", "Zu dieser BIC ist keine deutsche Bank verzeichnet.")
+    return None
+
+
+def v_steuernummer(v: Any, today: date) -> ValidationIssue | None:
+    """Steuernummer of a German tax office: one of the Länder's formats
+    (stdnum ``de.stnr``, "21/815/08150" or the 13-digit federal form)."""
+    if v and not stnr.is_valid(str(v)):
+        return _issue("steuernummer_format", "Die Steuernummer hat keines der Formate der Finanzämter.")
+    return None
+
+
+def v_vat_id(v: Any, today: date) -> ValidationIssue | None:
+    """German USt-IdNr (``DE`` + 9 digits, ISO 7064 MOD 11,10 by stdnum ``de.vat``)."""
+    if not v:
+        return None
+    try:
+        vat.validate(str(v))
+    except InvalidChecksum:
+        return _issue("vat_id_checksum", "Die USt-IdNr. ist ungültig (Prüfziffer stimmt nicht).")
+    except ValidationError:
+        return _issue("vat_id_format", "Die USt-IdNr. muss aus DE und neun Ziffern bestehen.")
     return None
 
 
@@ -172,9 +257,10 @@ def v_email(v: Any, today: date) -> ValidationIssue | None:
 
 
 def v_phone(v: Any, today: date) -> ValidationIssue | None:
-    digits = re.sub(r"\D", "", str(v or ""))
-    if v and not 6 <= len(digits) <= 16:
-        return _issue("phone_format", "Die Telefonnummer hat eine unplausible Länge.")
+    """A number of the numbering plan (phonenumbers): catches numbers cut or
+    lengthened by a misread (length per area code and mobile range)."""
+    if v and phone_problem(str(v)):
+        return _issue("phone_format", "Die Telefonnummer passt nicht zum Rufnummernplan (Vorwahl oder Länge).")
     return None
 
 
@@ -230,6 +316,8 @@ VALIDATORS: dict[str, Validator] = {
     "iban": v_iban,
     "tax_id": v_tax_id,
     "bic": v_bic,
+    "steuernummer": v_steuernummer,
+    "vat_id": v_vat_id,
     "postal_code": v_postal_code,
     "address": v_address,
     "email": v_email,
@@ -290,4 +378,4 @@ def run_validators(type_: str, names: list[str], value: Any, today: date | None 
 
 
 #: validators whose pass is strong evidence the value was read right
-CHECKSUM_VALIDATORS = {"iban", "tax_id"}
+CHECKSUM_VALIDATORS = {"iban", "tax_id", "vat_id"}

@@ -204,7 +204,7 @@ class WordFields:
             box = cb.read_box(gray, m.bbox, f.box)
             if box is None:
                 continue
-            readings.append((cb.tick_probability(box.ink), o, m, box))
+            readings.append((o, m, box))
         if not readings:
             if anchor is not None or seen_option:
                 # the group is printed but no box could be read: "nothing ticked"
@@ -212,14 +212,15 @@ class WordFields:
                 return ExtractedField(name=f.name, source="checkbox", page=(anchor or seen_option).page,
                                       confidence=conf.UNREADABLE)
             return ExtractedField(name=f.name, source="none")
-        readings.sort(key=lambda t: -t[0])
-        p1, o, m, box = readings[0]
-        p2 = readings[1][0] if len(readings) > 1 else 0.0
-        if p1 < 0.5:
-            return ExtractedField(name=f.name, source="checkbox", page=m.page, raw="")
-        c = conf.combine("checkbox", label_score=m.score, extra=p1 * (1 - p2))
+        # how clearly one box stands out from the group's others (extractors.checkbox)
+        d = cb.decide_group([box for _, _, box in readings])
+        if d.index is None:
+            return ExtractedField(name=f.name, source="checkbox", page=readings[0][1].page, raw="",
+                                  confidence=d.empty_confidence)
+        o, m, box = readings[d.index]
+        c = conf.combine("checkbox", label_score=m.score, extra=d.extra)
         issues = []
-        if p2 >= 0.5:
+        if d.multiple:
             issues.append(ValidationIssue(code="multiple_options", message="Mehrere Kästchen sind angekreuzt.", fields=[f.name]))
         return ExtractedField(name=f.name, value=option_value(f, o.id), raw=" ".join(w.text for w in m.words),
                               confidence=c, page=m.page, bbox=[float(v) for v in box.bbox], source="checkbox",

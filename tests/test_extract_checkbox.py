@@ -25,6 +25,21 @@ def draw_box(d: ImageDraw.ImageDraw, x: int, y: int, tick: str | None) -> None:
         d.line([x + 5, y + SIDE // 2, x + SIDE // 2 - 2, y + SIDE - 6, x + SIDE + 6, y - 8], fill=0, width=5)
     elif tick == "fill":
         d.rectangle([x + 4, y + 4, x + SIDE - 4, y + SIDE - 4], fill=30)
+    # styles of other hands: far less ink than the renderer's own ticks
+    elif tick == "thin_cross":  # a thin ✘, 2 px at 300 dpi
+        d.line([x + 6, y + 6, x + SIDE - 6, y + SIDE - 6], fill=40, width=2)
+        d.line([x + 6, y + SIDE - 6, x + SIDE - 6, y + 6], fill=40, width=2)
+    elif tick == "thin_check":  # a ✓ whose long arm leaves the box
+        d.line([x + 7, y + SIDE // 2 + 2, x + SIDE // 2 - 3, y + SIDE - 7, x + SIDE + 10, y - 12], fill=40, width=2)
+    elif tick == "pen_cross":  # two bent strokes of changing width, past the corners
+        d.line([x - 3, y + 2, x + 12, y + 15, x + 22, y + 21, x + SIDE + 4, y + SIDE + 1], fill=50, width=3)
+        d.line([x + 2, y + SIDE + 3, x + 14, y + 22], fill=50, width=2)
+        d.line([x + 14, y + 22, x + SIDE - 2, y - 4], fill=50, width=4)
+    elif tick == "over_border":  # a big cross centred on the box's corner region
+        d.line([x - 14, y - 14, x + SIDE - 4, y + SIDE - 4], fill=30, width=3)
+        d.line([x - 14, y + SIDE - 4, x + SIDE - 4, y - 14], fill=30, width=3)
+    elif tick == "speck":  # a pen touched the box: ink, but no tick
+        d.ellipse([x + 15, y + 15, x + 20, y + 20], fill=40)
 
 
 def page_with(options: list[tuple[str, str | None]]) -> tuple[Image.Image, list[Word]]:
@@ -143,3 +158,72 @@ def test_a_printed_group_whose_boxes_cannot_be_read_is_unreadable_not_empty():
     assert got.value is None and got.confidence == conf.UNREADABLE  # routing flags it
     absent = SimpleNamespace(**{**vars(no_page_image), "locate": lambda f: None})
     assert CatalogueExtractor(load_catalogue())._checkbox_group(f, absent).confidence == 0.0
+
+
+# -- style-independent group confidence (issue 17) -----------------------------
+
+from extractors import checkbox as cb  # noqa: E402
+from extractors import confidence as conf  # noqa: E402
+from formwerk.models import Classification, Extraction, RoutingPolicy  # noqa: E402
+from formwerk.routing import route  # noqa: E402
+
+THRESHOLD = 0.94  # GewA 1 min_field_confidence
+
+
+@pytest.mark.parametrize("tick", ["thin_cross", "thin_check", "pen_cross", "over_border", "cross", "fill"])
+def test_a_clear_tick_of_any_style_is_accepted(tick):
+    img, words = page_with([("Industrie", None), ("Handwerk", tick), ("Handel", None)])
+    words.append(Word(text="Betriebsart", bbox=[150, 60, 400, 95], confidence=0.95))
+    f = _extract(img, words, FORM).fields["kind"]
+    assert f.value == "craft"
+    assert f.confidence >= THRESHOLD  # the old absolute ramp gave a thin ✘ 0.88-0.91
+
+
+@pytest.mark.parametrize("tick", ["thin_cross", "pen_cross", "fill"])
+def test_known_box_reader_sees_thin_and_pen_ticks(tick):
+    import numpy as np
+
+    img, _ = page_with([("ja", tick), ("nein", None)])
+    gray = np.asarray(img)
+    # a registered widget box is a few pixels off the printed square
+    on = cb.read_known_box(gray, [203, 147, 239, 183])
+    off = cb.read_known_box(gray, [197, 252, 233, 288])
+    assert on.found_frame and off.found_frame
+    d = cb.decide_group([on, off])
+    assert d.index == 0 and d.extra == 1.0 and not d.multiple
+
+
+def test_the_lead_over_the_second_box_sets_the_confidence():
+    def reading(ink):
+        return cb.BoxReading(ink, [0, 0, 10, 10], True)
+
+    clear = cb.decide_group([reading(0.02), reading(0.16), reading(0.0)])
+    close = cb.decide_group([reading(0.09), reading(0.14), reading(0.0)])
+    assert clear.index == 1 and clear.extra == 1.0
+    assert close.index == 1 and 0 < close.extra < 0.5  # neither clearly ticked: review
+    assert conf.calibrate(conf.combine("checkbox", extra=close.extra)) < THRESHOLD
+    two = cb.decide_group([reading(0.5), reading(0.9)])
+    assert two.multiple and two.extra <= cb.MULTIPLE_CAP
+
+
+def test_ink_in_a_box_that_is_no_tick_is_unread_not_empty():
+    img, words = page_with([("Industrie", None), ("Handwerk", "speck"), ("Handel", None)])
+    words.append(Word(text="Betriebsart", bbox=[150, 60, 400, 95], confidence=0.95))
+    f = _extract(img, words, FORM).fields["kind"]
+    assert f.value is None
+    assert 0 < f.confidence < THRESHOLD  # routing flags it instead of accepting "empty"
+    clean, cwords = page_with([("Industrie", None), ("Handwerk", None), ("Handel", None)])
+    cwords.append(Word(text="Betriebsart", bbox=[150, 60, 400, 95], confidence=0.95))
+    assert _extract(clean, cwords, FORM).fields["kind"].confidence == 0.0  # clearly empty
+
+
+@pytest.mark.parametrize("tick", [None, "speck"])
+def test_a_required_group_without_a_tick_goes_to_review(tick):
+    img, words = page_with([("Industrie", None), ("Handwerk", tick), ("Handel", None)])
+    words.append(Word(text="Betriebsart", bbox=[150, 60, 400, 95], confidence=0.95))
+    ex = _extract(img, words, FORM)
+    decision = route(Classification(document_type="cb", confidence=1.0),
+                     Extraction(document_type="cb", fields=ex.fields),
+                     RoutingPolicy(min_field_confidence=THRESHOLD, required_fields=["kind"]))
+    assert decision.status.value == "needs_review"
+    assert any(r.endswith(":kind") for r in decision.reasons)

@@ -188,3 +188,76 @@ def test_a_given_name_read_as_a_piece_goes_to_review():
     CatalogueExtractor(catalogue)._plausibility(form, fields)
     assert fields["given_names"].confidence < 0.5
     assert fields["family_name"].confidence == 0.99
+
+
+# -- names from every country ------------------------------------------------
+
+INTERNATIONAL = ["Iqbal", "Tariq", "DeLuca", "LeBlanc", "O'Brien", "Nguyen", "Müller-Lüdenscheidt", "Ødegaard",
+                 "Çelik", "McLean", "d'Alembert", "al-Hassan", "af Klint", "dos Santos", "DeLaCruz", "Qiu"]
+
+
+@pytest.mark.parametrize("name", ["given_names", "family_name", "birth_name"])
+def test_no_rule_flags_real_names_of_other_countries(name):
+    from extractors.plausibility import Context, flagging_rules
+
+    for value in INTERNATIONAL:
+        if name == "given_names" and value[:1].islower():
+            continue  # particles start family names only
+        flagged = flagging_rules(value, Context(field=name, type="text", required=False))
+        assert flagged == [], (value, [r.name for r in flagged])
+
+
+def test_real_names_of_other_countries_keep_their_confidence_in_the_extractor():
+    from extractors.catalogue_extractor import CatalogueExtractor
+    from formwerk.models import ExtractedField
+
+    catalogue = load_catalogue()
+    form = catalogue.get("gewerbeanmeldung")
+    for given, family in [("Tariq", "Iqbal"), ("Giulia", "DeLuca"), ("Aoife", "O'Brien"), ("Thi Lan", "Nguyen"),
+                          ("Ole", "Ødegaard"), ("Ayşe", "Çelik"), ("Hans-Jürgen", "Müller-Lüdenscheidt")]:
+        fields = {n: ExtractedField(name=n, value=v, confidence=0.99, source="ocr")
+                  for n, v in (("given_names", given), ("family_name", family))}
+        CatalogueExtractor(catalogue)._plausibility(form, fields)
+        assert [ef.confidence for ef in fields.values()] == [0.99, 0.99], (given, family)
+
+
+@pytest.mark.parametrize("value,odd", [("Helqa", True), ("Wolfqang", True), ("Iqbal", False), ("Tariq", False),
+                                       ("Marques", False), ("dell'Acqua", False)])
+def test_q_after_a_consonant_in_a_name(value, odd):
+    from extractors.plausibility import q_after_consonant
+
+    assert q_after_consonant(value) is odd
+
+
+@pytest.mark.parametrize("value,odd", [("DeLuca", False), ("LeBlanc", False), ("FitzGerald", False),
+                                       ("DeLaCruz", False), ("MüllEr", True), ("DeLucA", True), ("McLeaN", True)])
+def test_glued_name_prefixes_may_take_a_capital(value, odd):
+    from extractors.plausibility import capital_inside_word
+
+    assert capital_inside_word(value) is odd
+
+
+def test_rules_are_named_and_scoped():
+    from extractors.plausibility import RULES
+
+    names = [r.name for r in RULES]
+    assert len(names) == len(set(names))
+    for r in RULES:
+        assert r.flags and r.factor in ("LABEL_LIKE", "BORROWED", "UNLIKELY_READING")
+    # the q rule for free text does not look at names; the name rule only at names
+    q = next(r for r in RULES if r.name == "q_without_u")
+    assert q.applies("home_address", "address") and not q.applies("family_name", "text")
+    assert not q.applies("home_address", "address", source="acroform")
+
+
+def test_rules_of_one_group_lower_a_value_once():
+    """A value with a letter beside its umlaut *and* an odd glyph is marked down
+    once (as before the rules became a list)."""
+    from extractors import confidence as conf
+    from extractors.catalogue_extractor import CatalogueExtractor
+    from formwerk.models import ExtractedField
+
+    catalogue = load_catalogue()
+    fields = {"activity": ExtractedField(name="activity", value="Muüller Gret!l", confidence=0.9, source="ocr")}
+    CatalogueExtractor(catalogue)._plausibility(catalogue.get("gewerbeanmeldung"), fields)
+    assert fields["activity"].confidence == pytest.approx(0.9 * conf.UNLIKELY_READING)

@@ -120,6 +120,23 @@ def test_ocr_repairs_of_readings_german_text_never_has(type_, raw, value):
     assert normalise(type_, raw) == value
 
 
+@pytest.mark.parametrize("raw", ["Iqbal", "Tariq", "O'Brien", "DeLuca", "Ødegaard", "Çelik", "Müller-Lüdenscheidt",
+                                 "Nguyen", "Ilse", "Ilm", "Haq", "af Klint"])
+def test_repairs_leave_real_names_of_other_countries_alone(raw):
+    from extractors.normalise import normalise
+
+    assert normalise("text", raw) == raw
+
+
+def test_repairs_are_a_named_list_that_runs_in_order():
+    from extractors.ocr_repairs import REPAIRS, repair_text
+
+    assert [r.name for r in REPAIRS] == ["capital_i_pair", "section_sign", "g_echo", "glued_colon", "mail_provider"]
+    assert all(r.repairs and r.types for r in REPAIRS)
+    assert repair_text("IIse nach 8 34c GewO, Amtsgericht:Münster, Wegq") == \
+        "Ilse nach § 34c GewO, Amtsgericht Münster, Weg"
+
+
 @pytest.mark.parametrize("first,second,restored", [
     ("flieqner", "fliegner", True),
     ("Jurgen", "Jürgen", True),

@@ -65,12 +65,14 @@ def available_types() -> list[str]:
     return sorted(FORM_MODULES) + sorted(NEGATIVE_TYPES)
 
 
-def render_document(doc_type: str, seed: int, variant: str | None = None) -> SyntheticDocument:
+def render_document(doc_type: str, seed: int, variant: str | None = None,
+                    tick_style: str | None = None) -> SyntheticDocument:
     """Generate one digital document of ``doc_type`` from ``seed``.
 
     ``variant`` picks the layout style (``"boxed"``, ``"lined"``, ``"twocol"``
     for forms; see ``forms.negatives`` for the others); ``None`` lets the seed
-    choose.
+    choose. ``tick_style`` (``bench.synth.ticks.TICK_STYLES``) draws the
+    form's ticks in one applicant's style; ``None`` keeps the seed's own.
     """
     from .forms import NEGATIVE_TYPES
 
@@ -79,8 +81,9 @@ def render_document(doc_type: str, seed: int, variant: str | None = None) -> Syn
         mod = FORM_MODULES[doc_type]
         style = variant or fake.rng.choice(STYLES)
         truth, values = mod.make(fake)
-        pdf = render_form(mod.spec(), values, random.Random(fake.rng.random()), style)
-        return SyntheticDocument(doc_type, truth, pdf, style, seed, {"generator": doc_type})
+        pdf = render_form(mod.spec(), values, random.Random(fake.rng.random()), style, tick_style)
+        meta = {"generator": doc_type} if tick_style is None else {"generator": doc_type, "tick_style": tick_style}
+        return SyntheticDocument(doc_type, truth, pdf, style, seed, meta)
     if doc_type in NEGATIVE_TYPES:
         real_type, truth, pdf, variant = NEGATIVE_TYPES[doc_type](fake, variant)
         return SyntheticDocument(real_type, truth, pdf, variant, seed, {"generator": doc_type})

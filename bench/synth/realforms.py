@@ -30,6 +30,7 @@ from pypdf.generic import NameObject
 from .document import SyntheticDocument, _sub_seed
 from .fake_data import FakeGermany
 from .forms import FORM_MODULES
+from .ticks import overlay_ticks
 
 REAL_FORM_FILES = {
     "gewerbeanmeldung": "gewa1.pdf",
@@ -243,12 +244,17 @@ def _fill_quiet(path: Path, text: dict[str, str], boxes: dict[str, str]) -> byte
     return buf.getvalue()
 
 
-def fill_real_form(doc_type: str, seed: int) -> SyntheticDocument | None:
+def fill_real_form(doc_type: str, seed: int, tick_style: str = "form") -> SyntheticDocument | None:
     """The real form of ``doc_type`` filled with fake data from ``seed``.
 
     Returns ``None`` when the shared data folder is absent (or the type has
     no real form). Truth keys/values are the same as ``render_document``'s
     for that type and seed. ``variant`` is ``"real"``.
+
+    ``tick_style`` (``bench.synth.ticks.TICK_STYLES``): ``"form"`` lets the
+    form draw its own ticks; any other style leaves the boxes unticked in the
+    AcroForm and draws an applicant's tick of that style over the page
+    (``meta["ticked"]`` names the boxes).
     """
     path = real_form_path(doc_type)
     if path is None:
@@ -256,6 +262,12 @@ def fill_real_form(doc_type: str, seed: int) -> SyntheticDocument | None:
     fake = FakeGermany(_sub_seed(doc_type, seed))
     truth, values = FORM_MODULES[doc_type].make(fake)
     text, boxes = FIELD_MAPS[doc_type](truth, values)
-    pdf = _fill(path, text, boxes)
+    ticked = sorted(boxes)
+    if tick_style == "form":
+        pdf = _fill(path, text, boxes)
+        return SyntheticDocument(doc_type, truth, pdf, "real", seed,
+                                 meta={"source": path.name, "acroform": {**text, **boxes}, "ticked": ticked})
+    pdf = overlay_ticks(_fill(path, text, {n: "/Off" for n in boxes}), boxes, tick_style, seed)
     return SyntheticDocument(doc_type, truth, pdf, "real", seed,
-                             meta={"source": path.name, "acroform": {**text, **boxes}})
+                             meta={"source": path.name, "acroform": dict(text), "ticked": ticked,
+                                   "tick_style": tick_style})

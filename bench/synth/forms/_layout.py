@@ -25,6 +25,7 @@ from reportlab.pdfgen import canvas as rl_canvas
 
 from ._items import Cell, Check, FormSpec, Heading, Item, Note, Row, Table
 from ._look import Look, pick_label
+from ..ticks import TICK_STYLES, draw_tick
 
 PAGE_W, PAGE_H = A4  # 595.27 x 841.89 pt
 STYLES = ("boxed", "lined", "twocol")
@@ -37,6 +38,7 @@ STYLES = ("boxed", "lined", "twocol")
 
 class _Renderer:
     MARGIN = 36.0
+    tick_rng: random.Random | None = None  # set for an applicant's tick style (render_form)
 
     def __init__(self, spec: FormSpec, values: dict[str, Any], rng: random.Random, look: Look):
         self.spec, self.values, self.rng, self.look = spec, values, rng, look
@@ -73,12 +75,21 @@ class _Renderer:
             s, self.look.fill_font, size))), y + jy, s, self.look.fill_font, size)
         self.c.setFillColorRGB(0, 0, 0)
 
-    def checkbox(self, x: float, y: float, ticked: bool, size: float = 8.0):
-        """Square with lower-left corner (x, y); tick drawn per ``look.tick``."""
+    def checkbox(self, x: float, y: float, ticked: bool, size: float = 8.0,
+                 label: tuple[float, float, float, float] | None = None):
+        """Square with lower-left corner (x, y); tick drawn per ``look.tick``.
+
+        An applicant's tick style (``bench.synth.ticks``, asked for by
+        ``render_form(tick_style=...)``) is drawn by ``ticks.draw_tick`` from
+        its own random stream; ``label`` is the option label's box (circled
+        labels)."""
         c = self.c
         c.setLineWidth(0.6)
         c.rect(x, y, size, size, stroke=1, fill=0)
         if not ticked:
+            return
+        if self.tick_rng is not None:
+            draw_tick(c, self.look.tick, (x, y, x + size, y + size), self.tick_rng, label)
             return
         c.setStrokeColorRGB(0.05, 0.05, 0.3)
         c.setLineWidth(1.3)
@@ -229,7 +240,8 @@ class _Renderer:
             yy = y - i * line_h
             cx = x
             for opt_id, opt_label in line:
-                self.checkbox(cx, yy - 1, opt_id in sel)
+                lw = pdfmetrics.stringWidth(opt_label, "Helvetica", _OPT_SIZE)
+                self.checkbox(cx, yy - 1, opt_id in sel, label=(cx + 11, yy - 1.5, cx + 11 + lw, yy + _OPT_SIZE - 1))
                 self.text(cx + 11, yy, opt_label, size=_OPT_SIZE)
                 cx += _opt_width(opt_label)
         if g.other_key:
@@ -365,9 +377,25 @@ def _reweight(c: Cell | Check) -> Cell | Check:
     return dataclasses.replace(c, width=1.0)
 
 
-def render_form(spec: FormSpec, values: dict[str, Any], rng: random.Random, style: str) -> bytes:
-    """Render ``spec`` filled with ``values`` as PDF bytes (see module doc)."""
+def render_form(spec: FormSpec, values: dict[str, Any], rng: random.Random, style: str,
+                tick_style: str | None = None) -> bytes:
+    """Render ``spec`` filled with ``values`` as PDF bytes (see module doc).
+
+    ``tick_style`` (``bench.synth.ticks.TICK_STYLES`` other than ``"form"``)
+    draws every tick in that applicant's style instead of the look's own; the
+    look is still drawn from ``rng`` first, so everything else stays the same.
+    """
     if style not in STYLES:
         raise ValueError(f"unknown style {style!r}; choose one of {STYLES}")
     look = Look.draw(rng, style)
-    return _Renderer(spec, values, rng, look).run()
+    tick_rng = None
+    if tick_style not in (None, "form"):
+        if tick_style not in TICK_STYLES:
+            raise ValueError(f"unknown tick style {tick_style!r}; known: {TICK_STYLES}")
+        look.tick = tick_style
+        # its own stream, seeded from the layout's state without drawing from
+        # it: offsets, fonts and values come out as without a tick style
+        tick_rng = random.Random(f"ticks:{tick_style}:{rng.getstate()[1][:8]}")
+    r = _Renderer(spec, values, rng, look)
+    r.tick_rng = tick_rng
+    return r.run()

@@ -51,7 +51,7 @@ class Look:
     label_size: float
     fill_font: str
     fill_size: float
-    tick: str  # "cross" | "check" | "fill" | "x"
+    tick: str  # "cross" | "check" | "fill" | "x"; or an applicant's style of bench.synth.ticks (render_form)
     row_scale: float
     label_pick: int
 
