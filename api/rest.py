@@ -379,12 +379,17 @@ async def original(request: Request, case_id: CaseId, token: Annotated[ApiToken,
     description=("Page `page` (from 1) of the case as read: rendered at the page's dpi, turned upright and "
                  "deskewed; field boxes are in this image's pixels. Scope `documents:read`."),
     responses={200: {"description": "The page", "content": {"image/png": {"example": "(PNG bytes)"}}},
-               **responses(*AUTH, "case_not_found", "page_not_found", scope="documents:read")},
+               **responses(*AUTH, "case_not_found", "page_not_found", "original_purged", scope="documents:read",
+                           purged_on="2026-03-01")},
 )
 async def page_image(request: Request, case_id: CaseId, page: Annotated[int, Path(ge=1, examples=[1])],
                      token: Annotated[ApiToken, Depends(scope("documents:read"))]):
+    from api.problems import original_purged
+
     st = _st(request)
     case = await _stored(request, case_id)
+    if case.purged_originals_at:  # the page images went with the original: 410, not "no such page"
+        raise original_purged(case)
     if page > len(case.content_keys):
         raise Problem("page_not_found", page=page)
     content = PageContent.model_validate_json(await asyncio.to_thread(st.blobs.get, case.content_keys[page - 1]))

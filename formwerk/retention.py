@@ -77,6 +77,8 @@ def parse_by_type(text: str) -> dict[str, RetentionPolicy]:
     for item in filter(None, (part.strip() for part in (text or "").split(","))):
         try:
             type_id, periods = (s.strip() for s in item.split("=", 1))
+            if not type_id:  # "=30/90" would silently become the policy of unclassified cases
+                raise ValueError(item)
             originals, data = (int(s) for s in periods.split("/", 1))
             out[type_id] = RetentionPolicy(originals, data)
         except ValueError:
@@ -175,6 +177,10 @@ def strip_values(result: CaseResult, at: datetime | None = None) -> CaseResult:
         "attachments": [a.model_copy(update={"filename": ""}) for a in result.attachments],
         "documents": [strip_values(d, at) for d in result.documents],
     }
+    # a clerk's rejection comment is also the case's ``reason`` (reason_code stays)
+    comments = {str(e.detail.get("comment") or "").strip() for e in result.events} - {""}
+    if result.reason and result.reason.strip() in comments:
+        update["reason"] = None
     if at is not None:
         update["purged_data_at"] = result.purged_data_at or at
     return result.model_copy(update=update)
@@ -276,16 +282,34 @@ def purge_expired(cases, blobs, audit, policies: RetentionPolicies, now: datetim
         if dry_run:
             continue
         _audit_once(audit, item, policies.for_type(item.document_type))
-        updated = updated.model_copy(update={"revision": result.revision + 1})
-        if not cases.record_purge(updated, expected_revision=result.revision,
-                                  originals_at=now if ORIGINALS in item.parts else None,
-                                  data_at=now if DATA in item.parts else None):
-            # saved meanwhile (a late webhook save): the next run does the step again, without
-            # a second audit entry; the deleted blobs stay deleted
+        if not _record_purge(cases, item, result, updated, now):
+            # still changing: the next run does the step again, without a second audit entry;
+            # the deleted blobs stay deleted
             item.deferred = "the case changed while it was purged"
     log.info("retention: %d case(s) purged, %d blob(s) deleted%s", len(report.cases),
              report.blobs_deleted, " (dry run)" if dry_run else "")
     return report
+
+
+def _record_purge(cases, item: PurgedCase, result: CaseResult, updated: CaseResult, now: datetime,
+                  attempts: int = 3) -> bool:
+    """Store the purged result with its purge dates; a save that came in meanwhile (a late
+    webhook save) is read again and purged on top, so the row does not keep pointing at the
+    blobs just deleted until the next run (its pages would fail to open instead of saying
+    "deleted")."""
+    for _ in range(attempts):
+        if cases.record_purge(updated.model_copy(update={"revision": result.revision + 1}),
+                              expected_revision=result.revision,
+                              originals_at=now if ORIGINALS in item.parts else None,
+                              data_at=now if DATA in item.parts else None):
+            return True
+        result = cases.get(item.case_id)
+        if result is None:
+            return False
+        updated = strip_originals(result, now) if ORIGINALS in item.parts else result
+        if DATA in item.parts:
+            updated = strip_values(updated, now)
+    return False
 
 
 def _page_reader(blobs) -> Callable[[str], PageContent | None]:
