@@ -152,3 +152,26 @@ class StorageError(FormwerkError):
     code = "storage_error"
     retryable = True
     default_message = "Der Dokumentenspeicher ist nicht erreichbar."
+
+
+def is_interruption(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or what caused it) is the worker interrupting the read, not the file.
+
+    Temporal delivers an activity's cancellation (heartbeat timeout, worker
+    shutdown, a cancel request) by raising ``temporalio.exceptions.CancelledError``
+    inside the activity's thread, wherever it is: in the middle of pdfium or
+    PIL. The broad ``except Exception`` around those libraries must not turn
+    it into a verdict on the file ("corrupt"), or a valid scan is rejected
+    for good instead of being retried.
+    """
+    try:
+        from temporalio.exceptions import CancelledError as TemporalCancelled
+    except ImportError:  # pragma: no cover - the worker always has the SDK
+        TemporalCancelled = ()  # type: ignore[assignment]
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, TemporalCancelled) or type(exc).__name__ == "CancelledError":
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False

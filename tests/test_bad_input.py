@@ -296,3 +296,37 @@ async def test_hostile_files_in_sequence_then_a_valid_pdf_on_the_real_stack(temp
         assert scan.status == CaseStatus.COMPLETED and scan.page_count == 1
     stored = cases.get(result.case_id)
     assert stored is not None and stored.status == CaseStatus.COMPLETED
+
+
+def test_a_cancelled_read_is_an_interruption_never_a_corrupt_file(monkeypatch):
+    """Temporal raises its CancelledError inside the activity thread, in the middle of pdfium.
+
+    Seen under load (bench.api_load): a valid scan's page render was
+    cancelled and the guard around pdfium called the file corrupt, so the
+    case was rejected for good instead of retried.
+    """
+    from temporalio.exceptions import ApplicationError, CancelledError
+
+    from workflows.activities import boundary
+
+    def cancelled(self, *a, **k):
+        raise CancelledError("Cancelled")
+
+    monkeypatch.setattr(pdfmod.pdfium.PdfPage, "render", cancelled)
+    data = badfiles.square_page_pdf(600)
+    with pytest.raises(CancelledError):
+        render_pdf_page(data, 0, 150)
+    # wrapped by any other guard into a file verdict, the activity boundary still unwraps it
+
+    def _wrapped():
+        try:
+            raise CancelledError("Cancelled")
+        except CancelledError as exc:
+            raise CorruptFileError(detail=f"page 1: {exc}") from exc
+
+    with pytest.raises(CancelledError):
+        boundary(_wrapped)()
+    # a real corruption still crosses the boundary as the file's verdict
+    with pytest.raises(ApplicationError) as err:
+        boundary(lambda: (_ for _ in ()).throw(CorruptFileError(detail="broken")))()
+    assert err.value.type == "corrupt_file" and err.value.non_retryable

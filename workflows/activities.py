@@ -29,7 +29,7 @@ from formwerk.documents.images import load_image_pages
 from formwerk.documents.pdf import read_pdf
 from formwerk.documents.sniff import FileKind, sniff
 from formwerk.documents.upright import deskew, rotate_upright
-from formwerk.errors import BadInputError, FormwerkError, UnsupportedTypeError
+from formwerk.errors import BadInputError, FormwerkError, UnsupportedTypeError, is_interruption
 from formwerk.models import (
     AcroFormValue,
     Classification,
@@ -102,6 +102,9 @@ def boundary(fn):
         try:
             return fn(*args, **kwargs)
         except FormwerkError as exc:
+            if is_interruption(exc.__cause__):
+                # cancelled mid-read and wrapped by a library guard: an interruption, retried, never a verdict
+                raise exc.__cause__ from None
             activity.logger.warning("%s: %s (%s)", exc.code, exc.message, exc.detail)
             # a file we refuse is an expected outcome, not a worker fault: the SDK
             # then logs it at debug level instead of a traceback on stderr
