@@ -66,20 +66,48 @@ class DocumentReader:
                 self.acro[a.name] = a
         if not any(a.value.strip() and a.value.strip().lstrip("/").lower() not in _OFF for a in self.acro.values()):
             self.acro = {}  # an unfilled form: the values (if any) are in the words
-        self.pages: dict[int, PageWords] = {}
+        self._pages: dict[int, PageWords] = {}
         self.sources: dict[int, str] = {}
         for p in content.pages:
-            self.pages[p.page] = PageWords(p.page, p.words, p.dpi, p.width, p.height)
+            self._pages[p.page] = PageWords(p.page, p.words, p.dpi, p.width, p.height)
             self.sources[p.page] = "text_layer" if p.source == "text_layer" else "ocr"
-        self.lines = {n: group_lines(pw.words) for n, pw in self.pages.items()}
         self._gray: dict[int, Any] = {}
         self._img: dict[int, Any] = {}
         self._full_lines: list | None = None
         self.reocr_left = REOCR_BUDGET
         self.confirm_left = CONFIRM_BUDGET
         self._reread: list[tuple[int, list[float]]] = []  # regions read again (``reread_region``)
+        # lines, printed words and edition registration are built on first use: a filled
+        # AcroForm read wholly from its widgets never needs them (two thirds of its extraction)
+        self._prepared = False
+        self._lines: dict[int, list] = {}
+        self._registered: dict[int, tuple[Edition, Registration]] = {}
+
+    def _prepare(self) -> None:
+        if self._prepared:
+            return
+        self._prepared = True  # before the steps below: they read pages and lines themselves
+        self._lines = {n: group_lines(pw.words) for n, pw in self._pages.items()}
         self._mark_printed()
-        self.registered = self._register()
+        self._registered = self._register()
+
+    @property
+    def pages(self) -> dict[int, PageWords]:
+        """Words per page, the form's printed words marked (prepared on first use)."""
+        self._prepare()
+        return self._pages
+
+    @property
+    def lines(self) -> dict[int, list]:
+        """The pages' words grouped into lines (prepared on first use)."""
+        self._prepare()
+        return self._lines
+
+    @property
+    def registered(self) -> dict[int, tuple[Edition, Registration]]:
+        """edition page → (edition, registration of the document page that shows it)."""
+        self._prepare()
+        return self._registered
 
     # -- known editions --------------------------------------------------
     def _register(self) -> dict[int, tuple[Edition, Registration]]:

@@ -233,7 +233,7 @@ def test_ruling_line_debris_is_not_a_value():
 def test_a_lone_at_sign_is_not_small_print():
     words = [w("hans-rainer.voss", 2059, 686, 2236, 721), w("@", 2247, 690, 2260, 710), w("posteo.de", 2270, 686, 2377, 721)]
     r = DocumentReader.__new__(DocumentReader)
-    r.pages = {1: SimpleNamespace(dpi=300, words=words, is_skipped=lambda x: False)}
+    r._prepared, r._pages = True, {1: SimpleNamespace(dpi=300, words=words, is_skipped=lambda x: False)}
     assert [x.text for x in r.words_in(1, [2052, 659, 2399, 740])] == ["hans-rainer.voss", "@", "posteo.de"]
 
 
