@@ -164,6 +164,7 @@ async def run(args) -> dict:
                     else:
                         errors.append(f"no webhook for {case_id}")
             statuses = stack.cases.count_by_status()
+            waits = await history_breakdown(stack.client, [cid for _, cid, _ in pending])
     finally:
         await env.shutdown()
 
@@ -182,9 +183,45 @@ async def run(args) -> dict:
                  "post_phase_s": post_phase_s, "until_last_webhook_s": load_s},
         "goal": {"post_to_webhook_digital_p95_s": 2.0,
                  "met": (pct(to_hook["digital"], 0.95) or 1e9) < 2.0},
+        "where_the_time_goes_digital_s": waits,
         "case_statuses": statuses, "bad_signatures": receiver.bad_signatures, "errors": errors[:20],
         "n_errors": len(errors),
     }
+
+
+async def history_breakdown(client, case_ids: list[str]) -> dict[str, float]:
+    """Mean seconds per digital case, from its Temporal history: waiting for a workflow
+    task or an activity to be picked up (queue), running them, and each activity by type."""
+    from temporalio.api.enums.v1 import EventType
+
+    totals: dict[str, float] = {}
+    for cid in case_ids:
+        history = await client.get_workflow_handle(cid).fetch_history()
+        at = {e.event_id: e.event_time.ToDatetime().timestamp() for e in history.events}
+        names: dict[int, str] = {}
+        for e in history.events:
+            t = at[e.event_id]
+
+            def add(key: str, seconds: float) -> None:
+                totals[key] = totals.get(key, 0.0) + seconds
+
+            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+                add("workflow task queued", t - at[e.workflow_task_started_event_attributes.scheduled_event_id])
+            elif e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+                add("workflow task running", t - at[e.workflow_task_completed_event_attributes.started_event_id])
+            elif e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+                names[e.event_id] = e.activity_task_scheduled_event_attributes.activity_type.name
+            elif e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+                a = e.activity_task_started_event_attributes
+                add("activity queued", t - at[a.scheduled_event_id])
+            elif e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+                a = e.activity_task_completed_event_attributes
+                add(f"activity {names.get(a.scheduled_event_id, '?')}", t - at[a.started_event_id])
+        first, last = history.events[0], history.events[-1]
+        totals["workflow start to last event"] = totals.get("workflow start to last event", 0.0) + (
+            at[last.event_id] - at[first.event_id])
+    n = max(1, len(case_ids))
+    return {k: round(v / n, 3) for k, v in sorted(totals.items(), key=lambda kv: -kv[1])}
 
 
 async def _await_hooks(receiver: Receiver, pending, timeout: float) -> None:
@@ -228,6 +265,9 @@ def main(argv=None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "api_load.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
     print(table(result))
+    print("where a digital case's time goes under load (mean s per case, from its Temporal history):")
+    for k, v in result["where_the_time_goes_digital_s"].items():
+        print(f"  {k:<40} {v:7.3f}")
     print(f"written: {args.out / 'api_load.json'}")
     return 0 if result["n_errors"] == 0 else 1
 

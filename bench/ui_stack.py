@@ -114,7 +114,8 @@ async def running_stack(client, data_dir: Path, database_url: str = "", engines:
             break
         await asyncio.sleep(0.05)
     try:
-        async with make_workers(client, acts, queues[0], queues[1], ocr_slots=2):
+        async with make_workers(client, acts, queues[0], queues[1], ocr_slots=2, case_slots=settings.case_slots,
+                                ocr_nice=settings.ocr_nice):
             yield Stack(settings=settings, client=client, cases=cases, users=users, blobs=blobs,
                         base_url=f"http://127.0.0.1:{port}", queues=queues)
     finally:
