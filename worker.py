@@ -52,10 +52,38 @@ class ReloadingClassifier:
             catalogue, model_dir=settings.classifier_dir, encoder=settings.encoder)
         self._root = settings.classifier_dir
         self._check_s = check_s
-        self._current = self._factory()
-        self._seen = self._latest()
-        self._checked = time.monotonic()
         self._lock = threading.Lock()
+        # The first load (torch, the encoder, the artefact: about 10 s) runs in the
+        # background: the worker polls at once, so a restarted worker resumes the OCR
+        # of a killed one while the model loads, and only classification waits for it.
+        self._loaded = threading.Event()
+        self._load_error: BaseException | None = None
+        self._first: object | None = None
+        threading.Thread(target=self._load_first, name="classifier-load", daemon=True).start()
+
+    def _load_first(self) -> None:
+        try:
+            self._first = self._factory()
+            self._seen = self._latest()
+            self._checked = time.monotonic()
+            log.info("classifier %s", self._first.version)
+        except BaseException as exc:  # noqa: BLE001 - surfaced to every caller instead
+            self._load_error = exc
+            log.error("classifier could not be loaded: %s", exc)
+        finally:
+            self._loaded.set()
+
+    @property
+    def _current(self):
+        if not self._loaded.is_set():
+            self._loaded.wait()
+        if self._load_error is not None:
+            raise self._load_error
+        return self._first
+
+    @_current.setter
+    def _current(self, value) -> None:
+        self._first = value
 
     def _latest(self) -> str | None:
         from classifiers.training import latest_version_dir
@@ -79,6 +107,7 @@ class ReloadingClassifier:
                 self._seen = latest
 
     def classify(self, content):
+        self._current  # noqa: B018 - waits for the first load (and raises its error)
         self._maybe_reload()
         return self._current.classify(content)
 
@@ -99,8 +128,7 @@ def build_activities(settings: Settings, queues: str = "all") -> CaseActivities:
     catalogue = load_catalogue()
     classifier = None
     if queues != "ocr":
-        classifier = ReloadingClassifier(catalogue, settings)
-        log.info("classifier %s", classifier.version)
+        classifier = ReloadingClassifier(catalogue, settings)  # loads in the background
     return CaseActivities(
         blobs=BlobStore.from_settings(settings),
         cases=CaseStore.from_url(settings.sqlalchemy_url),
