@@ -59,7 +59,9 @@ class ReloadingClassifier:
         self._loaded = threading.Event()
         self._load_error: BaseException | None = None
         self._first: object | None = None
-        threading.Thread(target=self._load_first, name="classifier-load", daemon=True).start()
+        # not a daemon: a process that ends early (a rejected file in `formwerk process`) waits
+        # for the load instead of tearing torch down mid-import (SIGABRT); never later than before
+        threading.Thread(target=self._load_first, name="classifier-load", daemon=False).start()
 
     def _load_first(self) -> None:
         try:
@@ -72,6 +74,11 @@ class ReloadingClassifier:
             log.error("classifier could not be loaded: %s", exc)
         finally:
             self._loaded.set()
+
+    def wait_loaded(self) -> "ReloadingClassifier":
+        """Block until the first model is loaded (raises its error); for measurements."""
+        self._current  # noqa: B018
+        return self
 
     @property
     def _current(self):

@@ -193,7 +193,7 @@ from classifiers.encoder import load_encoder
 settings = Settings()
 load_encoder(settings.encoder)
 mark("encoder: tokenizer + weights")
-worker.ReloadingClassifier(catalogue, settings)
+worker.ReloadingClassifier(catalogue, settings).wait_loaded()
 mark("classifier artefact")
 from PIL import Image
 from formwerk.ocr import make_engine
