@@ -394,7 +394,7 @@ async def page_image(request: Request, case_id: CaseId, page: Annotated[int, Pat
         raise Problem("page_not_found", page=page)
     content = PageContent.model_validate_json(await asyncio.to_thread(st.blobs.get, case.content_keys[page - 1]))
     data = await asyncio.to_thread(stored_or_rendered_png, st.blobs, st.rendered_pages, content.image_key,
-                                   content.source_key, content.page, content.dpi)
+                                   content.source_key, content.page, content.dpi, content.skew_corrected)
     if data is None:
         raise Problem("page_not_found", page=page)
     return Response(data, media_type="image/png", headers={"Cache-Control": "private, max-age=86400, immutable"})

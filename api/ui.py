@@ -247,6 +247,7 @@ class _PageMeta:
     dpi: int
     width: int
     height: int
+    skew: float = 0.0  # a scanned page rendered on demand is levelled as it was read
 
     @property
     def viewable(self) -> bool:
@@ -254,13 +255,14 @@ class _PageMeta:
 
     @property
     def cache_key(self) -> str:
-        return self.image_key or f"{self.source_key}#{self.number}@{self.dpi}"
+        return self.image_key or f"{self.source_key}#{self.number}@{self.dpi}~{self.skew}"
 
 
 @lru_cache(maxsize=512)
 def _page_meta(blobs, key: str) -> _PageMeta:
     page = PageContent.model_validate_json(blobs.get(key))
-    return _PageMeta(page.image_key, page.source_key, page.page, page.dpi, page.width, page.height)
+    return _PageMeta(page.image_key, page.source_key, page.page, page.dpi, page.width, page.height,
+                     page.skew_corrected)
 
 
 def _pages(request: Request, case: CaseResult) -> list[dict]:
@@ -320,7 +322,7 @@ DISPLAY_WIDTH = 2000  # px: sharp at the viewer's 3x zoom, a tenth of the 300 dp
 
 def _page_png(st, meta: _PageMeta) -> bytes:
     return stored_or_rendered_png(st.blobs, st.rendered_pages, meta.image_key, meta.source_key,
-                                  meta.number, meta.dpi)
+                                  meta.number, meta.dpi, meta.skew)
 
 
 def _display_image(original: bytes, width: int) -> tuple[bytes, str]:

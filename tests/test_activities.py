@@ -100,8 +100,37 @@ def test_a_scanned_pdf_page_is_rendered_by_its_ocr_activity(acts):
     out = ActivityEnvironment().run(acts.ocr_page, OcrPageInput(page=first.page, source_key=first.source_key,
                                                                 dpi=first.dpi))
     content = PageContent.model_validate_json(acts.blobs.get(out.content_key))
-    assert content.image_key  # the upright page is stored once, for the extractor and the clerk
     assert content.source == "ocr" and "Gewerbe" in content.text
+    # an upright page is not stored: rendered again and levelled, it is the very image that was read
+    assert content.image_key is None and content.rotation_applied == 0
+    from formwerk.documents.upright import deskew
+    from formwerk.pagerender import page_pixels, render_page
+
+    read, skew = deskew(render_page(acts.blobs.get(blob_key), first.page, first.dpi))
+    assert skew == content.skew_corrected
+    again = page_pixels(acts.blobs, None, blob_key, first.page, first.dpi, content.skew_corrected)
+    assert again.mode == "L" and again.size == (content.width, content.height)
+    assert again.tobytes() == read.convert("L").tobytes()
+
+
+def test_a_turned_scan_page_is_stored_upright(acts):
+    import pypdfium2 as pdfium
+
+    from bench.synth import scan_document
+
+    doc = render_document("gewerbeanmeldung", seed=7)
+
+    scan = scan_document(doc, "office_300", seed=7)
+    pdf = pdfium.PdfDocument(scan)
+    pdf[0].set_rotation(180)  # scanned upside down
+    buf = io.BytesIO()
+    pdf.save(buf)
+    pdf.close()
+    blob_key = acts.blobs.put(buf.getvalue())
+    out = ActivityEnvironment().run(acts.ocr_page, OcrPageInput(page=1, source_key=blob_key, dpi=300))
+    content = PageContent.model_validate_json(acts.blobs.get(out.content_key))
+    assert content.rotation_applied in (90, 180, 270) and content.image_key  # turned: stored as read
+    assert "Gewerbe" in content.text
 
 
 def test_a_filled_forms_pdf_is_not_split_as_a_batch(tmp_path):

@@ -39,7 +39,7 @@ from formwerk.models import (
     PageContent,
 )
 from formwerk.ocr import OcrEngine
-from formwerk.pagerender import png_bytes, render_page
+from formwerk.pagerender import page_pixels, png_bytes, render_page
 from formwerk.storage import BlobStore, sha256_hex
 from workflows.heartbeat import keep_alive
 from workflows.messages import (
@@ -273,9 +273,14 @@ class CaseActivities:
                     image, words, skew, rotation = turned, turned_words, skew2, candidate
                 if not _reads_badly(words):
                     break
-        # the extractor and the clerk see the page as it was read: upright
-        changed = rotation or skew or not inp.image_key
-        upright_key = self.blobs.put(png_bytes(image)) if changed else inp.image_key
+        # the extractor and the clerk see the page as it was read: upright. A scanned PDF
+        # page that needed no turning is not stored (PNG encoding cost a fifth of its
+        # recognition): it is rendered again from the original and levelled by `skew`
+        # (formwerk.pagerender.page_pixels); a turned page or an image file's levelled page is.
+        if rotation or (inp.image_key and skew) or not (inp.image_key or inp.source_key):
+            upright_key = self.blobs.put(png_bytes(image))
+        else:
+            upright_key = inp.image_key
         content = PageContent(
             page=inp.page, width=image.width, height=image.height, dpi=inp.dpi,
             source="ocr" if words else "empty", words=words, image_key=upright_key,
@@ -324,13 +329,9 @@ class CaseActivities:
                 p = by_number.get(page)
                 if p is None:
                     cache[page] = None
-                elif p.image_key:
-                    cache[page] = Image.open(io.BytesIO(self.blobs.get(p.image_key))).convert("L")
-                elif p.source_key:
-                    cache[page] = render_page(self.blobs.get(p.source_key), page, p.dpi,
-                                              self.options.max_image_pixels)
                 else:
-                    cache[page] = None
+                    cache[page] = page_pixels(self.blobs, p.image_key, p.source_key, page, p.dpi,
+                                              p.skew_corrected, self.options.max_image_pixels)
             return cache[page]
 
         extraction = self.extractor.extract(inp.document_type, content, page_image)
