@@ -26,6 +26,7 @@ import sys
 import threading
 import time
 import uuid
+from contextlib import asynccontextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -92,81 +93,72 @@ def documents(n_digital: int, n_scans: int) -> tuple[list[bytes], list[bytes], s
 
 async def run(args) -> dict:
     import httpx
-    from temporalio.contrib.pydantic import pydantic_data_converter
-    from temporalio.testing import WorkflowEnvironment
-
-    from bench.ui_stack import running_stack
     from formwerk.tokens import TokenStore
     from formwerk.webhooks import SubscriberStore
 
     total_digital = args.clients * args.digital + args.baseline
     digital, scans, source = documents(total_digital, args.clients * args.scans)
     receiver = Receiver()
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
-        data_converter=pydantic_data_converter, ui=False, dev_server_log_level="error")
     import tempfile
 
     tmp = Path(tempfile.mkdtemp(prefix="api-load-"))
     posts: dict[str, list[float]] = {"baseline": [], "digital": [], "scan": [], "warmup": []}
     to_hook: dict[str, list[float]] = {"baseline": [], "digital": []}
     errors: list[str] = []
-    try:
-        async with running_stack(env.client, tmp) as stack:
-            sub = SubscriberStore(stack.cases.engine).add("bench", receiver.url, ["case.completed", "case.rejected",
-                                                                                  "case.needs_review"])
-            receiver.secret = sub.secret
-            stack.settings.api_rate_limit_per_minute = 1e6
-            stack.settings.api_rate_burst = 10_000
-            _, token = TokenStore(stack.cases.engine).create("bench", ["cases:submit", "cases:read"],
-                                                             subscriber="bench")
-            headers = {"Authorization": f"Bearer {token}"}
-            pending: list[tuple[str, str, float]] = []  # (phase, case_id, t_post_start)
+    memory: dict[str, int] = {}
+    open_stack = process_stack(tmp, args.processes) if args.processes else in_process_stack(tmp)
+    async with open_stack as stack:
+        sub = SubscriberStore(stack.cases.engine).add("bench", receiver.url, ["case.completed", "case.rejected",
+                                                                              "case.needs_review"])
+        receiver.secret = sub.secret
+        _, token = TokenStore(stack.cases.engine).create("bench", ["cases:submit", "cases:read"],
+                                                         subscriber="bench")
+        headers = {"Authorization": f"Bearer {token}"}
+        pending: list[tuple[str, str, float]] = []  # (phase, case_id, t_post_start)
 
-            async def post(c, data: bytes, kind: str, phase: str):
-                t0 = time.perf_counter()
-                r = await c.post("/api/v1/cases", headers=headers, files={"file": (f"{kind}.pdf", data)},
-                                 data={"reference": f"LOAD-{uuid.uuid4().hex[:12]}", "notify_review": "true"})
-                dt = time.perf_counter() - t0
-                if r.status_code != 202:
-                    errors.append(f"{r.status_code} {r.text[:200]}")
-                    return
-                posts[phase if phase == "baseline" else kind].append(dt)
-                if kind == "digital":
-                    pending.append((phase, r.json()["case_id"], t0))
+        async def post(c, data: bytes, kind: str, phase: str):
+            t0 = time.perf_counter()
+            r = await c.post("/api/v1/cases", headers=headers, files={"file": (f"{kind}.pdf", data)},
+                             data={"reference": f"LOAD-{uuid.uuid4().hex[:12]}", "notify_review": "true"})
+            dt = time.perf_counter() - t0
+            if r.status_code != 202:
+                errors.append(f"{r.status_code} {r.text[:200]}")
+                return
+            posts[phase if phase == "baseline" else kind].append(dt)
+            if kind == "digital":
+                pending.append((phase, r.json()["case_id"], t0))
 
-            async with httpx.AsyncClient(base_url=stack.base_url, timeout=300) as c:
-                # warm-up (first classifier call, first connection): not measured
-                await post(c, digital[0], "warmup", "warmup")
-                for data in digital[-args.baseline:] if args.baseline else []:
-                    await post(c, data, "digital", "baseline")
-                    await _await_hooks(receiver, pending, 120)
-                base_pending = list(pending)
-                pending.clear()
+        async with httpx.AsyncClient(base_url=stack.base_url, timeout=300) as c:
+            # warm-up (first classifier call, first connection): not measured
+            await post(c, digital[0], "warmup", "warmup")
+            for data in digital[-args.baseline:] if args.baseline else []:
+                await post(c, data, "digital", "baseline")
+                await _await_hooks(receiver, pending, 120)
+            base_pending = list(pending)
+            pending.clear()
 
-                async def client(i: int):
-                    async with httpx.AsyncClient(base_url=stack.base_url, timeout=300) as ci:
-                        jobs = ([("digital", digital[i * args.digital + j]) for j in range(args.digital)]
-                                + [("scan", scans[i * args.scans + j]) for j in range(args.scans)])
-                        jobs.sort(key=lambda kj: (hash((i, kj[0])) % 2))  # mix the order per client
-                        for kind, data in jobs:
-                            await post(ci, data, kind, "load")
+            async def client(i: int):
+                async with httpx.AsyncClient(base_url=stack.base_url, timeout=300) as ci:
+                    jobs = ([("digital", digital[i * args.digital + j]) for j in range(args.digital)]
+                            + [("scan", scans[i * args.scans + j]) for j in range(args.scans)])
+                    jobs.sort(key=lambda kj: (hash((i, kj[0])) % 2))  # mix the order per client
+                    for kind, data in jobs:
+                        await post(ci, data, kind, "load")
 
-                t_load = time.perf_counter()
-                await asyncio.gather(*(client(i) for i in range(args.clients)))
-                post_phase_s = time.perf_counter() - t_load
-                await _await_hooks(receiver, pending, args.timeout)
-                load_s = time.perf_counter() - t_load
-            for phase, items in (("baseline", base_pending), ("digital", pending)):
-                for _, case_id, t0 in items:
-                    if case_id in receiver.arrived:
-                        to_hook[phase].append(receiver.arrived[case_id] - t0)
-                    else:
-                        errors.append(f"no webhook for {case_id}")
-            statuses = stack.cases.count_by_status()
-            waits = await history_breakdown(stack.client, [cid for _, cid, _ in pending])
-    finally:
-        await env.shutdown()
+            t_load = time.perf_counter()
+            await asyncio.gather(*(client(i) for i in range(args.clients)))
+            post_phase_s = time.perf_counter() - t_load
+            await _await_hooks(receiver, pending, args.timeout)
+            load_s = time.perf_counter() - t_load
+        for phase, items in (("baseline", base_pending), ("digital", pending)):
+            for _, case_id, t0 in items:
+                if case_id in receiver.arrived:
+                    to_hook[phase].append(receiver.arrived[case_id] - t0)
+                else:
+                    errors.append(f"no webhook for {case_id}")
+        statuses = stack.cases.count_by_status()
+        waits = await history_breakdown(stack.client, [cid for _, cid, _ in pending])
+        memory = stack.peak_rss_mib()
 
     def summary(values):
         return {"n": len(values), "p50_s": pct(values, 0.5), "p95_s": pct(values, 0.95),
@@ -175,6 +167,9 @@ async def run(args) -> dict:
 
     return {
         "clients": args.clients, "digital_per_client": args.digital, "scans_per_client": args.scans,
+        "stack": (f"{args.processes} worker process(es) + API process + Temporal dev server"
+                  if args.processes else "API and worker in one process (bench.ui_stack), Temporal dev server"),
+        "peak_rss_mib": memory,
         "digital_source": source, "cores": os.cpu_count(),
         "baseline": {"post": summary(posts["baseline"]), "post_to_webhook": summary(to_hook["baseline"])},
         "load": {"post_digital": summary(posts["digital"]), "post_scan": summary(posts["scan"]),
@@ -187,6 +182,97 @@ async def run(args) -> dict:
         "case_statuses": statuses, "bad_signatures": receiver.bad_signatures, "errors": errors[:20],
         "n_errors": len(errors),
     }
+
+
+class _InProcess:
+    def __init__(self, stack, env) -> None:
+        self.base_url, self.cases, self.client, self._env = stack.base_url, stack.cases, stack.client, env
+
+    def peak_rss_mib(self) -> dict[str, int]:
+        from bench.procstack import peak_rss_kib
+
+        return {"benchmark + API + worker (one process)": (peak_rss_kib(os.getpid()) or 0) // 1024}
+
+
+@asynccontextmanager
+async def in_process_stack(tmp: Path):
+    """API, worker and these load clients in one process (``bench.ui_stack``)."""
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.testing import WorkflowEnvironment
+
+    from bench.ui_stack import running_stack
+
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
+        data_converter=pydantic_data_converter, ui=False, dev_server_log_level="error")
+    try:
+        async with running_stack(env.client, tmp) as stack:
+            stack.settings.api_rate_limit_per_minute = 1e6
+            stack.settings.api_rate_burst = 10_000
+            yield _InProcess(stack, env)
+    finally:
+        await env.shutdown()
+
+
+class _Processes:
+    def __init__(self, ps, api, client, base_url) -> None:
+        self.ps, self.api, self.client, self.base_url = ps, api, client, base_url
+        self.cases = ps.cases()
+
+    def peak_rss_mib(self) -> dict[str, int]:
+        from bench.procstack import peak_rss_kib
+
+        out = {f"worker {i + 1}": (peak_rss_kib(p.pid) or 0) // 1024 for i, p in enumerate(self.ps.workers)}
+        out["API process"] = (peak_rss_kib(self.api.pid) or 0) // 1024
+        return out
+
+
+@asynccontextmanager
+async def process_stack(tmp: Path, workers: int):
+    """As an operator runs it: the Temporal dev server, ``workers`` ``formwerk worker``
+    processes (the cores' OCR slots shared between them) and a ``formwerk api`` process;
+    the load clients stay in this process."""
+    import subprocess
+
+    import httpx
+
+    from bench.procstack import FORMWERK, ProcessStack, free_port
+
+    port = free_port()
+    cores = os.cpu_count() or 1
+    ps = ProcessStack(tmp, api_port=port, api_rate_limit_per_minute=1e6, api_rate_burst=10_000,
+                      ocr_workers=max(1, cores // workers), secret_key="bench-" + uuid.uuid4().hex)
+    api = None
+    try:
+        ps.blobs()  # the keyring, before any process reads it
+        ps.start_temporal()
+        for _ in range(workers):
+            ps.start_worker()
+        for proc in ps.workers:
+            ps.wait_ready(proc, 120)
+        log = open(tmp / "api.log", "wb")
+        api = subprocess.Popen([FORMWERK, "api"], env=ps.env(), stdout=log, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL)
+        base_url = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient() as c:
+            for _ in range(300):
+                try:
+                    if (await c.get(base_url + "/openapi.json")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.1)
+            else:
+                raise RuntimeError("API process did not answer: " + (tmp / "api.log").read_text()[-2000:])
+        yield _Processes(ps, api, await ps.client(), base_url)
+    finally:
+        if api is not None and api.poll() is None:
+            api.terminate()
+            try:
+                api.wait(20)
+            except subprocess.TimeoutExpired:
+                api.kill()
+        ps.close()
 
 
 async def history_breakdown(client, case_ids: list[str]) -> dict[str, float]:
@@ -245,6 +331,7 @@ def table(r: dict) -> str:
     w = [max(len(x[i]) for x in rows) for i in range(5)]
     lines = ["  ".join(c.ljust(w[i]) if i == 0 else c.rjust(w[i]) for i, c in enumerate(row)) for row in rows]
     goal = r["goal"]
+    lines.append(f"stack: {r['stack']}; peak RSS MiB: {r['peak_rss_mib']}")
     lines.append(f"goal p95 POST→webhook (digital) < 2 s: {'met' if goal['met'] else 'NOT met'}; "
                  f"digital forms: {r['digital_source']}; errors: {r['n_errors']}; "
                  f"last webhook after {r['load']['until_last_webhook_s']:.1f} s")
@@ -260,6 +347,8 @@ def main(argv=None) -> int:
     ap.add_argument("--scans", type=int, default=1, help="scans per client")
     ap.add_argument("--baseline", type=int, default=5, help="digital forms posted alone first")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the last webhook")
+    ap.add_argument("--processes", type=int, default=0,
+                    help="N worker processes + an API process (0: API and worker in this process)")
     args = ap.parse_args(argv)
     result = asyncio.run(run(args))
     args.out.mkdir(parents=True, exist_ok=True)
