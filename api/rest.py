@@ -30,6 +30,7 @@ from api.rest_views import (
     CASE_EXAMPLE,
     PAGE_EXAMPLE,
     RESULT_EXAMPLE,
+    UNKNOWN_CASE_EXAMPLE,
     XML_EXAMPLE,
     CaseAccepted,
     CaseOut,
@@ -231,10 +232,15 @@ def files_key(files: list[tuple[str, bytes]]) -> str:
     description=(
         "The case as it stands: status, document type with confidence, every field in the delivered view "
         "(normalised value, confidence, page, box in page pixels; a clerk's correction with who and when), "
+        "for a document of unknown type (no form template) the question → answer `pairs` read from its pages, "
         "review history, timings, the documents of a split batch, attachments and every webhook attempt. "
         "`?wait=N` (seconds, at most the server's limit) answers as soon as the case is routed "
         "(completed, needs_review or rejected), so there is no need to poll."),
-    responses={200: _json_example(CASE_EXAMPLE, "The case"), **responses(*AUTH, "case_not_found")},
+    responses={200: {"description": "The case", "content": {"application/json": {"examples": {
+        "form": {"summary": "A Gewerbe-Anmeldung, a field corrected by a clerk", "value": CASE_EXAMPLE},
+        "unknown": {"summary": "A document of unknown type: question → answer pairs, no fields",
+                    "value": UNKNOWN_CASE_EXAMPLE}}}}},
+               **responses(*AUTH, "case_not_found")},
 )
 async def get_case(request: Request, case_id: CaseId,
                    token: Annotated[ApiToken, Depends(scope("cases:read"))],

@@ -91,6 +91,17 @@ class DeliveryOut(BaseModel):
     attempts: list[AttemptOut] = Field(default_factory=list)
 
 
+class PairOut(BaseModel):
+    """A question printed on a page of unknown type and the answer found for it."""
+
+    question: str = Field(description="the printed question / label, as read")
+    answer: str = Field(description="the text found for it, as read (not normalised)")
+    page: int = Field(description="page number, from 1")
+    question_bbox: list[float] = Field(description="box of the question, [x0, y0, x1, y1] in page pixels")
+    answer_bbox: list[float] = Field(description="box of the answer, [x0, y0, x1, y1] in page pixels")
+    score: float = Field(description="probability in [0, 1] that question and answer belong together")
+
+
 class CaseOut(BaseModel):
     case_id: str
     reference: str
@@ -102,6 +113,10 @@ class CaseOut(BaseModel):
     reason: str | None = None
     reason_code: str | None = None
     fields: dict[str, FieldOut] = Field(default_factory=dict)
+    pairs: list[PairOut] = Field(
+        default_factory=list,
+        description="document_type unknown (no form template): question -> answer pairs read from its pages, "
+                    "at most 100, in page and reading order; for reading, not fields (empty for every other type)")
     corrections: list[CorrectionOut] = Field(default_factory=list)
     history: list[EventOut] = Field(default_factory=list)
     timings_ms: dict[str, int] = Field(default_factory=dict)
@@ -169,6 +184,8 @@ def case_out(case: CaseResult, *, attempts: list[dict], children: dict[str, Case
         document_type=case.document_type, document_type_confidence=case.document_type_confidence,
         review_reasons=case.review_reasons, reason=case.reason, reason_code=case.reason_code,
         fields=fields,
+        pairs=[PairOut(question=p.question, answer=p.answer, page=p.page, question_bbox=p.question_bbox,
+                       answer_bbox=p.answer_bbox, score=p.score) for p in case.pairs],
         corrections=[CorrectionOut(field=c.field, machine_value=c.machine_value, corrected_value=c.corrected_value,
                                    clerk=c.clerk, at=c.at) for c in case.corrections],
         history=[EventOut(at=e.at, kind=e.kind, actor=e.actor, detail=e.detail) for e in case.events],
@@ -203,6 +220,7 @@ CASE_EXAMPLE = {
                        "bbox": [412.0, 990.0, 640.0, 1032.0], "needs_review": False, "source": "acroform",
                        "machine_value": None, "corrected_by": None, "corrected_at": None},
     },
+    "pairs": [],
     "corrections": [{"field": "family_name", "machine_value": "Schulze Brandt", "corrected_value": "Schulze-Brandt",
                      "clerk": "anna", "at": "2026-03-02T09:14:03Z"}],
     "history": [{"at": "2026-03-02T09:02:11Z", "kind": "routed", "actor": "",
@@ -218,6 +236,26 @@ CASE_EXAMPLE = {
                                {"attempt": 2, "at": "2026-03-02T09:14:05Z", "status_code": 204, "error": "",
                                 "duration_ms": 21, "outcome": "delivered"}]}],
     "metadata": {"vorgang": "4711"}, "updated_at": "2026-03-02T09:14:05Z", "links": EXAMPLE_LINKS,
+}
+
+UNKNOWN_CASE_ID = "case-FV-2026-0043"
+UNKNOWN_CASE_EXAMPLE = {
+    "case_id": UNKNOWN_CASE_ID, "reference": "FV-2026-0043", "file": "schreiben.pdf", "status": "needs_review",
+    "document_type": "unknown", "document_type_confidence": 0.41, "review_reasons": ["unknown_document_type"],
+    "reason": None, "reason_code": None, "fields": {},
+    "pairs": [{"question": "Name:", "answer": "Erika Mustermann", "page": 1,
+               "question_bbox": [200.0, 400.0, 310.0, 440.0], "answer_bbox": [360.0, 402.0, 760.0, 444.0],
+               "score": 0.97},
+              {"question": "Geburtsdatum", "answer": "01.02.1980", "page": 1,
+               "question_bbox": [200.0, 520.0, 480.0, 560.0], "answer_bbox": [800.0, 522.0, 1040.0, 564.0],
+               "score": 0.95}],
+    "corrections": [],
+    "history": [{"at": "2026-03-02T10:01:40Z", "kind": "routed", "actor": "",
+                 "detail": {"status": "needs_review", "reasons": ["unknown_document_type"]}}],
+    "timings_ms": {"pages": 90, "ocr": 2100, "classify": 15, "extract": 380, "total": 2700},
+    "page_count": 1, "sha256": "4b7e…", "awaiting_documents": False, "parent_case_id": None,
+    "documents": [], "attachments": [], "webhooks": [], "metadata": {},
+    "updated_at": "2026-03-02T10:01:40Z", "links": links(UNKNOWN_CASE_ID, "unknown", "needs_review").model_dump(),
 }
 
 PAGE_EXAMPLE = {"items": [{"case_id": CASE_ID, "reference": "FV-2026-0042", "status": "completed",

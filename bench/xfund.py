@@ -28,13 +28,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 
-from extractors.kv_data import FormPage, load_xfund, match_entities
+from extractors.kv_data import FormPage, load_xfund, match_entities, xfund_dir
 from extractors.kv_pairing import (
     KVModels,
     entities_from_segments,
@@ -45,7 +44,7 @@ from extractors.kv_pairing import (
 )
 from extractors.kv_segment import Segment, median_height
 
-DATA_DIR = Path(os.environ.get("FORMWERK_XFUND_DIR", "/work/shared/data/xfund_de"))
+DATA_DIR = xfund_dir()  # ../shared/data/xfund_de beside the checkout, or FORMWERK_XFUND_DIR
 
 
 def prf(tp: int, n_pred: int, n_gold: int) -> dict[str, float]:

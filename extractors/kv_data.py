@@ -13,10 +13,20 @@ in ``kv_features``, ``kv_segment`` and ``kv_pairing``.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 LABELS = ("question", "answer", "header", "other")
+
+#: where XFUND-de lives: ``../shared/data/xfund_de`` beside the checkout (as the
+#: README says), or ``FORMWERK_XFUND_DIR``
+DEFAULT_XFUND_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "xfund_de"
+
+
+def xfund_dir() -> Path:
+    """The XFUND-de directory (``de.train.json``, ``de.val.json``)."""
+    return Path(os.environ.get("FORMWERK_XFUND_DIR") or DEFAULT_XFUND_DIR)
 
 
 @dataclass

@@ -3,6 +3,13 @@
 Public API::
 
     pair_key_values(words: list[formwerk.models.Word]) -> list[KeyValuePair]
+    detect_pairs(pages: list[formwerk.models.PageContent]) -> list[formwerk.models.DetectedPair]
+
+``detect_pairs`` is the product path: the ``extract_fields`` activity runs it
+on the pages of a document of unknown type (no form template), and the clerk's
+case screen and the REST API show its pairs. It scales each page to the
+300 dpi of the training pages, stays within a time budget and returns at most
+``MAX_PAIRS`` pairs.
 
 Pipeline per page: words → segments (``kv_segment``) → label each segment
 question/answer/header/other (``kv_labels`` + a learned model) → link each
@@ -25,6 +32,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -32,7 +40,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel
 
-from formwerk.models import BBox, Word
+from formwerk.models import BBox, DetectedPair, PageContent, Word
 
 from .kv_data import LABELS, Entity
 from .kv_features import PAIR_FEATURES, pair_features
@@ -395,3 +403,68 @@ def pair_key_values(words: list[Word], models: KVModels | None = None) -> list[K
         pairs.sort(key=lambda p: (p.value_bbox[1], p.value_bbox[0]))
         out.extend(pairs)
     return out
+
+
+# --------------------------------------------------------------------------
+# Product path: pages of a document of unknown type
+# --------------------------------------------------------------------------
+
+#: the models are trained on XFUND-de, A4 scans with word boxes in pixels at 300 dpi
+TRAIN_DPI = 300
+#: at most this many pairs per document (the best by score, kept in page/reading order)
+MAX_PAIRS = 100
+#: a page with more words is running text, not a form: not paired (and the
+#: pair matrices grow with the square of the segments)
+MAX_WORDS_PER_PAGE = 1500
+#: pages are paired one after another until this many seconds have passed
+#: (XFUND-de: about 0.4 s per page on 2 cores; ``extract_fields`` has 2 minutes)
+PAIRING_BUDGET_S = 20.0
+#: longer texts are cut (a question or an answer is a few words, not a paragraph)
+MAX_TEXT = 300
+
+
+def _clip(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+
+
+def detect_pairs(
+    pages: list[PageContent],
+    models: KVModels | None = None,
+    *,
+    limit: int = MAX_PAIRS,
+    budget_s: float = PAIRING_BUDGET_S,
+    max_words: int = MAX_WORDS_PER_PAGE,
+) -> list[DetectedPair]:
+    """Question → answer pairs on the pages (text-layer or OCR words).
+
+    Word boxes are in pixels at each page's ``dpi``; they are scaled to
+    ``TRAIN_DPI`` for the models and the pairs' boxes scaled back, so a 200 dpi
+    TIFF and a 300 dpi rendering give the same pairs. Pages are paired in order
+    while the time budget lasts (the first always); with more than ``limit`` pairs the best-scored
+    are kept, in page and reading order. Without a trained artefact the rules
+    pair (see :func:`load_models`).
+    """
+    m = models if models is not None else load_models()
+    start = time.perf_counter()
+    found: list[DetectedPair] = []
+    for i, pc in enumerate(pages):
+        if i and time.perf_counter() - start > budget_s:  # the first page is always paired
+            log.debug("kv_pairing: time budget used, %d page(s) not paired", len(pages) - i)
+            break
+        words = [w for w in pc.words if w.text.strip()]
+        if len(words) < 2 or len(words) > max_words:
+            continue
+        scale = TRAIN_DPI / pc.dpi if pc.dpi and pc.dpi > 0 else 1.0
+        scaled = [Word(text=w.text, bbox=[v * scale for v in w.bbox], confidence=w.confidence, page=pc.page)
+                  for w in words]
+        for p in pair_key_values(scaled, m):
+            found.append(DetectedPair(
+                question=_clip(p.key), answer=_clip(p.value), page=pc.page,
+                question_bbox=[round(v / scale, 1) for v in p.key_bbox],
+                answer_bbox=[round(v / scale, 1) for v in p.value_bbox],
+                score=round(p.confidence, 4)))
+    if len(found) > limit:
+        best = sorted(range(len(found)), key=lambda i: -found[i].score)[:limit]
+        found = [found[i] for i in sorted(best)]
+    return found

@@ -1,7 +1,7 @@
 """Train the key-value pairing models on XFUND-style pages and save the artefact.
 
     .venv/bin/python -m extractors.kv_train \
-        --train /work/shared/data/xfund_de/de.train.json \
+        --train ../shared/data/xfund_de/de.train.json \
         --out models/kv_pairing.json
 
 Only the training split is read. The artefact holds learned parameters
@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
-from .kv_data import LABELS, Entity, FormPage, load_xfund, match_entities
+from .kv_data import LABELS, Entity, FormPage, load_xfund, match_entities, xfund_dir
 from .kv_features import PAIR_FEATURES, pair_features
 from .kv_labels import LABEL_FEATURES, label_features
 from .kv_model import HashedTextModel, TreeEnsemble
@@ -306,7 +305,8 @@ def train_all(pages: list[FormPage]) -> KVModels:
 def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--train", default=str(Path(os.environ.get("FORMWERK_XFUND_DIR", "/work/shared/data/xfund_de")) / "de.train.json"))
+    ap.add_argument("--train", default=str(xfund_dir() / "de.train.json"),
+                    help="XFUND training split (default: ../shared/data/xfund_de beside the checkout, or FORMWERK_XFUND_DIR)")
     ap.add_argument("--out", default=str(default_model_path()))
     ap.add_argument("--if-missing", action="store_true",
                     help="set-up mode: do nothing when the artefact exists; without training data, say so and exit 0 (rules are used)")

@@ -151,6 +151,22 @@ class ExtractedField(BaseModel):
     needs_review: bool = False
 
 
+class DetectedPair(BaseModel):
+    """A printed question and the answer beside or below it, found on a page of
+    a document with no form template (``extractors.kv_pairing``).
+
+    Read-only help for the clerk: never a field, never routed on. ``page`` is
+    the page number like ``ExtractedField.page``; boxes in that page's pixels.
+    """
+
+    question: str
+    answer: str
+    page: int = 1
+    question_bbox: BBox = Field(default_factory=list)
+    answer_bbox: BBox = Field(default_factory=list)
+    score: float = 0.0  # probability that question and answer belong together
+
+
 class Extraction(BaseModel):
     document_type: str
     fields: dict[str, ExtractedField] = Field(default_factory=dict)
@@ -356,6 +372,8 @@ class CaseResult(BaseModel):
     review_reasons: list[str] = Field(default_factory=list)
     fields: dict[str, ExtractedField] = Field(default_factory=dict)
     issues: list[ValidationIssue] = Field(default_factory=list)
+    # a document of unknown type: question -> answer pairs read from its pages (at most 100)
+    pairs: list[DetectedPair] = Field(default_factory=list)
     corrections: list[Correction] = Field(default_factory=list)
     reason: str | None = None  # for rejected: a sentence a clerk understands
     reason_code: str | None = None

@@ -173,6 +173,7 @@ def strip_values(result: CaseResult, at: datetime | None = None) -> CaseResult:
         pending = pending.model_copy(update={"corrections": {k: None for k in pending.corrections}})
     update = {
         "fields": fields, "corrections": corrections, "metadata": {}, "events": events, "file": "",
+        "pairs": [],  # question -> answer pairs of an unknown document: what the applicant wrote
         "pending_approval": pending,
         "attachments": [a.model_copy(update={"filename": ""}) for a in result.attachments],
         "documents": [strip_values(d, at) for d in result.documents],

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from extractors.kv_data import Entity
+from extractors.kv_data import Entity, xfund_dir
 from extractors.kv_model import TreeEnsemble
 from extractors.kv_pairing import (
     KVModels,
@@ -19,7 +17,7 @@ from extractors.kv_pairing import (
 from extractors.kv_segment import segment_words
 from formwerk.models import Word
 
-XFUND_VAL = Path("/work/shared/data/xfund_de/de.val.json")
+XFUND_VAL = xfund_dir() / "de.val.json"
 H = 40.0  # word height in pixels (~10 pt at 300 dpi)
 
 

@@ -33,6 +33,7 @@ from formwerk.errors import BadInputError, FormwerkError, UnsupportedTypeError, 
 from formwerk.models import (
     AcroFormValue,
     Classification,
+    DetectedPair,
     DocumentContent,
     DocumentSegment,
     Extraction,
@@ -317,7 +318,8 @@ class CaseActivities:
     def extract_fields(self, inp: ExtractInput) -> ExtractOutput:
         start = time.perf_counter()
         if inp.document_type not in self.known_types:
-            return ExtractOutput(extraction=None, duration_ms=_ms(start))
+            # no form template: question -> answer pairs for the clerk to read
+            return ExtractOutput(extraction=None, pairs=self._unknown_pairs(inp.content), duration_ms=_ms(start))
         content = self._load_content(inp.content)
         by_number = {p.page: p for p in content.pages}
         cache: dict[int, Image.Image | None] = {}
@@ -337,6 +339,26 @@ class CaseActivities:
         extraction = self.extractor.extract(inp.document_type, content, page_image)
         metrics.EXTRACT_SECONDS.observe(time.perf_counter() - start)
         return ExtractOutput(extraction=extraction, duration_ms=_ms(start))
+
+    def _unknown_pairs(self, ref: ContentRef) -> list[DetectedPair]:
+        """The pairing of ``extractors.kv_pairing`` on the document's page words.
+
+        A courtesy to the clerk: whatever goes wrong, the case goes on without
+        pairs (logged at debug, the error's class only: no values).
+        """
+        start = time.perf_counter()
+        try:
+            from extractors.kv_pairing import detect_pairs
+
+            pages = self._load_content(ref).pages
+            pairs = detect_pairs(pages)
+        except Exception as exc:  # noqa: BLE001
+            if is_interruption(exc):
+                raise  # a cancellation is retried, never swallowed
+            activity.logger.debug("unknown type: no pairs (%s)", type(exc).__name__)
+            return []
+        activity.logger.debug("unknown type: %d pairs on %d page(s) in %d ms", len(pairs), len(pages), _ms(start))
+        return pairs
 
     @activity.defn(name="save_result")
     @boundary

@@ -507,6 +507,7 @@ class CaseWorkflow:
             "extract_fields", ExtractInput(document_type=document_type, content=content),
             result_type=ExtractOutput, **SHORT)
         timings["extract"] = out.duration_ms
+        self._result.pairs = list(out.pairs)  # unknown type only; a reclassification to a form clears them
         return out.extraction
 
     def _apply(self, classification: Classification, extraction: Extraction | None) -> None:

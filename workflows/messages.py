@@ -14,6 +14,7 @@ from formwerk.models import (
     CaseResult,
     Classification,
     Correction,
+    DetectedPair,
     DocumentSegment,
     Extraction,
     WebhookTarget,
@@ -93,6 +94,7 @@ class ExtractInput(BaseModel):
 class ExtractOutput(BaseModel):
     extraction: Extraction | None = None
     duration_ms: int = 0
+    pairs: list[DetectedPair] = Field(default_factory=list)  # unknown type: question -> answer pairs
 
 
 class SaveCorrectionsInput(BaseModel):
