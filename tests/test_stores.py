@@ -195,3 +195,15 @@ def test_a_database_of_the_old_schema_gets_the_new_columns(case_store):
     assert [c.clerk for c in store.corrections_for("old-1")] == ["anna"]
     store.save_corrections("old-1", [Correction(field="x", corrected_value=1, clerk="ben", decision_id="d-9")])
     assert store.corrections_for("old-1")[-1].decision_id == "d-9"
+
+
+def test_postgres_connections_give_up_on_a_silent_network(store_url):
+    """A dropped network without a reset must not hold a worker thread for minutes."""
+    from formwerk.db import make_engine
+
+    engine = make_engine(store_url)
+    if engine.dialect.name != "postgresql":
+        pytest.skip("libpq settings")
+    with engine.connect() as conn:
+        dsn = conn.connection.dbapi_connection.info.dsn
+    assert "connect_timeout=10" in dsn and "tcp_user_timeout=30000" in dsn and "keepalives=1" in dsn, dsn
