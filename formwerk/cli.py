@@ -58,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
 
     sub.add_parser("reconcile", help="mark cases whose workflow closed without a result as failed")
 
+    rt = sub.add_parser("retry", help="run a failed case again from its original (after the fault is fixed)")
+    rt.add_argument("case_id")
+    rt.add_argument("--wait", action="store_true", help="wait until the case is routed and print it")
+
     up = sub.add_parser("up", help="run the embedded stack: Temporal dev server, worker, API")
     up.add_argument("--no-api", action="store_true")
 
@@ -100,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         "submit": commands.submit_cmd,
         "status": commands.status,
         "reconcile": commands.reconcile_cmd,
+        "retry": commands.retry_cmd,
         "watch": commands.watch,
         "worker": commands.worker,
         "up": commands.up,

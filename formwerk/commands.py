@@ -214,6 +214,28 @@ async def status(settings: Settings, args) -> int:
     return 0
 
 
+async def retry_cmd(settings: Settings, args) -> int:
+    """`formwerk retry CASE`: a failed case runs again from its original; exit 1 if it cannot."""
+    from formwerk.db import CaseStore
+    from formwerk.intake import NotRetryable, retry_failed
+
+    client = await _client(settings)
+    cases = CaseStore.from_url(settings.sqlalchemy_url)
+    try:
+        handle = await retry_failed(client, cases, args.case_id, settings.task_queue)
+    except NotRetryable as exc:
+        _err(str(exc))
+        return 1
+    _audit(settings, "case.retry", args.case_id)
+    _err(f"Fall {args.case_id} wird erneut verarbeitet.")
+    if args.wait:
+        result = await wait_routed(handle, 600)
+        print(json.dumps(result.contract_json(), ensure_ascii=False, indent=2))
+        return 0 if result.status.value != "failed" else 1
+    print(json.dumps({"case_id": args.case_id, "retried": True}))
+    return 0
+
+
 async def reconcile_cmd(settings: Settings, args) -> int:
     """`formwerk reconcile`: one reconciler round, a line per case marked `failed`."""
     from formwerk.db import CaseStore

@@ -31,6 +31,7 @@ STEP_OF_ACTIVITY = {
     "save_corrections": "Speichern der Korrekturen",
 }
 
+# the IT operator restarts the case with `formwerk retry CASE` once the fault is fixed
 _AFTERWARDS = "Bitte wenden Sie sich an den IT-Betrieb; der Fall kann danach neu gestartet werden."
 
 #: Temporal's close status (``WorkflowExecutionStatus`` name) -> reason code and sentence

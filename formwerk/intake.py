@@ -197,6 +197,43 @@ async def submit(
     return Submission(case_id, handle, created=False)
 
 
+class NotRetryable(Exception):
+    """The case cannot be retried: unknown, or not `failed`."""
+
+
+async def retry_failed(client: Client, cases, case_id: str, task_queue: str) -> WorkflowHandle:
+    """Run a `failed` case again from its original (after the fault was fixed).
+
+    The failed run's own input (first event of its history) is started again
+    under the same workflow id, which Temporal allows only because that run
+    failed, was terminated or timed out; the new run continues the stored
+    revision, so its results replace the failed one. Nothing is resubmitted
+    by the caller, and a case that did not fail cannot be started twice.
+    """
+    stored = cases.get(case_id)
+    if stored is None:
+        raise NotRetryable(f"Fall {case_id} nicht gefunden.")
+    if stored.status.value != "failed":
+        raise NotRetryable(f"Fall {case_id} ist nicht fehlgeschlagen (Status: {stored.status.value}).")
+    old = client.get_workflow_handle(case_id)
+    history = await old.fetch_history()
+    attrs = history.events[0].workflow_execution_started_event_attributes
+    [inp] = await client.data_converter.decode(attrs.input.payloads, [CaseInput])
+    desc = await old.describe()
+    memo = await desc.memo()
+    inp.revision_base = stored.revision
+    try:
+        return await client.start_workflow(
+            CASE_WORKFLOW, inp, id=case_id, task_queue=task_queue, result_type=CaseResult,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            memo={MEMO_FILES: memo.get(MEMO_FILES, [inp.blob_key, *(f.blob_key for f in inp.extra_files)]),
+                  MEMO_SUBMISSION: uuid.uuid4().hex},
+        )
+    except WorkflowAlreadyStartedError as exc:
+        raise NotRetryable(f"Fall {case_id} läuft bereits oder wurde nicht wegen eines Fehlers beendet.") from exc
+
+
 async def _started_with(client: Client, handle: WorkflowHandle) -> tuple[list[str], str]:
     """(blob keys, submission id) the case workflow was started with.
 

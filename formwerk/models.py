@@ -348,6 +348,8 @@ class CaseInput(BaseModel):
     expected_type: str | None = None  # the caller's expectation: a different type goes to review
     metadata: dict[str, str] = Field(default_factory=dict)  # the caller's own, returned as given
     extra_files: list[FileRef] = Field(default_factory=list)  # read as attachments of the case
+    # a retried failed case (`formwerk retry`): the stored revision it continues from
+    revision_base: int = 0
 
 
 class Timings(BaseModel):
@@ -374,6 +376,10 @@ class CaseResult(BaseModel):
     issues: list[ValidationIssue] = Field(default_factory=list)
     # a document of unknown type: question -> answer pairs read from its pages (at most 100)
     pairs: list[DetectedPair] = Field(default_factory=list)
+    # a letter (unknown type) citing an existing case's reference (extractors.letters): that case,
+    # and the reference as the letter writes it ("FV-2026-0042"); None when it cites none or several
+    linked_case_id: str | None = None
+    linked_reference: str | None = None
     corrections: list[Correction] = Field(default_factory=list)
     reason: str | None = None  # for rejected: a sentence a clerk understands
     reason_code: str | None = None

@@ -449,10 +449,23 @@ async def test_blob_store_full_or_unwritable_fails_loudly_and_keeps_the_original
         assert [p for p in files if p.name.startswith(".tmp-")] == []
         assert [p.name for p in files] == [original_key.removeprefix("sha256:")]
 
-        # once the disk has room again the same file goes through under a new reference
+        # once the disk has room again the operator retries the same case: it runs again from
+        # its original, under the same id, and its result replaces the failure (`formwerk retry`)
         monkeypatch.setattr(storage, "os", disk._os)
+        from formwerk.intake import NotRetryable, retry_failed
+
+        failed_revision = stack.cases.get(case_id).revision
+        retried = await retry_failed(stack.client, stack.cases, case_id, stack.queues[0])
+        for _ in range(500):  # until the new run has stored its routing
+            if stack.cases.get(case_id).status.value not in ("failed", "processing"):
+                break
+            await asyncio.sleep(0.1)
         async with httpx.AsyncClient(base_url=stack.base_url, timeout=120) as c:
-            r = await c.post("/api/v1/cases", headers=auth, files={"file": ("gewa1.pdf", digital)},
-                             data={"reference": f"BL-{uuid.uuid4().hex[:10]}"})
-            again = (await c.get(f"/api/v1/cases/{r.json()['case_id']}?wait=50", headers=auth)).json()
+            again = (await c.get(f"/api/v1/cases/{case_id}", headers=auth)).json()
         assert again["status"] in ("completed", "needs_review"), again
+        assert again["document_type"] == "gewerbeanmeldung" and not again.get("reason_code")
+        assert stack.cases.get(case_id).revision > failed_revision
+        assert retried.result_run_id != handle.result_run_id
+        # a case that did not fail is not started twice
+        with pytest.raises(NotRetryable):
+            await retry_failed(stack.client, stack.cases, case_id, stack.queues[0])

@@ -95,6 +95,7 @@ DOCUMENTS_REQUESTED = "documents_requested"
 AWAITING_CONFIRMATION = "awaiting_confirmation"
 REFUSED = "review_refused"  # ApplicationError type of a decision refused after acceptance
 UNEXPECTED_TYPE = "unexpected_document_type"  # not the type the caller said it would be
+LINKED_TO_CASE = "linked_to_case"  # a letter citing an existing case's reference: a clerk joins them
 #: a webhook the receiver refused for good (4xx other than 408/429) or cannot be signed
 WEBHOOK_FINAL_ERRORS = ["webhook_refused", "webhook_unconfigured"]
 EVENT_OF_STATUS = {CaseStatus.COMPLETED: "case.completed", CaseStatus.REJECTED: "case.rejected",
@@ -306,7 +307,8 @@ class CaseWorkflow:
         result = CaseResult(case_id=info.workflow_id, reference=inp.reference, file=inp.filename,
                             parent_case_id=inp.parent_case_id,
                             page_range=[min(inp.pages), max(inp.pages)] if inp.pages else None,
-                            metadata=dict(inp.metadata), expected_type=inp.expected_type)
+                            metadata=dict(inp.metadata), expected_type=inp.expected_type,
+                            revision=inp.revision_base)
         self._result = result
         timings: dict[str, int] = {}
         try:
@@ -352,6 +354,9 @@ class CaseWorkflow:
             # the caller knows what it sent: a different type is for a clerk to settle
             decision.status = CaseStatus.NEEDS_REVIEW
             decision.reasons = [*decision.reasons, UNEXPECTED_TYPE]
+        if result.linked_case_id:
+            decision.status = CaseStatus.NEEDS_REVIEW
+            decision.reasons = [*decision.reasons, LINKED_TO_CASE]
         result.review_reasons = decision.reasons
         result.timings_ms = {**timings, "total": self._ms_since(started)}
         result.status = decision.status
@@ -504,10 +509,13 @@ class CaseWorkflow:
     async def _extract(self, document_type: str, content: ContentRef,
                        timings: dict[str, int]) -> Extraction | None:
         out = await workflow.execute_activity(
-            "extract_fields", ExtractInput(document_type=document_type, content=content),
+            "extract_fields", ExtractInput(document_type=document_type, content=content,
+                                           case_id=self._result.case_id,
+                                           parent_case_id=self._result.parent_case_id),
             result_type=ExtractOutput, **SHORT)
         timings["extract"] = out.duration_ms
         self._result.pairs = list(out.pairs)  # unknown type only; a reclassification to a form clears them
+        self._result.linked_case_id, self._result.linked_reference = out.linked_case_id, out.linked_reference
         return out.extraction
 
     def _apply(self, classification: Classification, extraction: Extraction | None) -> None:
@@ -667,6 +675,8 @@ class CaseWorkflow:
         self._apply(classification, extraction)
         self._policy = inp.policies.get(decision.document_type, inp.default_policy)
         reasons = route(classification, extraction, self._policy).reasons  # flags the new fields
+        if r.linked_case_id:
+            reasons.append(LINKED_TO_CASE)
         if r.awaiting_documents:
             reasons.append(DOCUMENTS_REQUESTED)
         r.review_reasons = reasons
