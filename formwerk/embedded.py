@@ -66,6 +66,8 @@ def ensure_temporal(settings: Settings, wait_s: float = 60.0) -> subprocess.Pope
             # payloads are encrypted: the UI asks the web app's codec endpoint to show them
             "--ui-codec-endpoint", codec_endpoint(settings),
             "--db-filename", str(settings.data_dir / "temporal.sqlite"),
+            *[arg for pragma in settings.embedded_temporal_sqlite_pragmas.split(",") if pragma.strip()
+              for arg in ("--sqlite-pragma", pragma.strip())],
             "--namespace", settings.temporal_namespace,
             "--log-level", "warn",
         ],

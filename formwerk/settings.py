@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     temporal_ui_port: int = 8233
     # start a local Temporal dev server when none answers at temporal_address
     embedded_temporal: bool = True
+    # SQLite pragmas of the embedded dev server's database (comma-separated PRAGMA=VALUE). WAL lets
+    # history reads run beside the writes; synchronous stays FULL, so a commit survives a power cut
+    embedded_temporal_sqlite_pragmas: str = "journal_mode=wal"
     task_queue: str = DEFAULT_TASK_QUEUE
     ocr_task_queue: str = DEFAULT_OCR_TASK_QUEUE
     ocr_workers: int = max(1, os.cpu_count() or 1)  # concurrent OCR activities (1 thread each)
