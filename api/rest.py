@@ -232,13 +232,15 @@ def files_key(files: list[tuple[str, bytes]]) -> str:
     description=(
         "The case as it stands: status, document type with confidence, every field in the delivered view "
         "(normalised value, confidence, page, box in page pixels; a clerk's correction with who and when), "
-        "for a document of unknown type (no form template) the question → answer `pairs` read from its pages, "
+        "for a document of unknown type (no form template) the question → answer `pairs` read from its pages "
+        "and, when it cites an existing case's reference (a letter: \"Az.: FV-2026-0042\"), that case as "
+        "`linked_case_id`, "
         "review history, timings, the documents of a split batch, attachments and every webhook attempt. "
         "`?wait=N` (seconds, at most the server's limit) answers as soon as the case is routed "
         "(completed, needs_review or rejected), so there is no need to poll."),
     responses={200: {"description": "The case", "content": {"application/json": {"examples": {
         "form": {"summary": "A Gewerbe-Anmeldung, a field corrected by a clerk", "value": CASE_EXAMPLE},
-        "unknown": {"summary": "A document of unknown type: question → answer pairs, no fields",
+        "unknown": {"summary": "A letter (unknown type): question → answer pairs, no fields, the case it cites",
                     "value": UNKNOWN_CASE_EXAMPLE}}}}},
                **responses(*AUTH, "case_not_found")},
 )

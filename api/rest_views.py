@@ -117,6 +117,14 @@ class CaseOut(BaseModel):
         default_factory=list,
         description="document_type unknown (no form template): question -> answer pairs read from its pages, "
                     "at most 100, in page and reading order; for reading, not fields (empty for every other type)")
+    linked_case_id: str | None = Field(
+        None, description="document_type unknown (e.g. a letter): the existing case whose reference the document "
+                          "cites (\"Az.: FV-2026-0042\", \"Ihr Zeichen: 32-1/2026\"), matched exactly and only when "
+                          "exactly one other case matches; the case then goes to review (reason `linked_to_case`); "
+                          "null otherwise", examples=["case-FV-2026-0042"])
+    linked_reference: str | None = Field(
+        None, description="the reference as the document writes it, when `linked_case_id` is set",
+        examples=["FV-2026-0042"])
     corrections: list[CorrectionOut] = Field(default_factory=list)
     history: list[EventOut] = Field(default_factory=list)
     timings_ms: dict[str, int] = Field(default_factory=dict)
@@ -186,6 +194,7 @@ def case_out(case: CaseResult, *, attempts: list[dict], children: dict[str, Case
         fields=fields,
         pairs=[PairOut(question=p.question, answer=p.answer, page=p.page, question_bbox=p.question_bbox,
                        answer_bbox=p.answer_bbox, score=p.score) for p in case.pairs],
+        linked_case_id=case.linked_case_id, linked_reference=case.linked_reference,
         corrections=[CorrectionOut(field=c.field, machine_value=c.machine_value, corrected_value=c.corrected_value,
                                    clerk=c.clerk, at=c.at) for c in case.corrections],
         history=[EventOut(at=e.at, kind=e.kind, actor=e.actor, detail=e.detail) for e in case.events],
@@ -220,7 +229,7 @@ CASE_EXAMPLE = {
                        "bbox": [412.0, 990.0, 640.0, 1032.0], "needs_review": False, "source": "acroform",
                        "machine_value": None, "corrected_by": None, "corrected_at": None},
     },
-    "pairs": [],
+    "pairs": [], "linked_case_id": None, "linked_reference": None,
     "corrections": [{"field": "family_name", "machine_value": "Schulze Brandt", "corrected_value": "Schulze-Brandt",
                      "clerk": "anna", "at": "2026-03-02T09:14:03Z"}],
     "history": [{"at": "2026-03-02T09:02:11Z", "kind": "routed", "actor": "",
@@ -241,7 +250,8 @@ CASE_EXAMPLE = {
 UNKNOWN_CASE_ID = "case-FV-2026-0043"
 UNKNOWN_CASE_EXAMPLE = {
     "case_id": UNKNOWN_CASE_ID, "reference": "FV-2026-0043", "file": "schreiben.pdf", "status": "needs_review",
-    "document_type": "unknown", "document_type_confidence": 0.41, "review_reasons": ["unknown_document_type"],
+    "document_type": "unknown", "document_type_confidence": 0.41,
+    "review_reasons": ["unknown_document_type", "linked_to_case"],
     "reason": None, "reason_code": None, "fields": {},
     "pairs": [{"question": "Name:", "answer": "Erika Mustermann", "page": 1,
                "question_bbox": [200.0, 400.0, 310.0, 440.0], "answer_bbox": [360.0, 402.0, 760.0, 444.0],
@@ -249,9 +259,10 @@ UNKNOWN_CASE_EXAMPLE = {
               {"question": "Geburtsdatum", "answer": "01.02.1980", "page": 1,
                "question_bbox": [200.0, 520.0, 480.0, 560.0], "answer_bbox": [800.0, 522.0, 1040.0, 564.0],
                "score": 0.95}],
+    "linked_case_id": CASE_ID, "linked_reference": "FV-2026-0042",
     "corrections": [],
     "history": [{"at": "2026-03-02T10:01:40Z", "kind": "routed", "actor": "",
-                 "detail": {"status": "needs_review", "reasons": ["unknown_document_type"]}}],
+                 "detail": {"status": "needs_review", "reasons": ["unknown_document_type", "linked_to_case"]}}],
     "timings_ms": {"pages": 90, "ocr": 2100, "classify": 15, "extract": 380, "total": 2700},
     "page_count": 1, "sha256": "4b7e…", "awaiting_documents": False, "parent_case_id": None,
     "documents": [], "attachments": [], "webhooks": [], "metadata": {},

@@ -138,7 +138,8 @@ def _labeller(catalogue, type_id: str | None, t: Translator | None = None):
 
 
 REASON_KINDS = ("low_confidence", "unreadable", "missing", "invalid", "rule", "unknown_document_type",
-                "low_type_confidence", "four_eyes", "documents_requested", "awaiting_confirmation")
+                "low_type_confidence", "four_eyes", "documents_requested", "awaiting_confirmation",
+                "linked_to_case")
 
 
 @router.get("/queue")

@@ -409,6 +409,21 @@ class CaseStore:
         with self.engine.connect() as conn:
             return [(CaseResult.model_validate(r[0]), _utc(r[1])) for r in conn.execute(query)]
 
+    def cases_citing(self, values: list[str], limit: int = 10) -> list[tuple[str, str]]:
+        """(case_id, reference) of the cases whose ``reference`` or ``case_id`` is exactly one of ``values``.
+
+        For linking a letter to the case it cites (``extractors.letters``): exact
+        comparison only, at most ``limit`` rows (more than one is ambiguous anyway).
+        """
+        wanted = sorted({v for v in values if v and len(v) <= 500})[:200]
+        if not wanted:
+            return []
+        query = (select(cases.c.case_id, cases.c.reference)
+                 .where(or_(cases.c.reference.in_(wanted), cases.c.case_id.in_(wanted)))
+                 .order_by(cases.c.case_id).limit(max(1, int(limit))))
+        with self.engine.connect() as conn:
+            return [(r[0], r[1]) for r in conn.execute(query)]
+
     def count_by_status(self) -> dict[str, int]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(cases.c.status, func.count()).group_by(cases.c.status))

@@ -318,8 +318,12 @@ class CaseActivities:
     def extract_fields(self, inp: ExtractInput) -> ExtractOutput:
         start = time.perf_counter()
         if inp.document_type not in self.known_types:
-            # no form template: question -> answer pairs for the clerk to read
-            return ExtractOutput(extraction=None, pairs=self._unknown_pairs(inp.content), duration_ms=_ms(start))
+            # no form template: question -> answer pairs for the clerk to read, and the case a letter cites
+            pairs = self._unknown_pairs(inp.content)
+            link = self._letter_link(inp)
+            return ExtractOutput(extraction=None, pairs=pairs, duration_ms=_ms(start),
+                                 linked_case_id=link.case_id if link else None,
+                                 linked_reference=link.candidate.value if link else None)
         content = self._load_content(inp.content)
         by_number = {p.page: p for p in content.pages}
         cache: dict[int, Image.Image | None] = {}
@@ -359,6 +363,27 @@ class CaseActivities:
             return []
         activity.logger.debug("unknown type: %d pairs on %d page(s) in %d ms", len(pairs), len(pages), _ms(start))
         return pairs
+
+    def _letter_link(self, inp: ExtractInput):
+        """The one other stored case the document cites by its reference (``extractors.letters``), or None.
+
+        Like the pairs, a courtesy: a reading or lookup error links nothing and
+        never fails the case (logged at debug, the error's class only).
+        """
+        try:
+            from extractors.letters import link_candidates, read_letter
+
+            found = read_letter(self._load_content(inp.content).pages).references
+            own = inp.case_id or activity.info().workflow_id
+            link = link_candidates(found, self.cases.cases_citing, exclude=[own, inp.parent_case_id or ""])
+        except Exception as exc:  # noqa: BLE001
+            if is_interruption(exc):
+                raise
+            activity.logger.debug("unknown type: no case link (%s)", type(exc).__name__)
+            return None
+        activity.logger.debug("unknown type: %d candidate reference(s), %s", len(found),
+                              "linked" if link else "not linked")
+        return link
 
     @activity.defn(name="save_result")
     @boundary

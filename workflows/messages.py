@@ -89,12 +89,16 @@ class ClassifyOutput(BaseModel):
 class ExtractInput(BaseModel):
     document_type: str
     content: ContentRef
+    case_id: str = ""  # never linked to itself (unknown type: a letter citing a case)
+    parent_case_id: str | None = None  # nor to its batch
 
 
 class ExtractOutput(BaseModel):
     extraction: Extraction | None = None
     duration_ms: int = 0
     pairs: list[DetectedPair] = Field(default_factory=list)  # unknown type: question -> answer pairs
+    linked_case_id: str | None = None  # unknown type: the one existing case the letter cites
+    linked_reference: str | None = None  # as the letter writes it
 
 
 class SaveCorrectionsInput(BaseModel):
