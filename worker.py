@@ -177,6 +177,14 @@ def metrics_runtime(host: str, port: int):
         metrics=PrometheusConfig(bind_address=f"{host}:{port}", durations_as_seconds=True)))
 
 
+#: Heartbeats reach the server as often as workflows.heartbeat beats (every 3 s). The SDK's
+#: default throttle is 0.8 x the heartbeat timeout: with 15 s, one heartbeat in 12 s and only
+#: 3 s of slack before a busy worker's attempt was timed out and retried; with this, a 10 s
+#: timeout leaves 7 s, and a killed worker's page is retried 10 s after its last beat.
+HEARTBEAT_THROTTLE = dict(max_heartbeat_throttle_interval=timedelta(seconds=3),
+                          default_heartbeat_throttle_interval=timedelta(seconds=3))
+
+
 def lower_thread_priority(nice: int) -> None:
     """Run this thread at nice value ``nice`` unless it is already lower in priority.
 
@@ -239,6 +247,7 @@ def make_workers(
             activities=activities.all() + ([retention.purge_expired] if retention is not None else []),
             activity_executor=case_pool,
             max_concurrent_activities=case_slots,
+            **HEARTBEAT_THROTTLE,
         ))
         pools.append(case_pool)
     if queues in ("all", "ocr"):
@@ -250,6 +259,7 @@ def make_workers(
             activities=[activities.ocr_page],
             activity_executor=ocr_pool,
             max_concurrent_activities=ocr_slots,
+            **HEARTBEAT_THROTTLE,
         ))
         pools.append(ocr_pool)
     return WorkerSet(workers, pools)

@@ -81,9 +81,11 @@ with workflow.unsafe.imports_passed_through():
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30),
                     maximum_attempts=5)
 SHORT = dict(start_to_close_timeout=timedelta(minutes=2), retry_policy=RETRY)
-PREPARE = dict(start_to_close_timeout=timedelta(minutes=10), heartbeat_timeout=timedelta(seconds=15),
+# heartbeats every 3 s (workflows.heartbeat, worker.HEARTBEAT_THROTTLE): a dead worker's attempt
+# is retried 10 s after its last beat
+PREPARE = dict(start_to_close_timeout=timedelta(minutes=10), heartbeat_timeout=timedelta(seconds=10),
                retry_policy=RETRY)
-OCR = dict(start_to_close_timeout=timedelta(minutes=5), heartbeat_timeout=timedelta(seconds=15),
+OCR = dict(start_to_close_timeout=timedelta(minutes=5), heartbeat_timeout=timedelta(seconds=10),
            retry_policy=RETRY)
 
 FINAL = {CaseStatus.COMPLETED, CaseStatus.REJECTED}
