@@ -50,14 +50,7 @@ ROUTED = ("completed", "needs_review", "rejected", "failed")
 OTHER_REAL = ("kindergeld_kg1", "wohngeld_mietzuschuss", "meldebehoerde_anmeldung")
 GENERATED = ("gewerbeanmeldung", "gewerbeabmeldung", "kindergeld_kg1", "invoice", "letter")
 
-
-def pct(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    s = sorted(values)
-    k = (len(s) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+from bench.api_load import pct  # one percentile for both load benchmarks
 
 
 def summary(values: list[float]) -> dict:

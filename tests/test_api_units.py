@@ -22,6 +22,7 @@ from formwerk.settings import Settings
 from formwerk.tokens import TokenStore
 from formwerk.webhooks import AttemptOutcome, SubscriberStore, message_body, same_origin, signed_headers
 from formwerk import xgewerbe
+from tests.webapp import NoTemporal as _NoTemporal
 
 SHARED_XGA = Path(__file__).resolve().parents[2] / "shared" / "data" / "xgewerbeanzeige" / "beispiele"
 
@@ -238,21 +239,6 @@ def test_the_export_has_the_structure_of_the_kosit_2_2_message():
 
 # -- the app in-process --------------------------------------------------------
 
-
-class _NoTemporal:
-    """A Temporal client that knows no workflow (what a fresh server would say)."""
-
-    def get_workflow_handle(self, *a, **k):
-        from temporalio.service import RPCError, RPCStatusCode
-
-        class Handle:
-            async def describe(self, **kw):
-                raise RPCError("not found", RPCStatusCode.NOT_FOUND, b"")
-
-            async def query(self, *a, **kw):
-                raise RPCError("not found", RPCStatusCode.NOT_FOUND, b"")
-
-        return Handle()
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from formwerk.errors import StorageError
 from formwerk.settings import Settings
 from formwerk.storage import BlobStore, sha256_hex
 from tests.conftest import _binary
+from tests.webapp import login as _login
 
 NAME = "Müller-Lüdenscheidt"
 
@@ -173,13 +174,6 @@ def app_client(tmp_path):
     with TestClient(app) as c:
         yield c
 
-
-def _login(client, username):
-    page = client.get("/login")
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    r = client.post("/login", data={"username": username, "password": "ein-langes-passwort",
-                                    "csrf_token": csrf, "next": "/queue"}, follow_redirects=False)
-    assert r.status_code == 303
 
 
 def _body(p: Payload) -> dict:

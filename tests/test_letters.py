@@ -300,7 +300,7 @@ def test_the_case_screen_and_the_api_show_the_linked_case(tmp_path):
     from api.app import create_app
     from api.i18n import Translator
     from formwerk.tokens import TokenStore
-    from tests.test_unknown_pairs import _login, _NoTemporal
+    from tests.webapp import NoTemporal as _NoTemporal, login as _login
 
     app = create_app(Settings(data_dir=tmp_path, secret_key="t"), client=_NoTemporal())
     st = app.state.formwerk

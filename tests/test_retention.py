@@ -41,6 +41,7 @@ from formwerk.retention import (
 )
 from formwerk.settings import Settings
 from formwerk.storage import BlobStore
+from tests.webapp import NoTemporal as _NoTemporal, login as _login
 
 KG1 = "kindergeld_kg1"
 GEWERBE = "gewerbeanmeldung"
@@ -406,28 +407,6 @@ async def test_formwerk_retention_lists_the_policy_and_purges_as_of_a_given_time
 # -- the API and the clerks' case screen --------------------------------------------------
 
 
-class _NoTemporal:
-    """A Temporal client that knows no workflow (as in tests/test_api_units.py)."""
-
-    def get_workflow_handle(self, *a, **k):
-        from temporalio.service import RPCError, RPCStatusCode
-
-        class Handle:
-            async def describe(self, **kw):
-                raise RPCError("not found", RPCStatusCode.NOT_FOUND, b"")
-
-            async def query(self, *a, **kw):
-                raise RPCError("not found", RPCStatusCode.NOT_FOUND, b"")
-
-        return Handle()
-
-
-def _login(client, username: str) -> None:
-    page = client.get("/login")
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    r = client.post("/login", data={"username": username, "password": "ein-langes-passwort",
-                                    "csrf_token": csrf, "next": "/queue"}, follow_redirects=False)
-    assert r.status_code == 303
 
 
 def test_api_and_case_screen_say_the_originals_are_gone_instead_of_failing(tmp_path):

@@ -27,6 +27,7 @@ from tests import badfiles
 from tests.fakes import FakeClassifier, FakeExtractor
 from workflows.activities import CaseActivities
 from workflows.messages import ContentRef, ExtractInput
+from tests.webapp import NoTemporal as _NoTemporal, login as _login
 
 H = 40.0  # word height in pixels at 300 dpi (~10 pt)
 ROWS = [("Name:", "Erika Muster"), ("Geburtsdatum:", "01.02.1980"), ("Anschrift:", "Hauptstraße 5, 12345 Berlin"),
@@ -238,28 +239,6 @@ def test_a_result_stored_before_pairs_existed_still_loads(tmp_path):
     assert CaseResult.model_validate(old).pairs == []
 
 
-class _NoTemporal:
-    """A Temporal client that knows no workflow (as in tests/test_api_units.py)."""
-
-    def get_workflow_handle(self, *a, **k):
-        from temporalio.service import RPCError, RPCStatusCode
-
-        class Handle:
-            async def describe(self, **kw):
-                raise RPCError("not found", RPCStatusCode.NOT_FOUND, b"")
-
-            async def query(self, *a, **kw):
-                raise RPCError("not found", RPCStatusCode.NOT_FOUND, b"")
-
-        return Handle()
-
-
-def _login(client, username: str) -> None:
-    page_ = client.get("/login")
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page_.text).group(1)
-    r = client.post("/login", data={"username": username, "password": "ein-langes-passwort",
-                                    "csrf_token": csrf, "next": "/queue"}, follow_redirects=False)
-    assert r.status_code == 303
 
 
 def test_the_case_screen_and_the_api_show_the_pairs(tmp_path):
