@@ -124,13 +124,16 @@ async def run(args) -> dict:
             if r.status_code != 202:
                 errors.append(f"{r.status_code} {r.text[:200]}")
                 return
-            posts[phase if phase == "baseline" else kind].append(dt)
+            posts[phase if phase in ("baseline", "warmup") else kind].append(dt)
             if kind == "digital":
                 pending.append((phase, r.json()["case_id"], t0))
 
         async with httpx.AsyncClient(base_url=stack.base_url, timeout=300) as c:
-            # warm-up (first classifier call, first connection): not measured
-            await post(c, digital[0], "warmup", "warmup")
+            # warm-up (the worker's classifier loads in the background; the first connection):
+            # not measured, and waited for, so the baseline does not wait for the model
+            await post(c, digital[0], "digital", "warmup")
+            await _await_hooks(receiver, pending, 180)
+            pending.clear()
             for data in digital[-args.baseline:] if args.baseline else []:
                 await post(c, data, "digital", "baseline")
                 await _await_hooks(receiver, pending, 120)
