@@ -11,7 +11,6 @@ this command runs it at once, in this process, without Temporal.
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import datetime, timezone
 

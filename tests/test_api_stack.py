@@ -8,9 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -25,6 +23,7 @@ from formwerk.tokens import TokenStore
 from formwerk.webhooks import SubscriberStore
 from formwerk import xgewerbe
 from workflows.case_workflow import CaseWorkflow
+from tests.webhook_receiver import Receiver
 
 pytestmark = [pytest.mark.integration]
 
@@ -45,52 +44,9 @@ def digital() -> tuple[bytes, bytes]:
     return render_document("gewerbeanmeldung", seed=11).pdf_bytes, render_document("gewerbeanmeldung", seed=12).pdf_bytes
 
 
-class Receiver:
-    """A webhook receiver in a thread: verifies every signature, answers per path.
-
-    ``/flaky``: 503 twice, then 204. ``/gone``: 410 (the sender must stop).
-    """
-
-    def __init__(self) -> None:
-        self.secret = ""
-        self.requests: list[dict] = []  # every request: path, id, verified, status answered
-        self.lock = threading.Lock()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                from standardwebhooks import Webhook
-
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                try:
-                    payload = Webhook(outer.secret).verify(body, headers)
-                    verified = True
-                except Exception:
-                    payload, verified = None, False
-                with outer.lock:
-                    earlier = [r for r in outer.requests if r["path"] == self.path]
-                    if not verified:
-                        status = 401
-                    elif self.path == "/gone":
-                        status = 410
-                    else:
-                        status = 503 if len(earlier) < 2 else 204
-                    outer.requests.append({"path": self.path, "id": headers.get("webhook-id"),
-                                           "verified": verified, "status": status, "payload": payload})
-                self.send_response(status)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
+def _flaky_then_gone(path: str, earlier: list[dict]) -> int:
+    """/gone refuses for good (410); any other path fails twice (503), then accepts (204)."""
+    return 410 if path == "/gone" else (503 if len(earlier) < 2 else 204)
 
 
 def _auth(token: str, **more) -> dict:
@@ -235,11 +191,11 @@ async def _wait_for(predicate, timeout: float = 60.0):
 
 
 async def test_webhooks_are_signed_retried_with_one_id_and_recorded(temporal_env, engines, tmp_path):
-    receiver = Receiver()
+    receiver = Receiver(answer=_flaky_then_gone)
     try:
         async with running_stack(temporal_env.client, tmp_path, engines=engines) as stack:
             stack.settings.webhook_retry_initial_seconds = 0.2  # real Temporal retries, made quick
-            sub = SubscriberStore(stack.cases.engine).add("fv", receiver.url + "/flaky")
+            sub = SubscriberStore(stack.cases.engine).add("fv", receiver.base_url + "/flaky")
             receiver.secret = sub.secret
             _, token = TokenStore(stack.cases.engine).create("fv", ["cases:submit", "cases:read"], subscriber="fv")
             async with httpx.AsyncClient(base_url=stack.base_url, timeout=60) as c:
@@ -278,7 +234,7 @@ async def test_webhooks_are_signed_retried_with_one_id_and_recorded(temporal_env
 
                 # a 4xx other than 408/429 stops the retries at once
                 r = await c.post("/api/v1/cases", headers=_auth(token), files={"file": ("y.txt", b"auch keins")},
-                                 data={"reference": f"G-{uuid.uuid4().hex[:8]}", "callback_url": receiver.url + "/gone"})
+                                 data={"reference": f"G-{uuid.uuid4().hex[:8]}", "callback_url": receiver.base_url + "/gone"})
                 gone_id = r.json()["case_id"]
                 handle = stack.client.get_workflow_handle(gone_id)
                 await asyncio.wait_for(handle.result(), 60)

@@ -22,14 +22,13 @@ import asyncio
 import json
 import signal
 import subprocess
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from bench.procstack import FORMWERK, ProcessStack
 from formwerk.models import CaseResult, CaseStatus, PageContent, RoutingPolicy, WebhookTarget
+from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.integration
 
@@ -68,37 +67,6 @@ def stack(tmp_path):
         yield st
     finally:
         st.close()
-
-
-class Receiver:
-    """A webhook receiver in a thread: 204 to every POST, each request's webhook-id and event kept."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                try:
-                    event = json.loads(body).get("type")
-                except ValueError:
-                    event = None
-                outer.requests.append({"id": self.headers.get("webhook-id"), "event": event})
-                self.send_response(204)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 # -- helpers -----------------------------------------------------------------------
@@ -238,7 +206,7 @@ async def test_worker_killed_mid_ocr_a_new_worker_finishes_the_case_once(stack, 
         # one message, one id however often it was attempted, recorded as delivered
         [delivery] = stored.webhooks
         assert (delivery.event, delivery.status) == ("case.completed", "delivered")
-        assert receiver.requests and all(r == {"id": delivery.webhook_id, "event": "case.completed"}
+        assert receiver.requests and all((r["id"], r["event"]) == (delivery.webhook_id, "case.completed")
                                          for r in receiver.requests)
     finally:
         receiver.close()

@@ -23,7 +23,6 @@ import struct
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -44,6 +43,7 @@ from formwerk.review import send_decision
 from formwerk.tokens import TokenStore
 from formwerk.webhooks import SubscriberStore
 from workflows.case_workflow import CaseWorkflow
+from tests.webhook_receiver import Receiver
 
 pytestmark = [pytest.mark.integration]
 
@@ -186,40 +186,6 @@ class TcpProxy:
 
     def close(self) -> None:
         self.cut()
-
-
-class Receiver:
-    """Webhook receiver: verifies each signature, answers 204, keeps every request."""
-
-    def __init__(self) -> None:
-        self.secret = ""
-        self.requests: list[dict] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                from standardwebhooks import Webhook
-
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                try:
-                    payload, status = Webhook(outer.secret).verify(body, headers), 204
-                except Exception:
-                    payload, status = None, 401
-                outer.requests.append({"id": headers.get("webhook-id"), "status": status, "payload": payload})
-                self.send_response(status)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
 
 
 async def _until(predicate, timeout: float, what: str, step: float = 0.1):
