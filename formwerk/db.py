@@ -9,6 +9,7 @@ activity retries are safe.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -195,7 +196,7 @@ def make_engine(url: str) -> Engine:
     elif url.startswith("postgresql"):
         kwargs["connect_args"] = POSTGRES_CONNECT_ARGS
     engine = create_engine(url, **kwargs)
-    metadata.create_all(engine)
+    _create_tables(engine)
     _add_missing_columns(engine)
     for index in _INDEXES:
         try:
@@ -207,6 +208,26 @@ def make_engine(url: str) -> Engine:
         for name in _SUPERSEDED_INDEXES:
             conn.execute(text(f"DROP INDEX IF EXISTS {name}"))
     return engine
+
+
+def _create_tables(engine: Engine, attempts: int = 10) -> None:
+    """``create_all``, safe when several processes start on a fresh database at once.
+
+    Each process checks which tables exist, then creates the missing ones; a
+    second process doing the same in between fails with "already exists"
+    (SQLite, PostgreSQL) or a duplicate key in PostgreSQL's catalogue. Seen
+    when an API and two workers started together: one worker died at start.
+    Another pass then finds the tables there and creates only what is left.
+    """
+    for attempt in range(attempts):
+        try:
+            metadata.create_all(engine)
+            return
+        except (OperationalError, ProgrammingError, IntegrityError) as exc:
+            text_ = str(exc).lower()
+            if attempt == attempts - 1 or not ("already exists" in text_ or "duplicate key" in text_):
+                raise
+            time.sleep(0.05 * (attempt + 1))
 
 
 def _add_missing_columns(engine: Engine) -> None:

@@ -207,3 +207,16 @@ def test_postgres_connections_give_up_on_a_silent_network(store_url):
     with engine.connect() as conn:
         dsn = conn.connection.dbapi_connection.info.dsn
     assert "connect_timeout=10" in dsn and "tcp_user_timeout=30000" in dsn and "keepalives=1" in dsn, dsn
+
+
+def test_processes_starting_together_on_a_fresh_database_all_get_their_tables(store_url):
+    """An API and workers starting at once each create the schema: none may die of 'already exists'."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from formwerk.db import CaseStore; "
+            "s = CaseStore.from_url(sys.argv[1]); print(s.count_by_status())")
+    procs = [subprocess.Popen([sys.executable, "-c", code, store_url], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], [err[-800:] for _, err in outs]
