@@ -58,17 +58,17 @@ class ReloadingClassifier:
         # of a killed one while the model loads, and only classification waits for it.
         self._loaded = threading.Event()
         self._load_error: BaseException | None = None
-        self._first: object | None = None
+        self._model: object | None = None
         # not a daemon: a process that ends early (a rejected file in `formwerk process`) waits
         # for the load instead of tearing torch down mid-import (SIGABRT); never later than before
         threading.Thread(target=self._load_first, name="classifier-load", daemon=False).start()
 
     def _load_first(self) -> None:
         try:
-            self._first = self._factory()
+            self._model = self._factory()
             self._seen = self._latest()
             self._checked = time.monotonic()
-            log.info("classifier %s", self._first.version)
+            log.info("classifier %s", self._model.version)
         except BaseException as exc:  # noqa: BLE001 - surfaced to every caller instead
             self._load_error = exc
             log.error("classifier could not be loaded: %s", exc)
@@ -86,11 +86,11 @@ class ReloadingClassifier:
             self._loaded.wait()
         if self._load_error is not None:
             raise self._load_error
-        return self._first
+        return self._model
 
     @_current.setter
     def _current(self, value) -> None:
-        self._first = value
+        self._model = value
 
     def _latest(self) -> str | None:
         from classifiers.training import latest_version_dir

@@ -188,8 +188,8 @@ async def run(args) -> dict:
 
 
 class _InProcess:
-    def __init__(self, stack, env) -> None:
-        self.base_url, self.cases, self.client, self._env = stack.base_url, stack.cases, stack.client, env
+    def __init__(self, stack) -> None:
+        self.base_url, self.cases, self.client = stack.base_url, stack.cases, stack.client
 
     def peak_rss_mib(self) -> dict[str, int]:
         from bench.procstack import peak_rss_kib
@@ -212,7 +212,7 @@ async def in_process_stack(tmp: Path):
         async with running_stack(env.client, tmp) as stack:
             stack.settings.api_rate_limit_per_minute = 1e6
             stack.settings.api_rate_burst = 10_000
-            yield _InProcess(stack, env)
+            yield _InProcess(stack)
     finally:
         await env.shutdown()
 

@@ -138,22 +138,22 @@ class ProcessStack:
         return CaseStore.from_url(self.settings.sqlalchemy_url)
 
 
-def peak_rss_kib(pid: int) -> int | None:
-    """VmHWM (peak resident set) of a live process, KiB."""
+def _status_kib(pid: int, key: str) -> int | None:
+    """A memory line (``VmHWM``, ``VmRSS``) of a live process's /proc status, KiB."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(key + ":"):
                 return int(line.split()[1])
     except OSError:
         return None
     return None
+
+
+def peak_rss_kib(pid: int) -> int | None:
+    """VmHWM (peak resident set) of a live process, KiB."""
+    return _status_kib(pid, "VmHWM")
 
 
 def rss_kib(pid: int) -> int | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        return None
-    return None
+    """VmRSS (resident set now) of a live process, KiB."""
+    return _status_kib(pid, "VmRSS")
