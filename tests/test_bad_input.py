@@ -314,9 +314,10 @@ def test_a_cancelled_read_is_an_interruption_never_a_corrupt_file(monkeypatch):
 
     monkeypatch.setattr(pdfmod.pdfium.PdfPage, "render", cancelled)
     data = badfiles.square_page_pdf(600)
+    # the guard around pdfium wraps it as a corrupt file; the activity boundary unwraps it
     with pytest.raises(CancelledError):
-        render_pdf_page(data, 0, 150)
-    # wrapped by any other guard into a file verdict, the activity boundary still unwraps it
+        boundary(lambda: render_pdf_page(data, 0, 150))()
+    # and so for any other guard that wraps it into a file verdict
 
     def _wrapped():
         try:

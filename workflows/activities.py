@@ -104,7 +104,9 @@ def boundary(fn):
             return fn(*args, **kwargs)
         except FormwerkError as exc:
             if is_interruption(exc.__cause__):
-                # cancelled mid-read and wrapped by a library guard: an interruption, retried, never a verdict
+                # Temporal raises its cancellation inside the activity's thread, wherever it is;
+                # the guards around pdfium and PIL wrap it as a verdict on the file. It is an
+                # interruption: passed on, retried, never a rejection.
                 raise exc.__cause__ from None
             activity.logger.warning("%s: %s (%s)", exc.code, exc.message, exc.detail)
             # a file we refuse is an expected outcome, not a worker fault: the SDK

@@ -18,7 +18,6 @@ from formwerk.errors import (
     ImageTooLargeError,
     NoPagesError,
     TooManyPagesError,
-    is_interruption,
 )
 
 DEFAULT_DPI = 300
@@ -108,8 +107,6 @@ def load_image_pages(
     except MemoryError as exc:  # a header that passed the checks still asked for too much
         raise ImageTooLargeError(detail="MemoryError while decoding") from exc
     except Exception as exc:  # PIL's decoders fail in many ways on crafted files: all the file's fault
-        if is_interruption(exc):
-            raise
         raise _corrupt(exc) from exc
     if not pages:
         raise NoPagesError()

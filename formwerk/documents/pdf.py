@@ -37,7 +37,6 @@ from formwerk.documents.pdfscan import (  # noqa: F401 - public here too
 from formwerk.errors import (
     BadInputError,
     CorruptFileError,
-    is_interruption,
     DocumentTooComplexError,
     EncryptedPdfError,
     NoPagesError,
@@ -198,8 +197,6 @@ def _page_sizes(data: bytes, dpi: int, max_pages: int, max_pixels: int,
     except BadInputError:
         raise
     except Exception as exc:  # whatever else pdfium trips over is the file's fault
-        if is_interruption(exc):
-            raise
         raise CorruptFileError(detail=f"{type(exc).__name__}: {exc}") from exc
     finally:
         doc.close()
@@ -353,8 +350,6 @@ def render_pdf_page(data: bytes, index: int, dpi: int, draw_forms: bool = True, 
         except BadInputError:
             raise
         except Exception as exc:  # pdfium errors and whatever else a broken page causes
-            if is_interruption(exc):
-                raise
             raise CorruptFileError(detail=f"page {index + 1}: {type(exc).__name__}: {exc}") from exc
         finally:
             doc.close()
