@@ -107,3 +107,32 @@ def test_unsure_unknown_pages_join_a_neighbouring_document():
     # a confident letter stays a document of its own
     docs = batch_documents([r(1, 2, "gewerbeanmeldung", 0.95), r(3, 3, "unknown", 0.97)], 0.9)
     assert [d.document_type for d in docs] == ["gewerbeanmeldung", "unknown"]
+
+
+# -- choice groups the applicant must choose (issue 17) ------------------------
+
+
+def test_a_required_choice_group_with_no_detected_tick_goes_to_review():
+    # the detector saw no tick at all (confidence 0: "nothing to read"); an
+    # optional group passes as empty, a group the applicant must choose is missing
+    ex = _extraction(family_name=("Müller", 0.99), birth_date=("1986-02-14", 0.99), sex=(None, 0.0),
+                     business_kind=(None, 0.0))
+    policy = POLICY.model_copy(update={"required_fields": ["family_name", "birth_date", "sex"]})
+    decision = route(CONFIDENT, ex, policy)
+    assert decision.status == CaseStatus.NEEDS_REVIEW
+    assert decision.reasons == ["missing:sex"]
+    assert ex.fields["sex"].needs_review and not ex.fields["business_kind"].needs_review
+
+
+def test_every_gewa1_choice_group_must_be_chosen():
+    from forms import load_catalogue
+
+    form = load_catalogue().get("gewerbeanmeldung")
+    groups = {f.name for f in form.fields if f.type in ("choice", "bool") and f.options}
+    assert groups == {"sex", "nationality", "sideline", "business_kind", "establishment_kind", "reason"}
+    assert groups <= set(form.policy.required_fields)
+    ex = Extraction(document_type="gewerbeanmeldung",
+                    fields={n: ExtractedField(name=n, value=None, confidence=0.0, source="checkbox")
+                            for n in groups})
+    decision = route(CONFIDENT, ex, form.policy)
+    assert {f"missing:{n}" for n in groups} <= set(decision.reasons)
