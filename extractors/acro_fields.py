@@ -1,4 +1,4 @@
-"""Reading fields from filled AcroForm values (no OCR involved)."""
+"""Reading fields from filled AcroForm values (no OCR involved): the first reader of every chain."""
 
 from __future__ import annotations
 
@@ -10,13 +10,23 @@ from extractors import confidence as conf
 from extractors.fieldtext import option_value, row_defaults, split_part
 from extractors.normalise import clean_text, normalise
 from extractors.reader import DocumentReader, _acro_checked
+from extractors.readers import Finisher
 from forms.catalogue import FieldDefinition
 
 
-class AcroFields:
-    """Mixin of ``CatalogueExtractor``: AcroForm evidence (the first choice)."""
+class AcroFormReader:
+    """Values of the PDF form fields the definition names (``acroform``,
+    ``compose``, options' ``acroform``); ``None`` for a field none of whose
+    form fields is in the document (then its words are read)."""
 
-    def _from_acroform(self, f: FieldDefinition, r: DocumentReader, done: dict) -> ExtractedField | None:
+    name = "acroform"
+
+    def __init__(self, finish: Finisher):
+        self._finish = finish
+
+    def read(self, f: FieldDefinition, r: DocumentReader, done: dict) -> ExtractedField | None:
+        if not r.acro:
+            return None  # no filled form fields (or an unfilled form): nothing to read here
         names = f.acroform_names
         if not names or not any(n in r.acro for n in names):
             return None  # this edition's fields are not in the file: read the words
@@ -70,5 +80,3 @@ class AcroFields:
                 rows.append(row_defaults(f, rec, done))
         return ExtractedField(name=f.name, value=rows or None, raw=f"{len(rows)} Zeilen",
                               confidence=conf.combine("acroform") if rows else 0.0, source="acroform")
-
-    # -- words -------------------------------------------------------------

@@ -1,22 +1,26 @@
-"""Extraction driven by the form catalogue: AcroForm values first, words otherwise.
+"""Extraction driven by the form catalogue: a chain of readers per field, one finishing step.
 
 Contract (see ``extractors.CatalogueExtractor``): ``extract`` returns an
 :class:`~formwerk.models.Extraction` with an :class:`ExtractedField` for
 *every* field of the form definition — ``value=None, confidence=0`` when
 nothing was found — so routing can flag missing required fields.
 
-Order of evidence per field:
+Each field is read by the first reader of the form's chain that answers
+(``extractors.readers.FieldReader``; the chain is :data:`CHAINS` of the form
+definition's ``reader``):
 
-1. filled AcroForm fields named in the definition (no OCR involved,
-   ``extractors.acro_fields``);
-2. on a page registered onto a known printed edition, the words inside the
-   edition's widget boxes, checkboxes from their pixels, with a second OCR
-   of unsure boxes (``extractors.edition_fields``);
-3. otherwise words (text layer or OCR, one geometric model) located relative
-   to the fuzzy-matched printed label, checkbox groups from the page pixels
-   (``extractors.word_fields``) — or, for a free-layout form
-   (``reader: invoice``), German invoice vocabulary over whole lines
-   (``extractors.invoice_fields``).
+1. ``acroform`` — filled AcroForm fields named in the definition (no OCR
+   involved, ``extractors.acro_fields``);
+2. ``invoice`` — for a free-layout form (``reader: invoice``), the field's
+   named finder over whole lines (``extractors.invoice_fields``);
+3. ``edition`` — on a page registered onto a known printed edition, the
+   words inside the edition's widget boxes, checkboxes from their pixels,
+   with a second OCR of unsure boxes (``extractors.edition_fields``);
+4. ``labels`` — otherwise words (text layer or OCR, one geometric model)
+   located relative to the fuzzy-matched printed label, checkbox groups from
+   the page pixels (``extractors.word_fields``).
+
+A reader that fails loses its field only (an ``extraction_error`` issue).
 
 Every value is normalised, validated (failures lower the confidence and add
 German issues) and scored by ``extractors.confidence``; values that look like
@@ -29,25 +33,30 @@ from __future__ import annotations
 
 from datetime import date
 
-from formwerk.models import DocumentContent, ExtractedField, Extraction, ValidationIssue, Word
+from formwerk.models import DocumentContent, ExtractedField, Extraction, ValidationIssue
 
 from extractors import confidence as conf
-from extractors.acro_fields import AcroFields
-from extractors.edition_fields import EditionFields
-from extractors.fieldtext import dots_restored
-from extractors import invoice_fields as inv
-from extractors.normalise import clean_text, normalise
-from extractors.reader import DocumentReader, PageImage
-from extractors.layout import union
 from extractors import plausibility
+from extractors.acro_fields import AcroFormReader
+from extractors.edition_fields import EditionReader
+from extractors.fieldtext import dots_restored
+from extractors.invoice_fields import FINDERS, InvoiceReader
 from extractors.plausibility import label_vocabulary
+from extractors.reader import DocumentReader, PageImage
+from extractors.readers import FieldReader, Finisher
 from extractors.rules import apply_rules
-from extractors.validators import CHECKSUM_VALIDATORS, FORMAT_MESSAGES, run_validators, validators_for
-from extractors.word_fields import WordFields
-from forms.catalogue import Catalogue, FieldDefinition
+from extractors.word_fields import LabelReader
+from forms.catalogue import Catalogue, FormDefinition
+
+#: the readers a form's ``reader`` asks, in order; ``acroform`` only for forms
+#: that name AcroForm fields, ``edition`` only for forms with known editions
+CHAINS: dict[str, tuple[str, ...]] = {
+    "labels": ("acroform", "edition", "labels"),
+    "invoice": ("acroform", "invoice", "edition", "labels"),
+}
 
 
-class CatalogueExtractor(AcroFields, EditionFields, WordFields):
+class CatalogueExtractor:
     """Extracts the fields of any catalogue form; built once per worker.
 
     ``today`` fixes the reference date of the plausibility checks (tests,
@@ -60,24 +69,40 @@ class CatalogueExtractor(AcroFields, EditionFields, WordFields):
         self.catalogue = catalogue
         self.today = today
         self._vocab: dict[str, set[str]] = {}  # form id → label words (extractors.plausibility)
+        finish = Finisher(today)
+        edition = EditionReader(finish)
+        self.readers: dict[str, FieldReader] = {
+            r.name: r for r in (AcroFormReader(finish), InvoiceReader(finish), edition, LabelReader(finish, edition))}
+        self._chains: dict[str, list[FieldReader]] = {}
+        for form_id in catalogue.ids:  # a misspelt finder fails when the worker starts, not on a document
+            form = catalogue.get(form_id)
+            unknown = {f.finder for f in form.fields if f.finder and f.finder not in FINDERS}
+            if unknown:
+                raise ValueError(f"form {form_id!r}: unknown finder(s) {sorted(unknown)}; known: {sorted(FINDERS)}")
+
+    def chain(self, form: FormDefinition) -> list[FieldReader]:
+        """The readers of ``form``, in the order they are asked (:data:`CHAINS`)."""
+        got = self._chains.get(form.id)
+        if got is None:
+            names = [n for n in CHAINS[form.reader]
+                     if not (n == "acroform" and not form.acroform_names) and not (n == "edition" and not form.editions)]
+            got = self._chains[form.id] = [self.readers[n] for n in names]
+        return got
 
     # ------------------------------------------------------------------
     def extract(self, form_id: str, content: DocumentContent, page_image: PageImage) -> Extraction:
         form = self.catalogue.get(form_id)
         today = self.today or date.today()
         reader = DocumentReader(form, content, page_image, today)
+        chain = self.chain(form)
         fields: dict[str, ExtractedField] = {}
         for f in form.fields:
-            ef = self._from_acroform(f, reader, fields) if reader.acro else None
-            if ef is None and form.reader == "invoice":
-                ef = self._from_invoice(f, reader)
-            if ef is None:
-                try:
-                    ef = self._from_words(f, reader, fields)
-                except Exception as exc:  # one bad field must not lose the others
-                    ef = ExtractedField(name=f.name, extractor=f"{self.version} error: {type(exc).__name__}",
-                                        issues=[ValidationIssue(code="extraction_error", fields=[f.name],
-                                                                message="Das Feld konnte nicht gelesen werden.")])
+            try:
+                ef = _first_answer(chain, f, reader, fields)
+            except Exception as exc:  # one bad field must not lose the others
+                ef = ExtractedField(name=f.name, extractor=f"{self.version} error: {type(exc).__name__}",
+                                    issues=[ValidationIssue(code="extraction_error", fields=[f.name],
+                                                            message="Das Feld konnte nicht gelesen werden.")])
             ef.extractor = ef.extractor or self.version
             fields[f.name] = ef
         self._shared_diacritics(form, fields)
@@ -87,7 +112,7 @@ class CatalogueExtractor(AcroFields, EditionFields, WordFields):
             ef.confidence = round(conf.calibrate(ef.confidence), 4)
         return Extraction(document_type=form.id, fields=fields, issues=issues, extractor_version=self.version)
 
-    # ------------------------------------------------------------------
+    # -- the finishing passes over all fields -------------------------------
     def _plausibility(self, form, fields: dict[str, ExtractedField]) -> None:
         """Lower the confidence of read text values that a named plausibility
         rule flags (``extractors.plausibility.RULES``): values that look like
@@ -112,47 +137,11 @@ class CatalogueExtractor(AcroFields, EditionFields, WordFields):
                     a.value = b.value
                     a.confidence = min(a.confidence, b.confidence)
 
-    def _from_invoice(self, f: FieldDefinition, r: DocumentReader) -> ExtractedField | None:
-        """Free-layout invoice reading (``extractors.invoice_fields``); evidence scales the confidence."""
-        if f.name not in inv.READERS and f.name != "seller_name":
-            return None  # a field without an invoice reader is read by its label
-        if not r.pages:
-            return ExtractedField(name=f.name, source="none")
-        if f.name == "seller_name":
-            found = inv.find_seller(r.full_lines, min(r.pages))
-        else:
-            found = inv.READERS[f.name](r.full_lines)
-        if found is None:
-            return ExtractedField(name=f.name, source="none")
-        return self._finish(f, found.raw, r.sources[found.page], page=found.page,
-                            bbox=union([w.bbox for w in found.words]) if found.words else None,
-                            words=found.words, extra=found.evidence)
 
-    def _finish(self, f: FieldDefinition, raw: str, source: str, *, page=None, bbox=None,
-                words: list[Word] | None = None, label_score: float = 1.0, fallback: bool = False,
-                extra: float = 1.0) -> ExtractedField:
-        """Normalise, validate and score one raw value (shared by all readers)."""
-        if not raw:
-            return ExtractedField(name=f.name, source=source if source == "acroform" else "none", page=page)
-        value = normalise(f.normaliser or f.type, raw)
-        issues: list[ValidationIssue] = []
-        format_failed = value is None
-        if format_failed:
-            issues.append(ValidationIssue(code=f"format_{f.type}", message=FORMAT_MESSAGES.get(
-                f.type, "Die Angabe ist nicht lesbar."), fields=[f.name]))
-            # keep the text as read: a clerk sees it and fixes it
-            value = clean_text(raw) if f.type not in ("int", "bool") else None
-            failed = []
-        else:
-            failed = run_validators(f.type, f.validators, value, self.today or date.today())
-            for i in failed:
-                i.fields = [f.name]
-            issues.extend(failed)
-        checksum = any(v in CHECKSUM_VALIDATORS for v in validators_for(f.type, f.validators))
-        if fallback and f.type == "text":
-            extra *= conf.FALLBACK_TEXT
-        c = conf.combine(source, words=words, label_score=label_score, fallback=fallback,
-                         failed_checks=len(failed), format_failed=format_failed, extra=extra,
-                         checksum_passed=checksum and not failed and not format_failed)
-        return ExtractedField(name=f.name, value=value, raw=raw, confidence=c, page=page,
-                              bbox=[float(v) for v in bbox] if bbox else None, source=source, issues=issues)
+def _first_answer(chain: list[FieldReader], f, doc: DocumentReader, done: dict[str, ExtractedField]) -> ExtractedField:
+    """The first reader's field that is not "not mine"; an empty field when none answers."""
+    for r in chain:
+        ef = r.read(f, doc, done)
+        if ef is not None:
+            return ef
+    return ExtractedField(name=f.name, source="none")

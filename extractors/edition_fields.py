@@ -24,12 +24,27 @@ from extractors.layout import group_lines, union
 from extractors.normalise import clean_text, find_date_text, join_split_day, normalise
 from extractors.reader import DocumentReader
 from extractors.regions import drop_ignored
+from extractors.readers import Finisher
 from extractors.reocr import THIRD_SCALE, WHITELISTS, ink_share, is_comb
 from forms.catalogue import FieldDefinition
 
 
-class EditionFields:
-    """Mixin of ``CatalogueExtractor``: known editions (widget boxes on registered pages)."""
+class EditionReader:
+    """Known editions: the widget boxes of a page registered onto an edition.
+
+    ``None`` when no page registered or the field has no box there. Its
+    :meth:`second_look` (reads of the boxes alone) also serves the label reader.
+    """
+
+    name = "edition"
+
+    def __init__(self, finish: Finisher):
+        self._finish = finish
+
+    def read(self, f: FieldDefinition, r: DocumentReader, done: dict) -> ExtractedField | None:
+        if not r.registered:
+            return None
+        return self._from_edition(f, r, done)
 
     def _from_edition(self, f: FieldDefinition, r: DocumentReader, done: dict) -> ExtractedField | None:
         """Read from the registered edition's widget boxes; None if the field has none."""
@@ -49,9 +64,9 @@ class EditionFields:
         return ef
 
     def _read_with_second_look(self, f: FieldDefinition, r: DocumentReader, boxes) -> ExtractedField:
-        return self._second_look(f, r, boxes, self._read_boxes(f, r, boxes, reocr=None))
+        return self.second_look(f, r, boxes, self._read_boxes(f, r, boxes, reocr=None))
 
-    def _second_look(self, f: FieldDefinition, r: DocumentReader, boxes, ef: ExtractedField,
+    def second_look(self, f: FieldDefinition, r: DocumentReader, boxes, ef: ExtractedField,
                      located: bool = True) -> ExtractedField:
         """``ef`` (the page read of ``boxes``) checked by reads of the boxes alone.
 

@@ -127,11 +127,11 @@ def distance(a: list[float], b: list[float]) -> float:
 
 
 def row_defaults(f: FieldDefinition, rec: dict, done: dict) -> dict:
-    if f.name_split and isinstance(rec.get(f.name_split), str) and not rec.get("family_name"):
+    if f.name_split and f.name_split_to and isinstance(rec.get(f.name_split), str) and not rec.get(f.name_split_to):
         given, family = split_given_family(rec[f.name_split])
         rec[f.name_split] = given
         if family:
-            rec["family_name"] = family
+            rec[f.name_split_to] = family
     for c in f.columns:
         if rec.get(c.name) in (None, "") and c.default_from and c.default_from in done:
             rec[c.name] = done[c.default_from].value

@@ -18,9 +18,12 @@ line, left to right; page pixels, top-left origin):
   the sender line above the recipient ("Firma · Straße · PLZ Ort") or the
   letterhead; two sources agreeing raise the confidence.
 
-Each reader returns ``(raw, words, evidence)`` where ``evidence`` in [0, 1]
-is the label/pattern quality that ``extractors.confidence`` turns into the
-field's label factor. No temporalio imports.
+Each finder returns a :class:`Found` (raw, words, evidence, page) where
+``evidence`` in [0, 1] is the label/pattern quality that
+``extractors.confidence`` turns into the field's label factor. A field names
+its finder in the form definition (``finder:``, see :data:`FINDERS`);
+:class:`InvoiceReader` is the strategy of ``extractors.readers`` that runs
+it. No temporalio imports.
 """
 
 from __future__ import annotations
@@ -29,11 +32,18 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from formwerk.models import Word
+from typing import TYPE_CHECKING, Callable
 
-from extractors.layout import Line, group_lines
+from formwerk.models import ExtractedField, Word
+
+from extractors.layout import Line, group_lines, union
 from extractors.normalise import find_date_text, normalise_date, normalise_iban, normalise_money
+from extractors.readers import Finisher
 from extractors.validators import iban_is_valid
+from forms.catalogue import FieldDefinition
+
+if TYPE_CHECKING:
+    from extractors.reader import DocumentReader
 
 
 @dataclass
@@ -289,9 +299,35 @@ def find_seller(lines: list[Line], first_page: int) -> Found | None:
     return Found(best.raw, best.words, ev, best.page)
 
 
-READERS = {
-    "invoice_number": find_invoice_number,
-    "invoice_date": find_invoice_date,
-    "total_amount": find_total,
-    "iban": find_iban,
+#: the finders a field of a free-layout form names (``finder:`` in its YAML),
+#: each ``(lines, first page) -> Found | None``
+FINDERS: dict[str, Callable[[list[Line], int], Found | None]] = {
+    "invoice_number": lambda lines, first_page: find_invoice_number(lines),
+    "invoice_date": lambda lines, first_page: find_invoice_date(lines),
+    "total_amount": lambda lines, first_page: find_total(lines),
+    "iban": lambda lines, first_page: find_iban(lines),
+    "seller": find_seller,
 }
+
+
+class InvoiceReader:
+    """Free-layout reading (``reader: invoice``): the field's named finder
+    over whole lines; its evidence scales the confidence. ``None`` for a
+    field without a ``finder`` (then it is read by its label)."""
+
+    name = "invoice"
+
+    def __init__(self, finish: Finisher):
+        self._finish = finish
+
+    def read(self, f: FieldDefinition, r: DocumentReader, done: dict) -> ExtractedField | None:
+        if not f.finder:
+            return None
+        if not r.pages:
+            return ExtractedField(name=f.name, source="none")
+        found = FINDERS[f.finder](r.full_lines, min(r.pages))
+        if found is None:
+            return ExtractedField(name=f.name, source="none")
+        return self._finish(f, found.raw, r.sources[found.page], page=found.page,
+                            bbox=union([w.bbox for w in found.words]) if found.words else None,
+                            words=found.words, extra=found.evidence)

@@ -12,7 +12,9 @@ from extractors import confidence as conf
 from extractors.fieldtext import COMB_TYPES, distance, option_value, pick_words, row_defaults, split_part
 from extractors.layout import Match, group_lines, reading_key, union
 from extractors.normalise import clean_text, find_date_text, normalise
+from extractors.edition_fields import EditionReader
 from extractors.reader import _OPTION_RADIUS, DocumentReader
+from extractors.readers import Finisher
 from extractors.regions import drop_ignored, read_below, read_right, read_top
 from forms.catalogue import FieldDefinition
 
@@ -31,14 +33,22 @@ SECTION_BAND = 1200.0
 SECOND_LOOK_PAD = 4.0
 
 
-class WordFields:
-    """Mixin of ``CatalogueExtractor``: label-relative reading of words and pixels."""
+class LabelReader:
+    """Words (text layer or OCR) relative to the fuzzy-matched printed label,
+    checkbox groups from the page pixels: any layout. The last reader of every
+    chain: it always answers (value ``None`` when nothing was found).
 
-    def _from_words(self, f: FieldDefinition, r: DocumentReader, done: dict) -> ExtractedField:
-        if r.registered:
-            ef = self._from_edition(f, r, done)
-            if ef is not None:
-                return ef
+    ``second_look``: the edition reader, whose reads of a box alone check an
+    uncertain OCR value found here (``_look_again``).
+    """
+
+    name = "labels"
+
+    def __init__(self, finish: Finisher, second_look: EditionReader):
+        self._finish = finish
+        self._edition = second_look
+
+    def read(self, f: FieldDefinition, r: DocumentReader, done: dict) -> ExtractedField:
         if f.options:
             return self._checkbox_group(f, r)
         if f.type == "table":
@@ -66,7 +76,7 @@ class WordFields:
 
     def _look_again(self, f: FieldDefinition, r: DocumentReader, ef: ExtractedField) -> ExtractedField:
         """An uncertain OCR value found by its label gets the second look of the
-        edition path (``EditionFields._second_look``: the value line read again
+        edition path (``EditionReader.second_look``: the value line read again
         enlarged; agreement confirms, restored umlaut dots win, a third read
         settles a dispute). Its "box" is the value's own words, widened a little.
         Not for values gathered from several boxes (``also``) or read from comb
@@ -79,7 +89,7 @@ class WordFields:
         x0, y0, x1, y1 = ef.bbox
         box = [x0 - SECOND_LOOK_PAD * k, y0 - SECOND_LOOK_PAD / 2 * k, x1 + SECOND_LOOK_PAD * k,
                y1 + SECOND_LOOK_PAD / 2 * k]
-        return self._second_look(f, r, [(ef.page, box)], ef, located=False)
+        return self._edition.second_look(f, r, [(ef.page, box)], ef, located=False)
 
     def _by_pattern(self, f: FieldDefinition, r: DocumentReader) -> ExtractedField:
         """Label not found (garbled header): the first word matching ``f.pattern``

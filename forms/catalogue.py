@@ -108,8 +108,9 @@ class FieldDefinition(BaseModel):
     columns: list[ColumnDefinition] = Field(default_factory=list)
     max_rows: int = 0
     # table column whose cell may carry "Vorname [Familienname]": the trailing
-    # family name is split off into ``family_name`` (see extractors.names)
+    # family name is split off into the column ``name_split_to`` (see extractors.names)
     name_split: str | None = None
+    name_split_to: str | None = None
     # headers of table columns that are not read (they end the previous column)
     stop_columns: list[str] = Field(default_factory=list)
     # labels of further boxes whose values are appended (", "), e.g. "PLZ, Ort"
@@ -120,6 +121,10 @@ class FieldDefinition(BaseModel):
     acroform: list[str] = Field(default_factory=list)
     compose: list[str] = Field(default_factory=list)
     compose_sep: str = ", "
+    # free-layout forms (``reader: invoice``): the named finder that reads the
+    # field over whole lines (``extractors.invoice_fields.FINDERS``); a field
+    # without one is read by its label
+    finder: str | None = None
     description: str = ""
 
     @field_validator("label", "acroform", "validators", "stop_labels", "after", "ignore", "compose", "also", mode="before")
@@ -140,6 +145,9 @@ class FieldDefinition(BaseModel):
             raise ValueError(f"choice field {self.name!r} needs options")
         if self.type == "table" and not self.columns:
             raise ValueError(f"table field {self.name!r} needs columns")
+        cols = {c.name for c in self.columns}
+        if self.name_split and not (self.name_split_to and {self.name_split, self.name_split_to} <= cols):
+            raise ValueError(f"table field {self.name!r}: name_split/name_split_to name unknown columns")
         return self
 
     @property

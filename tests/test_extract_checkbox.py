@@ -154,10 +154,11 @@ def test_a_printed_group_whose_boxes_cannot_be_read_is_unreadable_not_empty():
     no_page_image = SimpleNamespace(locate=lambda f: anchor, matches=lambda labels, page=None: [],
                                     glued_matches=lambda labels, page=None: [], gray=lambda page: None,
                                     pages={1: SimpleNamespace(k=300 / 72)})
-    got = CatalogueExtractor(load_catalogue())._checkbox_group(f, no_page_image)
+    labels = CatalogueExtractor(load_catalogue()).readers["labels"]
+    got = labels._checkbox_group(f, no_page_image)
     assert got.value is None and got.confidence == conf.UNREADABLE  # routing flags it
     absent = SimpleNamespace(**{**vars(no_page_image), "locate": lambda f: None})
-    assert CatalogueExtractor(load_catalogue())._checkbox_group(f, absent).confidence == 0.0
+    assert labels._checkbox_group(f, absent).confidence == 0.0
 
 
 # -- style-independent group confidence (issue 17) -----------------------------

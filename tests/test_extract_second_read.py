@@ -15,10 +15,11 @@ from PIL import Image, ImageDraw
 
 from extractors import CatalogueExtractor
 from extractors import confidence as conf
-from extractors.edition_fields import _line_region
+from extractors.edition_fields import EditionReader, _line_region
 from extractors.fieldtext import dots_restored, pick_words
 from extractors.normalise import join_split_day, normalise_email, normalise_text
 from extractors.reader import DocumentReader, font_size
+from extractors.readers import Finisher
 from extractors.reocr import ocr_line
 from forms import load_catalogue
 from formwerk.models import DocumentContent, ExtractedField, PageContent, ValidationIssue, Word
@@ -124,11 +125,11 @@ def test_dots_restored(a, b, restored):
     assert dots_restored(a, b) is restored
 
 
-class _TwoReads(CatalogueExtractor):
+class _TwoReads(EditionReader):
     """The page read and the second read given, no OCR."""
 
     def __init__(self, first, second, third=None):
-        super().__init__(load_catalogue())
+        super().__init__(Finisher())
         self.reads = {None: first, "confirm": second, "rescue": second, "third": third}
 
     def _read_boxes(self, f, r, boxes, reocr):
@@ -406,16 +407,16 @@ def test_a_value_found_from_its_label_gains_less_from_agreement_and_is_never_out
     r = _reader()
     r.reocr_left = 5
     page_read = ExtractedField(name=f.name, value=0, raw="0", confidence=0.4, source="ocr", page=1)
-    agree = _TwoReads(page_read, page_read)._second_look(f, r, [(1, [0, 0, 5, 5])], page_read.model_copy(),
+    agree = _TwoReads(page_read, page_read).second_look(f, r, [(1, [0, 0, 5, 5])], page_read.model_copy(),
                                                         located=False)
     assert agree.value == 0 and agree.confidence == conf.FOUND_AGREEMENT < conf.AGREEMENT
     six = ExtractedField(name=f.name, value=6, raw="6", confidence=0.42, source="ocr", page=1)
     # two enlarged reads that turn "0" into "6" together do not overturn the page read
-    got = _TwoReads(page_read, six, six)._second_look(f, r, [(1, [0, 0, 5, 5])], page_read.model_copy(),
+    got = _TwoReads(page_read, six, six).second_look(f, r, [(1, [0, 0, 5, 5])], page_read.model_copy(),
                                                       located=False)
     assert got.confidence < conf.MAJORITY * 0.6
     # on a registered widget box the same votes decide
-    got = _TwoReads(page_read, six, six)._second_look(f, r, [(1, [0, 0, 5, 5])], page_read.model_copy())
+    got = _TwoReads(page_read, six, six).second_look(f, r, [(1, [0, 0, 5, 5])], page_read.model_copy())
     assert got.value == 6 and got.confidence == conf.MAJORITY
 
 
