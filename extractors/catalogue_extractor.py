@@ -44,6 +44,7 @@ from extractors.invoice_fields import FINDERS, InvoiceReader
 from extractors.plausibility import label_vocabulary
 from extractors.reader import DocumentReader, PageImage
 from extractors.readers import FieldReader, Finisher
+from extractors.reocr import TESSERACT_CROPS, CropOcr
 from extractors.rules import apply_rules
 from extractors.word_fields import LabelReader
 from forms.catalogue import Catalogue, FormDefinition
@@ -60,14 +61,17 @@ class CatalogueExtractor:
     """Extracts the fields of any catalogue form; built once per worker.
 
     ``today`` fixes the reference date of the plausibility checks (tests,
-    replays); default: the day of the extraction.
+    replays); default: the day of the extraction. ``crop_ocr``: the engine of
+    second reads of unsure boxes (``extractors.reocr.CropOcr``), built at the
+    edge like the page OCR engine; default: Tesseract (``reocr.TesseractCrops``).
     """
 
     version = f"catalogue-1.0+{conf.CONFIDENCE_VERSION}"
 
-    def __init__(self, catalogue: Catalogue, today: date | None = None):
+    def __init__(self, catalogue: Catalogue, today: date | None = None, crop_ocr: CropOcr | None = None):
         self.catalogue = catalogue
         self.today = today
+        self.crop_ocr = crop_ocr or TESSERACT_CROPS
         self._vocab: dict[str, set[str]] = {}  # form id → label words (extractors.plausibility)
         finish = Finisher(today)
         edition = EditionReader(finish)
@@ -93,7 +97,7 @@ class CatalogueExtractor:
     def extract(self, form_id: str, content: DocumentContent, page_image: PageImage) -> Extraction:
         form = self.catalogue.get(form_id)
         today = self.today or date.today()
-        reader = DocumentReader(form, content, page_image, today)
+        reader = DocumentReader(form, content, page_image, today, self.crop_ocr)
         chain = self.chain(form)
         fields: dict[str, ExtractedField] = {}
         for f in form.fields:

@@ -18,7 +18,7 @@ from extractors import checkbox as cb
 from extractors.editions import Registration, register
 from extractors.layout import Match, find_label, group_lines, reading_key
 from extractors.regions import PageWords
-from extractors.reocr import ocr_block, ocr_box, ocr_line
+from extractors.reocr import TESSERACT_CROPS, CropOcr, ocr_block, ocr_box, ocr_line
 from forms.catalogue import Edition, FieldDefinition, FormDefinition
 
 PageImage = Callable[[int], "Image.Image | None"]
@@ -52,12 +52,18 @@ def _acro_checked(v: AcroFormValue | None) -> bool:
 
 
 class DocumentReader:
-    """State for one extraction: words per page, printed words, page images."""
+    """State for one extraction: words per page, printed words, page images.
 
-    def __init__(self, form: FormDefinition, content: DocumentContent, page_image: PageImage, today: date):
+    ``ocr``: the engine of second reads of boxes and regions (``extractors.reocr``),
+    injected by the extractor; they run within the document's budgets below.
+    """
+
+    def __init__(self, form: FormDefinition, content: DocumentContent, page_image: PageImage, today: date,
+                 ocr: CropOcr = TESSERACT_CROPS):
         self.form = form
         self.today = today
         self.page_image = page_image
+        self.ocr = ocr
         # one entry per widget: radio groups repeat the name, one kid per
         # option; keep the ticked kid (any state other than Off)
         self.acro: dict[str, AcroFormValue] = {}
@@ -297,7 +303,7 @@ class DocumentReader:
         if img is None or self.reocr_left <= 0:
             return []
         self.reocr_left -= 1
-        return ocr_box(img, box, page, **kw)
+        return ocr_box(img, box, page, ocr=self.ocr, **kw)
 
     def reread_region(self, page: int, region: list[float]) -> bool:
         """Read ``region`` again as a block and merge its words into the page's.
@@ -318,7 +324,7 @@ class DocumentReader:
         self._reread.append((page, list(region)))
         self.reocr_left -= 1
         pw = self.pages[page]
-        block = ocr_block(img, region, page, pw.dpi / 72)
+        block = ocr_block(img, region, page, pw.dpi / 72, ocr=self.ocr)
         sure = [w for w in pw.words if w.confidence >= _SURE_WORD]
         added = [w for w in block if not any(_overlap(w.bbox, s.bbox) for s in sure)]
         if not added:
@@ -335,7 +341,7 @@ class DocumentReader:
         if img is None or self.reocr_left <= 0:
             return []
         self.reocr_left -= 1
-        return ocr_line(img, region, page, **kw)
+        return ocr_line(img, region, page, ocr=self.ocr, **kw)
 
     def image(self, page: int) -> Image.Image | None:
         if page not in self._img:

@@ -5,22 +5,53 @@ fields (one character per cell: Steuer-ID, IBAN, BIC), values squeezed into
 narrow boxes. When a known box is empty or its value fails its format or
 checksum, the box is cropped from the page image, ruling lines are erased
 (pixel rows/columns that are mostly ink), and the crop is recognised as one
-text line. Tesseract runs in the process (``formwerk.tess_inproc``): 10–50 ms
-per line instead of a 0.2 s model load each; still it runs only on demand.
+text line. The recognition itself is behind a small contract,
+:class:`CropOcr`, injected from the edge (``CatalogueExtractor(crop_ocr=…)``);
+the default, :class:`TesseractCrops`, runs Tesseract in the process
+(``formwerk.tess_inproc``): 10–50 ms per line instead of a 0.2 s model load
+each; still it runs only on demand.
 
 Units: boxes in page pixels, top-left origin; returned words are in page
-pixels too. Tesseract runs with ``OMP_THREAD_LIMIT=1`` (see PRODUCT.md).
+pixels too. Tesseract runs with ``OMP_THREAD_LIMIT=1`` (set where the OCR
+modules load, ``formwerk.ocr``/``formwerk.tess_inproc``; see PRODUCT.md).
 """
 
 from __future__ import annotations
 
-import os
 import re
+from typing import Protocol
 
 import numpy as np
 from PIL import Image
 
 from formwerk.models import Word
+
+
+class CropOcr(Protocol):
+    """The engine of second reads: recognises one prepared crop.
+
+    ``image``: the crop as prepared here (grey, lines erased, padded);
+    ``psm``: Tesseract's page segmentation mode (6 block, 7 line, 8 word,
+    10 character); ``whitelist``: the only characters allowed, or ``None``.
+    Returns words as dicts: ``text``, ``conf`` (0–100), ``left``, ``top``,
+    ``width``, ``height`` (pixels of ``image``, top-left origin); no layout.
+    """
+
+    def read_words(self, image: Image.Image, lang: str, psm: int, whitelist: str | None = None) -> list[dict]: ...
+
+
+class TesseractCrops:
+    """Tesseract for second reads: in the process, one loaded model per thread
+    and language, or the CLI where tesserocr is missing (``formwerk.tess_inproc``)."""
+
+    def read_words(self, image: Image.Image, lang: str, psm: int, whitelist: str | None = None) -> list[dict]:
+        from formwerk.tess_inproc import read_words
+
+        return read_words(image, lang, psm, whitelist)
+
+
+#: the default engine of second reads (callers that inject none: tests, dev tools)
+TESSERACT_CROPS = TesseractCrops()
 
 DARK = 150
 LINE_FILL = 0.6  # a row with this share of ink is a ruling line
@@ -153,9 +184,9 @@ def _crop(img: Image.Image, region: list[float], min_side: int) -> tuple[np.ndar
 
 
 def ocr_box(img: Image.Image, box: list[float], page: int, *, multiline: bool = False,
-            whitelist: str | None = None, margin: float = 4.0, lang: str | None = None) -> list[Word]:
+            whitelist: str | None = None, margin: float = 4.0, lang: str | None = None,
+            ocr: CropOcr = TESSERACT_CROPS) -> list[Word]:
     """Recognise the text inside ``box`` (page pixels); [] when the box is empty."""
-    os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     crop = _crop(img, [box[0] - margin, box[1] - margin, box[2] + margin, box[3] + margin], 4)
     if crop is None:
         return []
@@ -182,7 +213,7 @@ def ocr_box(img: Image.Image, box: list[float], page: int, *, multiline: bool = 
         pad = Image.new("L", (crop.width + 40, crop.height + 40), 255)
         pad.paste(crop, (20, 20))
         for psm in modes:
-            words = _recognise(pad, psm, whitelist, x0, y0, f, page, lang or LANG)
+            words = _recognise(ocr, pad, psm, whitelist, x0, y0, f, page, lang or LANG)
             if words and min(w.confidence for w in words) >= SURE_BOX_READ:
                 return words
             if words and (best is None or _mean_conf(words) > _mean_conf(best)):
@@ -211,7 +242,7 @@ THIRD_SCALE = 1.5
 
 
 def ocr_line(img: Image.Image, region: list[float], page: int, *, multiline: bool = False,
-             lang: str | None = None, scale: float | None = None) -> list[Word]:
+             lang: str | None = None, scale: float | None = None, ocr: CropOcr = TESSERACT_CROPS) -> list[Word]:
     """A second, independent read of the value in ``region`` (page pixels).
 
     Unlike :func:`ocr_box` (a rescue for comb cells and missed boxes) this
@@ -244,7 +275,7 @@ def ocr_line(img: Image.Image, region: list[float], page: int, *, multiline: boo
     pad = Image.new("L", (crop.width + 40, crop.height + 40), int(np.median(a)))
     pad.paste(crop, (20, 20))
     for psm in ((6,) if multiline else (7, 8, 10)):
-        words = _recognise(pad, psm, None, x0, y0, scale, page, lang or LANG)
+        words = _recognise(ocr, pad, psm, None, x0, y0, scale, page, lang or LANG)
         if words:
             return words
     return []
@@ -274,12 +305,11 @@ def _only_rules(a: np.ndarray) -> bool:
     return float(dark.sum() - rule_ink) / dark.size < MIN_INK
 
 
-def _recognise(pad: Image.Image, psm: int, whitelist: str | None, x0: int, y0: int, f: float,
+def _recognise(ocr: CropOcr, pad: Image.Image, psm: int, whitelist: str | None, x0: int, y0: int, f: float,
                page: int, lang: str) -> list[Word]:
-    from formwerk.tess_inproc import read_words
-
+    """Words of the padded crop ``pad`` (20 px pad, enlarged ``f`` times) in page pixels."""
     words = []
-    for d in read_words(pad, lang, psm, whitelist):  # in-process: no model load per crop
+    for d in ocr.read_words(pad, lang, psm, whitelist):
         if not d["text"].strip():
             continue
         l, t_, w, h = d["left"] - 20, d["top"] - 20, d["width"], d["height"]
@@ -306,7 +336,7 @@ BLOCK_MIN_CONF = 0.3
 
 
 def ocr_block(img: Image.Image, region: list[float], page: int, px_per_pt: float,
-              lang: str | None = None) -> list[Word]:
+              lang: str | None = None, ocr: CropOcr = TESSERACT_CROPS) -> list[Word]:
     """Read a whole region (e.g. a ruled table the page read skipped) as one block.
 
     Ruling lines — dark runs longer than any glyph (``RULE_MIN_PT``) down or
@@ -328,5 +358,5 @@ def ocr_block(img: Image.Image, region: list[float], page: int, px_per_pt: float
         return []
     pad = Image.new("L", (a.shape[1] + 40, a.shape[0] + 40), 255)
     pad.paste(Image.fromarray(a), (20, 20))
-    words = _recognise(pad, 6, None, x0, y0, 1.0, page, lang or LANG)
+    words = _recognise(ocr, pad, 6, None, x0, y0, 1.0, page, lang or LANG)
     return [w for w in words if w.confidence >= BLOCK_MIN_CONF and re.search(r"[0-9A-Za-zÄÖÜäöüß]", w.text)]

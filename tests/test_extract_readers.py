@@ -92,3 +92,30 @@ def test_a_split_name_goes_to_the_column_the_catalogue_names():
     with pytest.raises(ValueError, match="name_split"):
         FormDefinition.model_validate({"id": "t", "title": "T", "fields": [
             {"name": "kids", "type": "table", "name_split": "given", "columns": [{"name": "given"}]}]})
+
+
+class _FakeCrops:
+    """A second-read engine that reads every crop as one word (no Tesseract)."""
+
+    def __init__(self):
+        self.calls: list[int] = []
+
+    def read_words(self, image, lang, psm, whitelist=None):
+        self.calls.append(psm)
+        return [{"text": "Jürgen", "conf": 95.0, "left": 20, "top": 20, "width": 100, "height": 30}]
+
+
+def test_second_reads_go_through_the_injected_engine(catalogue):
+    from PIL import Image, ImageDraw
+
+    img = Image.new("L", (600, 120), 255)
+    ImageDraw.Draw(img).rectangle([50, 40, 80, 70], fill=0)  # ink that is no ruling line
+    fake = _FakeCrops()
+    form = catalogue.get("gewerbeanmeldung")
+    ext = CatalogueExtractor(catalogue, crop_ocr=fake)
+    doc = DocumentReader(form, DocumentContent(pages=[PageContent(page=1, width=600, height=120)]),
+                         lambda n: img, date(2026, 11, 27), ext.crop_ocr)
+    words = doc.reread(1, [10, 10, 590, 110])
+    assert [w.text for w in words] == ["Jürgen"] and fake.calls
+    # words come back in page pixels: the 20 px pad off, the 2x enlargement undone
+    assert words[0].bbox[0] == pytest.approx(10) and doc.reocr_left == 23
