@@ -36,6 +36,7 @@ from datetime import date
 from formwerk.models import DocumentContent, ExtractedField, Extraction, ValidationIssue
 
 from extractors import confidence as conf
+from extractors import evidence
 from extractors import plausibility
 from extractors.acro_fields import AcroFormReader
 from extractors.edition_fields import EditionReader
@@ -111,6 +112,8 @@ class CatalogueExtractor:
             fields[f.name] = ef
         self._shared_diacritics(form, fields)
         self._plausibility(form, fields)
+        # values whose pixels look handwritten: no OCR read vouches for them (extractors.evidence)
+        evidence.apply_evidence(form, fields, reader)
         issues = apply_rules(form.rules, fields)
         for ef in fields.values():
             ef.confidence = round(conf.calibrate(ef.confidence), 4)

@@ -19,7 +19,8 @@
   (IBAN, Steuer-ID) removes ``CHECKSUM_PASS_SHRINK`` of the remaining doubt.
 
 After the form-level plausibility checks of ``extractors.plausibility``
-(``LABEL_LIKE``, ``BORROWED``, ``UNLIKELY_READING``), :func:`calibrate` maps the score onto the
+(``LABEL_LIKE``, ``BORROWED``, ``UNLIKELY_READING``) and the evidence of the
+value's pixels (``extractors.evidence``: ``HANDWRITTEN``), :func:`calibrate` maps the score onto the
 measured share of right values (``CALIBRATION``); routing thresholds are on
 that scale.
 
@@ -105,6 +106,10 @@ BORROWED = 0.3
 # (extractors.plausibility): a "q" not followed by "u" (mostly a misread "g"),
 # a letter beside its own umlaut ("OÖsterburg"), a glyph inside a word ("Gret!l")
 UNLIKELY_READING = 0.3
+# a read value whose pixels look handwritten (extractors.evidence): OCR reads
+# handwriting confidently wrong and a second read repeats it, so no read
+# vouches for it: 1.0 x 0.7 calibrates to 0.89, below every form's threshold (KG 1: 0.90)
+HANDWRITTEN = 0.7
 # Last step: a monotone piecewise-linear map from the score above to the
 # measured share of right values (fitted by isotonic regression on the tune
 # set of a dev run: generated documents, seeds 7000-7451, 474 read fields; held-out
@@ -114,7 +119,8 @@ UNLIKELY_READING = 0.3
 CALIBRATION = [(0.0, 0.0), (0.4, 0.4), (0.5, 0.86), (0.8, 0.9), (0.85, 0.97), (0.9, 0.99), (0.95, 0.997),
                (1.0, 0.999)]
 # c6: checkbox groups by their lead over the second box (extractors.checkbox), not absolute ink
-CONFIDENCE_VERSION = "c6"
+# c7: handwritten values marked down (extractors.evidence)
+CONFIDENCE_VERSION = "c7"
 
 
 def word_factor(c: float) -> float:

@@ -1,0 +1,228 @@
+"""Hand-filled real forms: an evaluation set the extractor was never tuned on.
+
+    .venv/bin/python -m bench.handfilled --set dev --out bench-out/handfilled
+    .venv/bin/python -m bench.handfilled --set heldout   # once, at the very end
+
+The real GewA 1 (``../shared/data/forms/gewa1.pdf``) filled by applicants
+(``bench.synth.handwriting.handfilled_form``): names from Faker locales of
+many countries (never de_DE, never ``extractors.names``' lists), values
+handwritten in fonts the project uses nowhere else or typed into the form,
+boxes ticked in one of ``bench.synth.ticks``' pen styles (thin ✘, pen cross,
+✓, filled, over the border, circled label) or the form's own cross. Each
+document is tagged with its source:
+
+* ``typed`` — typed values, pen ticks, office scan (300 or 200 dpi);
+* ``hand`` — handwritten values, pen ticks, office scan (300 or 200 dpi);
+* ``fax`` — typed or handwritten, through the fax profile.
+
+The seed decides the source (``seed % 3``: typed, hand, fax) and everything
+else. Every document runs through the worker's own activities exactly as
+``bench.realscan`` runs them (``prepare_document`` → ``ocr_page`` →
+``extract_fields``, then ``formwerk.routing.route`` with the form's policy);
+the OCR output is cached under ``.formwerk/cache/handfilled`` (gitignored),
+so re-runs only repeat extraction and routing.
+
+Seed sets:
+
+* ``dev`` — seeds 40000-40023 (8 per source): for development.
+* ``heldout`` — seeds 47000-47044 (15 per source): FROZEN. Written down
+  before any figure of it was seen; evaluated once, at the very end of the
+  work on issue #17, and never tuned on. A later change that looks at these
+  figures must pick a new held-out range.
+
+Per source it reports fields read right, accepted fields right (fields the
+router would not ask the clerk about), the straight-through rate (cases with
+nothing to check), the accepted-but-wrong fields with examples, and a
+reliability diagram (confidence bins vs share right; ``reliability-<set>-<source>.png``
+plus the bins in the JSON). Writes ``<out>/handfilled-<set>.json``.
+
+``--ocr-only`` fills the OCR cache and reports nothing about the documents
+(no extraction, no figures): the held-out set's slow part can run while the
+extractor is still being worked on without anyone seeing its results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+
+FORM_ID = "gewerbeanmeldung"
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_CACHE = REPO / ".formwerk" / "cache" / "handfilled"
+CACHE_VERSION = 1
+SETS = {"dev": "40000-40023", "heldout": "47000-47044"}
+SOURCES = ("typed", "hand", "fax")
+
+
+def profile_of(seed: int, source: str) -> str:
+    """Fax documents through the fax profile; the others alternate 300 and 200 dpi office scans."""
+    if source == "fax":
+        return "fax"
+    return "office_300" if (seed // 3) % 2 == 0 else "office_200"
+
+
+def run_doc(acts, catalogue, seed: int, cache_dir: Path, use_cache: bool = True,
+            form_id: str = FORM_ID, ocr_only: bool = False) -> tuple[dict[str, Any], dict[str, Any], float] | None:
+    """One seed: (item with its source tag, result, OCR seconds); None without the real form or fonts."""
+    from temporalio.testing import ActivityEnvironment
+
+    from bench.realscan import given_type, read_pages, result_of
+    from bench.synth.handwriting import handfilled_form
+    from bench.synth.scan import scan_document
+    from formwerk.routing import route
+    from workflows.messages import ContentRef, ExtractInput
+
+    doc = handfilled_form(form_id, seed)
+    if doc is None:
+        return None
+    source = doc.meta["source"]
+    profile = profile_of(seed, source)
+    file = f"{form_id}-{source}-{profile}-{seed}"
+    key = hashlib.sha256(json.dumps([doc.truth, doc.meta], sort_keys=True, default=str).encode()).hexdigest()[:12]
+    index = cache_dir / "index" / f"{file}-v{CACHE_VERSION}-{key}.json"
+    ocr_s = 0.0
+    if use_cache and index.is_file():
+        ref = ContentRef.model_validate_json(index.read_text())
+    else:
+        t0 = time.perf_counter()
+        ref = read_pages(acts, scan_document(doc, profile, seed))
+        ocr_s = time.perf_counter() - t0
+        index.parent.mkdir(parents=True, exist_ok=True)
+        index.write_text(ref.model_dump_json())
+    if ocr_only:
+        return {"file": file}, {}, ocr_s
+    cls = given_type(form_id)
+    extraction = ActivityEnvironment().run(
+        acts.extract_fields, ExtractInput(document_type=form_id, content=ref)).extraction
+    decision = route(cls, extraction, catalogue.get(form_id).policy)
+    item = {"file": file, "doc_type": form_id, "truth": dict(doc.truth), "seed": seed, "source": source,
+            "profile": profile, "meta": {k: v for k, v in doc.meta.items() if k != "ticked"}}
+    res = result_of(extraction, decision)
+    for n, f in extraction.fields.items():  # where each value was read, for looking at the pixels
+        res["fields"][n].update(page=f.page, bbox=f.bbox)
+    return item, res, ocr_s
+
+
+def summarise(items: list[dict[str, Any]], results: dict[str, dict[str, Any]], fields: list[str]) -> dict[str, Any]:
+    """``bench.realscan.score`` figures plus accepted-wrong count, examples and reliability bins."""
+    from bench.metrics import field_observations, reliability
+    from bench.realscan import score
+
+    s = score(items, results, fields)
+    keep = set(fields)
+    obs = field_observations([{**it, "truth": {k: v for k, v in it["truth"].items() if k in keep}}
+                              for it in items], results)
+    wrong = [p for p in s["problems"] if p["kind"] == "ACCEPTED_WRONG"]
+    accepted_n = s["auto_accepted_n"]
+    return {
+        "documents": s["documents"],
+        "fields_n": s["fields_n"],
+        "fields_right": s["field_accuracy"],
+        "accepted_n": accepted_n,
+        "accepted_share": s["auto_accepted_share"],
+        "accepted_right": s["auto_accepted_accuracy"],
+        "accepted_wrong": len(wrong),
+        "straight_through": s["straight_through_rate"],
+        "straight_through_n": s["statuses"].get("completed", 0),
+        "statuses": s["statuses"],
+        "accepted_wrong_examples": wrong[:25],
+        "per_field": s["per_field"],
+        "reliability": reliability([(o.confidence, o.correct) for o in obs if o.present]),
+        "problems": s["problems"],
+    }
+
+
+def report(by_source: dict[str, dict[str, Any]]) -> str:
+    pct = lambda v: "   n/a" if v is None else f"{100 * v:5.1f} %"  # noqa: E731
+    head = f"{'source':7s} {'docs':>4s} {'fields right':>14s} {'accepted':>16s} {'accepted right':>15s} " \
+           f"{'acc. wrong':>10s} {'straight through':>17s}"
+    lines = [head, "-" * len(head)]
+    for src, s in by_source.items():
+        lines.append(f"{src:7s} {s['documents']:4d} {pct(s['fields_right'])} ({s['fields_n']:3d}) "
+                     f"{pct(s['accepted_share'])} ({s['accepted_n']:3d}) {pct(s['accepted_right']):>15s} "
+                     f"{s['accepted_wrong']:10d} {pct(s['straight_through'])} ({s['straight_through_n']:2d})")
+    lines.append("")
+    for src, s in by_source.items():
+        for p in s["accepted_wrong_examples"][:12]:
+            lines.append(f"  {src:6s} ACCEPTED_WRONG {p['file']:40s} {p['field']:18s} c={p['confidence']:.3f} "
+                         f"value={p['value']!r} truth={p['truth']!r}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from bench.plots import reliability_diagram
+    from bench.realscan import build_activities, form_fields, parse_seeds
+    from bench.synth.handwriting import available
+    from bench.synth.realforms import real_form_path
+
+    ap = argparse.ArgumentParser(prog="python -m bench.handfilled", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--set", choices=sorted(SETS), default="dev",
+                    help="dev (develop on it) or heldout (frozen: evaluate once, at the end)")
+    ap.add_argument("--seeds", default=None, help="a subset of the set's seeds, e.g. 40000-40011")
+    ap.add_argument("--out", default="bench-out/handfilled")
+    ap.add_argument("--cache", default=str(DEFAULT_CACHE))
+    ap.add_argument("--no-cache", action="store_true")
+    ap.add_argument("--ocr-only", action="store_true",
+                    help="only fill the OCR cache (no extraction, no figures: safe for the frozen set)")
+    args = ap.parse_args(argv)
+    if real_form_path(FORM_ID) is None:
+        print("bench.handfilled: the real GewA 1 (../shared/data/forms/gewa1.pdf) is not there", file=sys.stderr)
+        return 2
+    if not available():
+        print("bench.handfilled: no handwriting fonts (npm pack @fontsource/…) in the font cache", file=sys.stderr)
+        return 2
+    seeds = parse_seeds(args.seeds or SETS[args.set])
+    lo, hi = (int(v) for v in SETS[args.set].split("-"))
+    if any(not lo <= s <= hi for s in seeds):
+        ap.error(f"--seeds must stay inside the {args.set} set ({SETS[args.set]})")
+    cache = Path(args.cache)
+    acts, catalogue = build_activities(cache / "blobs")
+    fields = form_fields(catalogue)
+    items, results = [], {}
+    t0 = time.perf_counter()
+    for seed in seeds:
+        got = run_doc(acts, catalogue, seed, cache, not args.no_cache, ocr_only=args.ocr_only)
+        if got is None:
+            continue
+        item, res, ocr_s = got
+        if args.ocr_only:
+            print(f"{item['file']}: OCR cached ({ocr_s:.1f} s)", file=sys.stderr, flush=True)
+            continue
+        items.append(item)
+        results[item["file"]] = res
+        print(f"{item['file']}: {res['status']:13s} {len(res['review_reasons'])} reasons"
+              f"{f'  (OCR {ocr_s:.1f} s)' if ocr_s else ''}", file=sys.stderr, flush=True)
+    if args.ocr_only:
+        return 0
+    by_source = {src: summarise([it for it in items if it["source"] == src], results, fields)
+                 for src in SOURCES if any(it["source"] == src for it in items)}
+    by_source["all"] = summarise(items, results, fields)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    plots = {}
+    for src, s in by_source.items():
+        path = out / f"reliability-{args.set}-{src}.png"
+        reliability_diagram(s["reliability"], path, title=f"GewA 1 {src} ({args.set})")
+        plots[src] = str(path)
+    (out / f"handfilled-{args.set}.json").write_text(json.dumps(
+        {"set": args.set, "seeds": args.seeds or SETS[args.set], "extractor": acts.extractor.version,
+         "threshold": catalogue.get(FORM_ID).policy.min_field_confidence,
+         "wall_s": round(time.perf_counter() - t0, 1), "by_source": by_source, "plots": plots,
+         "items": items, "results": results}, ensure_ascii=False, indent=1, default=str))
+    print(f"bench.handfilled --set {args.set}: {len(items)} documents, "
+          f"threshold {catalogue.get(FORM_ID).policy.min_field_confidence}\n")
+    print(report(by_source))
+    print(f"\nwrote {out / f'handfilled-{args.set}.json'} and {len(plots)} reliability diagrams")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

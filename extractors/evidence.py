@@ -1,0 +1,175 @@
+"""Evidence from a value's pixels that OCR's reading of it is not to be trusted: handwriting.
+
+Tesseract reads print. Handwriting it reads confidently wrong often enough
+("Öaplieta" for "Baptista", a 7 as a 2), and a second read of the same
+pixels repeats the misreading, so the agreement that confirms a typed value
+(``confidence.AGREEMENT``) confirms nothing here. A read value whose pixels
+look handwritten is therefore marked down by ``confidence.HANDWRITTEN``
+(below every form's routing threshold: a clerk looks), whatever its reads
+said.
+
+Two measurements of the ink in the value's box (greyscale page pixels, ink
+below ``DARK``), both properties of print rather than of any font:
+
+* **baseline** — printed glyphs stand on one straight baseline. The bottoms
+  of the ink components of about the typical letter height, as their median
+  distance from a fitted straight line, in shares of the median component
+  height (:func:`baseline_spread`). Print: at most 0.04 (descenders and
+  commas are few); handwriting: 0.05–0.2.
+* **upright stems** — after deskew, printed stems are exactly vertical: the
+  share of strong edges within ``UPRIGHT_DEG`` of vertical
+  (:func:`upright_share`). Print 0.1–0.35 (round digits lowest); a hand's
+  slant and turn spread the edges: 0.02–0.12.
+
+Both must point to handwriting (:func:`handwriting_score`): either alone
+also fires on print (a date's round digits are not upright; a fax's specks
+break the baseline). An applicant fills a form one way, so a document whose
+values mostly stand off their baselines (the median over at least
+``MIN_SCORED_VALUES`` values, :func:`document_verdict`) is hand-filled, and
+every value OCR read on it is marked down, the short ones (a digit, "0")
+and those whose own measurement missed included.
+
+Measured on the dev seeds of ``bench.handfilled`` (40000-40011, typed and
+handwritten values, office and fax scans); the frozen held-out seeds were
+not looked at. Units: page pixels, top-left origin.
+"""
+
+from __future__ import annotations
+
+from statistics import median
+from typing import Any
+
+import numpy as np
+
+from extractors import confidence as conf
+
+DARK = 150  # grey level below which a pixel is ink (as extractors.checkbox)
+#: an ink component counts as a letter between these shares of the median component height
+LETTER_MIN, LETTER_MAX = 0.5, 2.0
+#: fewer letters than this: the baseline is not measured
+MIN_LETTERS = 3
+#: baseline spread of print (at most, dev set p90 0.033-0.041) and of handwriting (at least, median 0.08-0.11)
+BASELINE_PRINT, BASELINE_HAND = 0.04, 0.07
+#: share of strong edges within UPRIGHT_DEG of vertical: print at least (p10 0.08-0.17), handwriting at most (p90 0.06-0.15)
+UPRIGHT_DEG = 4.0
+UPRIGHT_PRINT, UPRIGHT_HAND = 0.16, 0.09
+#: median baseline spread of a typed document's values (dev: 0.013-0.017) and a hand-filled one's (0.08-0.11)
+DOC_BASELINE_PRINT, DOC_BASELINE_HAND = 0.035, 0.06
+#: a score from this on counts as handwritten
+HAND_SURE = 0.5
+#: the document's verdict needs this many measured values
+MIN_SCORED_VALUES = 3
+#: value types whose reading is OCR's (checkboxes, AcroForm and text-layer values are not)
+SOURCES = ("ocr",)
+
+
+def _ramp(x: float, lo: float, hi: float) -> float:
+    return min(1.0, max(0.0, (x - lo) / (hi - lo)))
+
+
+def _crop(gray: np.ndarray, bbox: list[float], pad: int = 3) -> np.ndarray:
+    H, W = gray.shape
+    x0, y0, x1, y1 = (int(round(v)) for v in bbox)
+    return gray[max(0, y0 - pad):min(H, y1 + pad), max(0, x0 - pad):min(W, x1 + pad)]
+
+
+def baseline_spread(crop: np.ndarray) -> float | None:
+    """Median distance of letter bottoms from their fitted straight line, in letter heights (None: too few letters)."""
+    from scipy import ndimage as ndi
+
+    ink = crop < DARK
+    if ink.sum() < 20:
+        return None
+    lab, n = ndi.label(ink)
+    objs = [s for s in ndi.find_objects(lab) if s is not None]
+    if len(objs) < MIN_LETTERS:
+        return None
+    hs = np.array([s[0].stop - s[0].start for s in objs], dtype=float)
+    bottoms = np.array([s[0].stop for s in objs], dtype=float)
+    xs = np.array([(s[1].start + s[1].stop) / 2 for s in objs], dtype=float)
+    tall = hs >= 3
+    if not tall.any():
+        return None
+    med = float(np.median(hs[tall]))
+    keep = (hs >= LETTER_MIN * med) & (hs <= LETTER_MAX * med)
+    if keep.sum() < MIN_LETTERS or np.ptp(xs[keep]) < 1:
+        return None
+    line = np.polyfit(xs[keep], bottoms[keep], 1)
+    return float(np.median(np.abs(bottoms[keep] - np.polyval(line, xs[keep]))) / med)
+
+
+def upright_share(crop: np.ndarray) -> float | None:
+    """Share of the strong edges within ``UPRIGHT_DEG`` of vertical (None: no ink)."""
+    from scipy import ndimage as ndi
+
+    a = crop.astype(np.float32)
+    gx, gy = ndi.sobel(a, axis=1), ndi.sobel(a, axis=0)
+    mag = np.hypot(gx, gy)
+    if mag.max() <= 0:
+        return None
+    strong = mag > 0.5 * mag.max()
+    ang = np.degrees(np.arctan2(np.abs(gy[strong]), np.abs(gx[strong])))
+    return float((ang < UPRIGHT_DEG).mean())
+
+
+def measure(gray: np.ndarray, bbox: list[float]) -> tuple[float | None, float | None]:
+    """(baseline spread, upright share) of the ink in ``bbox``; None where too little to tell."""
+    crop = _crop(gray, bbox)
+    if crop.size == 0:
+        return None, None
+    return baseline_spread(crop), upright_share(crop)
+
+
+def score_of(base: float | None, up: float | None) -> float | None:
+    """0 (print) .. 1 (handwriting) from both measurements; None when either is missing."""
+    if base is None or up is None:
+        return None
+    return min(_ramp(base, BASELINE_PRINT, BASELINE_HAND), _ramp(UPRIGHT_PRINT - up, 0.0, UPRIGHT_PRINT - UPRIGHT_HAND))
+
+
+def handwriting_score(gray: np.ndarray, bbox: list[float]) -> float | None:
+    """0 (print) .. 1 (handwriting) for the ink in ``bbox``; None when too little to tell."""
+    return score_of(*measure(gray, bbox))
+
+
+def _read(ef) -> bool:
+    return ef.source in SOURCES and ef.value not in (None, "", []) and ef.bbox is not None and ef.page is not None
+
+
+def measurements(fields: dict[str, Any], reader) -> dict[str, tuple[float | None, float | None]]:
+    """(baseline spread, upright share) of every read OCR value (``reader``: ``extractors.reader.DocumentReader``)."""
+    out: dict[str, tuple[float | None, float | None]] = {}
+    for name, ef in fields.items():
+        if not _read(ef) or reader.sources.get(ef.page) != "ocr":
+            continue
+        gray = reader.gray(ef.page)
+        if gray is not None:
+            out[name] = measure(gray, ef.bbox)
+    return out
+
+
+def document_verdict(found: dict[str, tuple[float | None, float | None]]) -> float | None:
+    """0 (typed) .. 1 (hand-filled) from the median baseline spread of the document's
+    values (None: fewer than ``MIN_SCORED_VALUES`` measured). The baseline alone:
+    a fax's binarisation makes handwriting's edges look upright, but never puts
+    most of a typed form's values off their baselines."""
+    bases = [b for b, _ in found.values() if b is not None]
+    if len(bases) < MIN_SCORED_VALUES:
+        return None
+    return _ramp(median(bases), DOC_BASELINE_PRINT, DOC_BASELINE_HAND)
+
+
+def apply_evidence(form, fields: dict[str, Any], reader) -> dict[str, float]:
+    """Mark down every read OCR value that looks handwritten, or every one of a
+    document that looks hand-filled; returns each value's score (the document's
+    where it is higher)."""
+    found = measurements(fields, reader)
+    doc = document_verdict(found)
+    used: dict[str, float] = {}
+    for name, (base, up) in found.items():
+        own = score_of(base, up)
+        s = max(v for v in (own, doc, 0.0) if v is not None)
+        used[name] = s
+        if s >= HAND_SURE:
+            fields[name].confidence *= conf.HANDWRITTEN
+    return used

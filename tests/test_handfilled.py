@@ -1,0 +1,128 @@
+"""Handwriting evidence (extractors.evidence) and the hand-filled evaluation set (issue 17)."""
+
+from __future__ import annotations
+
+import random
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from extractors import confidence as conf
+from extractors import evidence
+from formwerk.models import Classification, ExtractedField, Extraction, RoutingPolicy
+from formwerk.routing import route
+
+TEXT = "Musterstrasse 12, 50667 Koeln"
+
+
+def _font(size: int):
+    from matplotlib import font_manager
+
+    return ImageFont.truetype(font_manager.findfont("DejaVu Sans"), size)
+
+
+def _line(jitter: float, turn: float, seed: int = 1, text: str = TEXT) -> tuple[np.ndarray, list[float]]:
+    """``text`` drawn letter by letter at 300 dpi: print (0, 0) or off a ruler (jitter in
+    letter heights, turn in degrees per letter)."""
+    rng = random.Random(seed)
+    font = _font(40)
+    page = Image.new("L", (1400, 200), 246)
+    x = 40
+    for ch in text:
+        w = int(font.getlength(ch)) + 1
+        glyph = Image.new("L", (w + 30, 90), 0)
+        ImageDraw.Draw(glyph).text((15, 20), ch, font=font, fill=255)
+        glyph = glyph.rotate(rng.gauss(0, turn), resample=Image.BICUBIC)
+        y = 60 + int(round(rng.gauss(0, jitter * 40)))
+        page.paste(Image.new("L", glyph.size, 20), (x - 15, y - 20), glyph)
+        x += w
+    return np.asarray(page), [30.0, 60.0, float(x + 10), 130.0]
+
+
+def test_print_scores_as_print_and_a_hand_off_its_baseline_as_handwriting():
+    gray, box = _line(0.0, 0.0)
+    assert evidence.handwriting_score(gray, box) == 0.0
+    gray, box = _line(0.12, 6.0)
+    assert evidence.handwriting_score(gray, box) >= evidence.HAND_SURE
+
+
+def test_too_little_ink_is_no_evidence():
+    gray, box = _line(0.12, 6.0, text="7")
+    assert evidence.handwriting_score(gray, box) is None
+
+
+def _fields_on(gray: np.ndarray, box: list[float], names: list[str]) -> dict[str, ExtractedField]:
+    return {n: ExtractedField(name=n, value="x", raw="x", confidence=conf.AGREEMENT, page=1, bbox=box, source="ocr")
+            for n in names}
+
+
+def test_a_hand_filled_document_goes_to_review_even_where_second_reads_agree():
+    gray, box = _line(0.12, 6.0)
+    reader = SimpleNamespace(sources={1: "ocr"}, gray=lambda page: gray)
+    names = ["family_name", "given_names", "home_address", "activity"]
+    fields = _fields_on(gray, box, names)
+    # a value too short to measure (a digit) takes the document's verdict
+    digit, dbox = _line(0.12, 6.0, text="3")
+    fields["employees_full_time"] = ExtractedField(name="employees_full_time", value=3, raw="3",
+                                                   confidence=conf.AGREEMENT, page=1, bbox=dbox, source="ocr")
+    used = evidence.apply_evidence(None, fields, reader)
+    assert set(used) == set(names) | {"employees_full_time"}
+    for ef in fields.values():
+        ef.confidence = conf.calibrate(ef.confidence)
+    policy = RoutingPolicy(min_field_confidence=0.94)
+    decision = route(Classification(document_type="gewerbeanmeldung", confidence=1.0),
+                     Extraction(document_type="gewerbeanmeldung", fields=fields), policy)
+    assert decision.status.value == "needs_review"
+    assert {f"low_confidence:{n}" for n in fields} == set(decision.reasons)
+
+
+def test_a_typed_document_keeps_its_confidence():
+    gray, box = _line(0.0, 0.0)
+    reader = SimpleNamespace(sources={1: "ocr"}, gray=lambda page: gray)
+    fields = _fields_on(gray, box, ["family_name", "given_names", "home_address"])
+    fields["email"] = ExtractedField(name="email", value="a@b.de", confidence=0.97, source="acroform")
+    evidence.apply_evidence(None, fields, reader)
+    assert all(ef.confidence == conf.AGREEMENT for n, ef in fields.items() if n != "email")
+    assert fields["email"].confidence == 0.97  # not read by OCR: not measured
+
+
+def test_handwritten_calibrates_below_every_threshold():
+    from forms import load_catalogue
+
+    top = conf.calibrate(1.0 * conf.HANDWRITTEN)
+    cat = load_catalogue()
+    assert all(top < cat.get(i).policy.min_field_confidence for i in cat.ids if cat.get(i).fields)
+
+
+# -- the generator ---------------------------------------------------------------
+
+
+def test_names_come_from_many_countries_never_de_de():
+    from bench.synth.handwriting import NAME_LOCALES, foreign_person
+
+    assert "de_DE" not in NAME_LOCALES and not any(loc.startswith("de") for loc in NAME_LOCALES)
+    try:
+        people = [foreign_person(seed, "female") for seed in range(12)]
+    except Exception as exc:  # the font cache is needed to know which letters can be written
+        pytest.skip(f"no handwriting fonts: {exc}")
+    assert len({p["locale"] for p in people}) >= 6
+    assert all(p["given_names"] and p["family_name"] for p in people)
+
+
+def test_a_hand_filled_gewa1_is_written_not_typed():
+    from bench.synth.handwriting import available, handfilled_form
+    from bench.synth.realforms import real_form_path
+
+    if real_form_path("gewerbeanmeldung") is None or not available():
+        pytest.skip("needs ../shared/data/forms/gewa1.pdf and the handwriting fonts")
+    doc = handfilled_form("gewerbeanmeldung", 40000, source="hand")
+    assert doc.meta["source"] == "hand" and doc.meta["writing"] == "hand"
+    from pypdf import PdfReader
+    import io
+
+    # the form's text fields are gone (a printed blank form written on), the truth names the writer
+    fields = PdfReader(io.BytesIO(doc.pdf_bytes)).get_fields() or {}
+    assert not any(f.get("/FT") == "/Tx" and f.get("/V") for f in fields.values())
+    assert doc.truth["family_name"] and doc.meta["locale"] != "de_DE"
