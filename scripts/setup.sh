@@ -46,6 +46,10 @@ if [ ! -f api/static/vendor/kern/VERSION ] || [ "$(cat api/static/vendor/kern/VE
   echo "$KERN_VERSION" > api/static/vendor/kern/VERSION
 fi
 
+echo "==> handwriting fonts for bench.handfilled (Fontsource from npm, cached in .formwerk/cache/fonts, never committed)"
+# best effort: without npm or its registry the hand-filled benchmark and its tests skip
+.venv/bin/python -c "from bench.synth.handwriting import ensure_fonts; print(len(ensure_fonts()), 'fonts')" || true
+
 echo "==> preparing models"
 .venv/bin/python scripts/build_encoder.py models/e5-small
 # a first classifier artefact from generated documents (no-op when one exists)
