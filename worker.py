@@ -4,6 +4,11 @@
 * ``formwerk-ocr``: one OCR activity per page; the slot count equals the
   number of Tesseract processes we let run at once (one thread each, one per
   core), so pages of all cases share the cores fairly.
+* ``formwerk-cases-analysis``: classification and extraction of scanned
+  documents (the encoder, second reads), one slot per core at the OCR
+  threads' lower priority, served with the case queue. A filled digital
+  form's steps run as local activities of its workflow and never wait
+  behind them.
 
 Run it with ``formwerk worker`` (or as part of ``formwerk up``). In
 production the two queues scale apart: ``FORMWERK_WORKER_QUEUES=ocr`` runs
@@ -33,6 +38,7 @@ from formwerk.settings import Settings
 from formwerk.storage import BlobStore
 from workflows.activities import ActivityOptions, CaseActivities
 from workflows.case_workflow import CaseWorkflow
+from workflows.names import analysis_task_queue
 
 log = logging.getLogger("formwerk.worker")
 
@@ -228,7 +234,7 @@ def make_workers(
     ocr_nice: int = 10,
     retention=None,
 ) -> WorkerSet:
-    """The case worker, the OCR worker, or both (``queues``: all | cases | ocr).
+    """The case worker (with its analysis queue), the OCR worker, or both (``queues``: all | cases | ocr).
 
     With ``retention`` (``workflows.retention_workflow.RetentionActivities``) the
     case worker also runs the retention purge.
@@ -250,6 +256,18 @@ def make_workers(
             **HEARTBEAT_THROTTLE,
         ))
         pools.append(case_pool)
+        # scans' classification and extraction: per-core slots, below the light steps' priority
+        analysis_pool = ThreadPoolExecutor(max_workers=ocr_slots, thread_name_prefix="analysis-act",
+                                           initializer=lower_thread_priority, initargs=(ocr_nice,))
+        workers.append(Worker(
+            client,
+            task_queue=analysis_task_queue(task_queue),
+            activities=[activities.classify_document, activities.extract_fields],
+            activity_executor=analysis_pool,
+            max_concurrent_activities=ocr_slots,
+            **HEARTBEAT_THROTTLE,
+        ))
+        pools.append(analysis_pool)
     if queues in ("all", "ocr"):
         ocr_pool = ThreadPoolExecutor(max_workers=ocr_slots, thread_name_prefix="ocr-act",
                                       initializer=lower_thread_priority, initargs=(ocr_nice,))

@@ -376,7 +376,7 @@ async def train(settings: Settings, args) -> int:
     from classifiers.training import train as train_classifier
     from forms.catalogue import load_catalogue
     from formwerk.db import CaseStore
-    from formwerk.models import PageContent
+    from formwerk.pagecontent import load_pages
 
     t0 = time.perf_counter()
     pairs = generated_pairs(args.per_type)
@@ -384,7 +384,7 @@ async def train(settings: Settings, args) -> int:
     corrected = 0
     for case, label in CaseStore.from_url(settings.sqlalchemy_url).reclassifications():
         try:
-            pages = [PageContent.model_validate_json(blobs.get(k)).text for k in case.content_keys]
+            pages = [p.text for p in load_pages(blobs, case.content_keys)]
         except Exception as exc:  # the scan may be gone after retention: skip, say so
             _err(f"skipping {case.case_id}: {exc}")
             continue

@@ -156,6 +156,7 @@ async def submit(
     expected_type: str | None = None,
     metadata: dict[str, str] | None = None,
     extra_files: list[tuple[str, bytes]] | None = None,
+    steps_as_activities: bool = False,
 ) -> Submission:
     """Start the case for ``reference`` (by default: the file's own hash), or attach to it.
 
@@ -178,6 +179,7 @@ async def submit(
         submitted_at=datetime.now(timezone.utc), callback_url=callback_url or (webhook.url if webhook else None),
         ocr_task_queue=ocr_task_queue, claim_idle_minutes=claim_idle_minutes, webhook=webhook,
         expected_type=expected_type, metadata=dict(metadata or {}), extra_files=extras,
+        steps_as_activities=steps_as_activities,
     )
     submission_id = uuid.uuid4().hex
     try:

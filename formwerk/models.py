@@ -82,6 +82,9 @@ class PageContent(BaseModel):
     rotation_applied: int = 0  # degrees the scan was turned to be upright
     skew_corrected: float = 0.0  # degrees of deskew applied
     ocr_ms: int = 0
+    # a text-layer page of a filled form, whose words were not read (the form is read from
+    # its fields): read from the original (``source_key``) when a step needs them
+    words_deferred: bool = False
 
     @property
     def text(self) -> str:
@@ -350,6 +353,9 @@ class CaseInput(BaseModel):
     extra_files: list[FileRef] = Field(default_factory=list)  # read as attachments of the case
     # a retried failed case (`formwerk retry`): the stored revision it continues from
     revision_base: int = 0
+    # every step as a Temporal activity, as runs did before the light steps became local
+    # activities (workflows.case_workflow.LIGHT_STEPS_LOCAL): bench.digital's "before" column
+    steps_as_activities: bool = False
 
 
 class Timings(BaseModel):

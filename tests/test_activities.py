@@ -179,3 +179,84 @@ def test_a_refused_file_is_a_benign_failure_and_a_fault_is_not():
     assert refused.category == ApplicationErrorCategory.BENIGN and refused.non_retryable
     fault = fails_with(FormwerkError(detail="store down"))
     assert fault.category == ApplicationErrorCategory.UNSPECIFIED
+
+
+# -- a filled form's words are read only when a step needs them ------------------------
+
+
+def _filled_form_pdf(value: str = "Müller") -> bytes:
+    """A one-page form with printed labels and one filled text field (reportlab's AcroForm)."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=A4)
+    c.setFont("Helvetica", 11)
+    c.drawString(72, 780, "Gewerbe-Anmeldung nach § 14 GewO")
+    c.drawString(72, 740, "Familienname der anmeldenden Person")
+    c.acroForm.textfield(name="Name", value=value, x=72, y=700, width=200, height=20)
+    c.save()
+    return buf.getvalue()
+
+
+class _RecordingClassifier:
+    version = "rec-1"
+
+    def __init__(self, by_form_fields: bool) -> None:
+        self.by_form_fields = by_form_fields
+        self.texts: list[str] = []
+
+    def classify(self, content):
+        from formwerk.models import Classification
+
+        self.texts.append(" ".join(p.text for p in content.pages))
+        return Classification(document_type="gewerbeanmeldung", confidence=0.99, by_form_fields=self.by_form_fields)
+
+
+class _RecordingExtractor:
+    version = "rec-1"
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.texts: list[str] = []
+
+    def extract(self, form_id, content, page_image):
+        from formwerk.models import ExtractedField, Extraction
+
+        self.texts.append(" ".join(p.text for p in content.pages))
+        return Extraction(document_type=form_id, fields={"family_name": ExtractedField(
+            name="family_name", value="Müller", confidence=0.99, source=self.source)})
+
+
+@pytest.mark.parametrize("settled_by_fields", [True, False])
+def test_a_filled_forms_words_are_read_only_when_a_step_needs_them(tmp_path, settled_by_fields):
+    from formwerk.documents.pdf import read_pdf
+    from formwerk.pagecontent import load_pages
+    from workflows.messages import ClassifyInput, ContentRef, ExtractInput
+
+    classifier = _RecordingClassifier(by_form_fields=settled_by_fields)
+    # settled by its fields, the form is also read from them (acroform); else a field from the page
+    extractor = _RecordingExtractor("acroform" if settled_by_fields else "text_layer")
+    acts = CaseActivities(
+        blobs=BlobStore(tmp_path / "b"), cases=CaseStore.from_url(f"sqlite:///{tmp_path / 'c.db'}"),
+        ocr=TesseractEngine(), classifier=classifier, extractor=extractor, known_types={"gewerbeanmeldung"})
+    data = _filled_form_pdf()
+    prepared = ActivityEnvironment().run(acts.prepare_document, PrepareInput(blob_key=acts.blobs.put(data)))
+    assert prepared.acroform_key and not any(p.needs_ocr for p in prepared.pages)
+    stored = PageContent.model_validate_json(acts.blobs.get(prepared.pages[0].content_key))
+    assert stored.source == "text_layer" and stored.words_deferred and stored.words == []
+
+    ref = ContentRef(content_keys=[p.content_key for p in prepared.pages], acroform_key=prepared.acroform_key)
+    ActivityEnvironment().run(acts.classify_document, ClassifyInput(content=ref, split=True))
+    ActivityEnvironment().run(acts.extract_fields, ExtractInput(document_type="gewerbeanmeldung", content=ref))
+    printed = "Gewerbe-Anmeldung nach § 14 GewO Familienname der anmeldenden Person"
+    if settled_by_fields:  # nothing needed the printed words: never read
+        assert classifier.texts == [""] and extractor.texts == [""]
+    else:  # each step tried without, then read the words and ran again
+        assert classifier.texts == ["", printed] and extractor.texts == ["", printed]
+
+    # read later, the words are those an eager read finds
+    eager = read_pdf(data, 300, 50).pages[0].words
+    assert [w.text for w in eager] == printed.split()
+    assert load_pages(acts.blobs, ref.content_keys)[0].words == eager
+    assert load_pages(acts.blobs, ref.content_keys, words=False)[0].words == []

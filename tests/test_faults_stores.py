@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import json
 import socket
 import struct
 import threading
@@ -77,6 +78,17 @@ def digital() -> bytes:
 COMMIT_MESSAGE = b"Q\x00\x00\x00\x0bCOMMIT\x00"
 
 
+def _reset(s: socket.socket) -> None:
+    """Close with RST. Shutdown first: a bare close() from another thread neither wakes a pump
+    blocked in recv() on it nor releases the socket, so the client would never learn and wait forever."""
+    for step in (lambda: s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)),
+                 lambda: s.shutdown(socket.SHUT_RDWR), s.close):
+        try:
+            step()
+        except OSError:
+            pass
+
+
 class TcpProxy:
     """A TCP proxy in threads: ``cut()`` closes the listener and resets every open connection.
 
@@ -97,6 +109,8 @@ class TcpProxy:
         self._thread: threading.Thread | None = None
         self._lose_commit_ack = False
         self.commit_ack_lost = threading.Event()
+        self._refuser: socket.socket | None = None  # while cut: accepts and resets at once
+        self.attempts_while_cut = 0
 
     def lose_next_commit_ack(self) -> None:
         self._lose_commit_ack = True
@@ -160,7 +174,8 @@ class TcpProxy:
                     pass
 
     def cut(self) -> None:
-        """PostgreSQL unreachable: new connections refused, open ones reset (RST)."""
+        """PostgreSQL unreachable: open connections reset (RST), new ones reset at once and counted
+        (``attempts_while_cut``: the stack's store writes are seen to fail and be retried)."""
         with self._lock:
             listener, self._listener = self._listener, None
             open_sockets, self._open = list(self._open), set()
@@ -172,16 +187,32 @@ class TcpProxy:
             self._thread.join(5)
             listener.close()
         for s in open_sockets:
-            # shutdown first: a bare close() from this thread neither wakes the pump blocked in
-            # recv() on it nor releases the socket, so the client would never learn and wait forever
-            for step in (lambda: s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)),
-                         lambda: s.shutdown(socket.SHUT_RDWR), s.close):
-                try:
-                    step()
-                except OSError:
-                    pass
+            _reset(s)
+        if self._refuser is None:
+            refuser = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            refuser.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            refuser.bind(("127.0.0.1", self.port))
+            refuser.listen(128)
+            self._refuser = refuser
+            threading.Thread(target=self._refuse, args=(refuser,), daemon=True).start()
+
+    def _refuse(self, refuser: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = refuser.accept()
+            except OSError:  # restored
+                return
+            self.attempts_while_cut += 1
+            _reset(client)
 
     def restore(self) -> None:
+        refuser, self._refuser = self._refuser, None
+        if refuser is not None:
+            try:
+                refuser.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            refuser.close()
         self.start()
 
     def close(self) -> None:
@@ -199,7 +230,8 @@ async def _until(predicate, timeout: float, what: str, step: float = 0.1):
 
 
 def _activity_attempts(history) -> dict[str, list[int]]:
-    """Activity type -> the attempt number each of its executions finished with."""
+    """Activity type -> the attempt number each of its executions finished with (activities
+    and local activities, whose outcome the history keeps as a marker)."""
     scheduled = {}
     attempts: dict[str, list[int]] = {}
     for e in history.events:
@@ -208,6 +240,11 @@ def _activity_attempts(history) -> dict[str, list[int]]:
         elif e.HasField("activity_task_started_event_attributes"):
             a = e.activity_task_started_event_attributes
             attempts.setdefault(scheduled[a.scheduled_event_id], []).append(a.attempt)
+        elif e.HasField("marker_recorded_event_attributes"):
+            m = e.marker_recorded_event_attributes
+            if m.marker_name == "core_local_activity":
+                data = json.loads(m.details["data"].payloads[0].data)
+                attempts.setdefault(data["activity_type"], []).append(data["attempt"])
     return attempts
 
 
@@ -273,12 +310,13 @@ async def _pg_outage(stack, proxy: TcpProxy, direct, receiver: Receiver, scan: b
     cut_at = time.monotonic()
 
     async def store_write_retried():
-        desc = await handle.describe()
-        return any(p.activity_type.name == "save_result" and p.attempt >= 2
-                   for p in desc.raw_description.pending_activities)
+        # the case's saves are local activities (no pending activity to describe): the store's
+        # connection attempts during the outage show a write failed and was tried again
+        return proxy.attempts_while_cut >= 2
 
     # held until a store write has failed and waits for its retry, then a little longer
-    await _until(store_write_retried, 45, "save_result retried", step=0.2)
+    # (the page's OCR, classification and extraction come first: on a busy machine, a while)
+    await _until(store_write_retried, 120, "store write retried", step=0.2)
     await asyncio.sleep(2.0)
     during = await asyncio.to_thread(stored_status)
     if mode == "refused":

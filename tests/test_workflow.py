@@ -203,3 +203,71 @@ async def test_mixed_batch_becomes_one_case_per_document(temporal_env, queues, s
         second = await client.get_workflow_handle(docs[1].case_id, result_type=CaseResult).result()
         assert second.page_count == 1 and second.document_type == "invoice"
         assert stores[1].get(docs[0].case_id).status == CaseStatus.COMPLETED
+
+
+# -- light steps as local activities ---------------------------------------------
+
+
+def _activity_queues(history) -> dict[str, str]:
+    """Activity type -> the task queue it was scheduled on (activities only, not local ones)."""
+    return {e.activity_task_scheduled_event_attributes.activity_type.name:
+            e.activity_task_scheduled_event_attributes.task_queue.name
+            for e in history.events if e.HasField("activity_task_scheduled_event_attributes")}
+
+
+def _local_steps(history) -> list[str]:
+    import json
+
+    return [json.loads(e.marker_recorded_event_attributes.details["data"].payloads[0].data)["activity_type"]
+            for e in history.events if e.HasField("marker_recorded_event_attributes")
+            and e.marker_recorded_event_attributes.marker_name == "core_local_activity"]
+
+
+async def test_a_digital_document_runs_its_steps_in_the_workflow_worker(temporal_env, queues, stores):
+    """A PDF with a text layer needs no OCR: register, prepare, classify, extract and the saves run
+    as local activities (no task queue round trip); nothing is scheduled on a queue."""
+    client = temporal_env.client
+    async with make_workers(client, _activities(stores), *queues, ocr_slots=2):
+        sub = await _submit(client, stores[0], badfiles.simple_pdf("Gewerbe-Anmeldung, leichte Schritte"), queues,
+                            name="antrag.pdf")
+        final = await sub.handle.result()
+    assert final.status == CaseStatus.COMPLETED and final.page_count == 1
+    history = await sub.handle.fetch_history()
+    assert _activity_queues(history) == {}
+    steps = _local_steps(history)
+    assert steps[:4] == ["register_original", "save_result", "prepare_document", "classify_document"]
+    assert steps[4:] == ["extract_fields", "save_result"]
+    await Replayer(workflows=[CaseWorkflow], data_converter=pydantic_data_converter).replay_workflow(history)
+
+
+async def test_a_scans_heavy_steps_run_on_the_per_core_queues(temporal_env, queues, stores):
+    """OCR on the OCR queue; the scan's classification and extraction on the analysis queue,
+    so they never take the case queue's slots a digital form's steps need."""
+    from workflows.names import analysis_task_queue
+
+    client = temporal_env.client
+    async with make_workers(client, _activities(stores), *queues, ocr_slots=2):
+        sub = await _submit(client, stores[0], badfiles.text_image(["Gewerbe-Anmeldung", "Schwere Schritte"]),
+                            queues)
+        await sub.handle.result()
+    history = await sub.handle.fetch_history()
+    assert _activity_queues(history) == {
+        "prepare_document": queues[0],  # an image file: decoded page by page, resumable from heartbeats
+        "ocr_page": queues[1],
+        "classify_document": analysis_task_queue(queues[0]),
+        "extract_fields": analysis_task_queue(queues[0]),
+    }
+    assert set(_local_steps(history)) == {"register_original", "save_result"}
+
+
+async def test_a_run_started_before_the_light_steps_were_local_still_replays():
+    """Cases running when a worker is upgraded continue on the new code: the history of a run
+    recorded before (all steps activities, a clerk's approval) replays without a determinism error."""
+    from pathlib import Path
+
+    from temporalio.client import WorkflowHistory
+
+    recorded = Path(__file__).parent / "histories" / "case_before_local_steps.json"
+    history = WorkflowHistory.from_json("case-OLD-1", recorded.read_text())
+    assert "save_result" in _activity_queues(history)  # it is an old run indeed
+    await Replayer(workflows=[CaseWorkflow], data_converter=pydantic_data_converter).replay_workflow(history)

@@ -40,6 +40,7 @@ from formwerk.models import (
     PageContent,
 )
 from formwerk.ocr import OcrEngine
+from formwerk.pagecontent import load_pages
 from formwerk.pagerender import page_pixels, png_bytes, render_page
 from formwerk.storage import BlobStore, sha256_hex
 from workflows.heartbeat import keep_alive
@@ -165,8 +166,10 @@ class CaseActivities:
     def _put_json(self, obj: Any) -> str:
         return self.blobs.put(json.dumps(obj, ensure_ascii=False, sort_keys=True).encode("utf-8"))
 
-    def _load_content(self, ref: ContentRef) -> DocumentContent:
-        pages = [PageContent.model_validate_json(self.blobs.get(k)) for k in ref.content_keys]
+    def _load_content(self, ref: ContentRef, words: bool = True) -> DocumentContent:
+        """The document's pages and form values; ``words``: also the deferred words of a filled
+        form's text layer (read from the original now)."""
+        pages = load_pages(self.blobs, ref.content_keys, words=words)
         acro: list[AcroFormValue] = []
         if ref.acroform_key:
             acro = [AcroFormValue.model_validate(v) for v in json.loads(self.blobs.get(ref.acroform_key))]
@@ -211,7 +214,7 @@ class CaseActivities:
             done = [PageJob.model_validate(d) for d in details[0]]
         acroform_key = None
         if kind == FileKind.PDF:
-            info = read_pdf(data, opts.dpi, opts.max_pages)
+            info = read_pdf(data, opts.dpi, opts.max_pages, defer_words_of_filled_form=True)
             if info.has_filled_form:
                 acroform_key = self._put_json([v.model_dump() for v in info.acroform])
             done = []
@@ -225,6 +228,7 @@ class CaseActivities:
                     content = PageContent(
                         page=number, width=page.width_px, height=page.height_px, dpi=opts.dpi,
                         source="text_layer", words=page.words, source_key=inp.blob_key,
+                        words_deferred=page.words_deferred,
                     )
                     job.content_key = self.blobs.put(content.model_dump_json().encode("utf-8"))
                 done.append(job)
@@ -299,8 +303,12 @@ class CaseActivities:
     @boundary
     def classify_document(self, inp: ClassifyInput) -> ClassifyOutput:
         start = time.perf_counter()
-        content = self._load_content(inp.content)
+        # a filled form is told by its fields: its pages' words are read only if they are not enough
+        content = self._load_content(inp.content, words=False)
         result = self.classifier.classify(content)
+        if not result.by_form_fields and any(p.words_deferred for p in content.pages):
+            content = self._load_content(inp.content)
+            result = self.classifier.classify(content)
         segments: list[DocumentSegment] = []
         splitter = getattr(self.classifier, "split_batch", None)
         # a filled form's own PDF is one document: no page-by-page encoder pass for a batch split
@@ -326,7 +334,7 @@ class CaseActivities:
             return ExtractOutput(extraction=None, pairs=pairs, duration_ms=_ms(start),
                                  linked_case_id=link.case_id if link else None,
                                  linked_reference=link.candidate.value if link else None)
-        content = self._load_content(inp.content)
+        content = self._load_content(inp.content, words=False)
         by_number = {p.page: p for p in content.pages}
         cache: dict[int, Image.Image | None] = {}
 
@@ -343,6 +351,12 @@ class CaseActivities:
             return cache[page]
 
         extraction = self.extractor.extract(inp.document_type, content, page_image)
+        if any(p.words_deferred for p in content.pages) and any(
+                f.source != "acroform" for f in extraction.fields.values()):
+            # a field the form's own fields do not hold is read from the page: with its words
+            content = self._load_content(inp.content)
+            by_number = {p.page: p for p in content.pages}
+            extraction = self.extractor.extract(inp.document_type, content, page_image)
         metrics.EXTRACT_SECONDS.observe(time.perf_counter() - start)
         return ExtractOutput(extraction=extraction, duration_ms=_ms(start))
 

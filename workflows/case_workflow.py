@@ -73,6 +73,7 @@ with workflow.unsafe.imports_passed_through():
         CASE_WORKFLOW,
         DEFAULT_OCR_TASK_QUEUE,
         DOCUMENT_ROUTED_SIGNAL,
+        analysis_task_queue,
         REVIEW_UPDATE,
         ROUTED_UPDATE,
         STATE_QUERY,
@@ -87,6 +88,14 @@ PREPARE = dict(start_to_close_timeout=timedelta(minutes=10), heartbeat_timeout=t
                retry_policy=RETRY)
 OCR = dict(start_to_close_timeout=timedelta(minutes=5), heartbeat_timeout=timedelta(seconds=10),
            retry_policy=RETRY)
+# a PDF's pages are split and their text layer read without rendering: light, run locally
+PREPARE_LOCAL = dict(start_to_close_timeout=timedelta(minutes=10), retry_policy=RETRY)
+#: Runs started with this marker run their light steps (register, prepare a PDF, save, and the
+#: classification and extraction of a document that needed no OCR) as local activities, in the
+#: worker that runs the workflow: no task queue round trip per step, so a filled digital form is
+#: routed in one or two workflow tasks. Heavy steps (OCR, the encoder and second reads of scans,
+#: webhooks with their day of retries) stay activities. Runs started before keep their history.
+LIGHT_STEPS_LOCAL = "light-steps-local-1"
 
 FINAL = {CaseStatus.COMPLETED, CaseStatus.REJECTED}
 CLAIM_ACTIONS = {ReviewAction.CLAIM, ReviewAction.EXTEND, ReviewAction.RELEASE, ReviewAction.REASSIGN}
@@ -144,6 +153,7 @@ class CaseWorkflow:
         self._applied_ids: set[str] = set()  # decision ids applied
         self._version = 0  # bumped when a deadline (claim expiry, due date) changes
         self._notifications: list[asyncio.Task] = []  # webhook deliveries still running
+        self._local = False  # light steps as local activities (LIGHT_STEPS_LOCAL)
 
     # -- messages ----------------------------------------------------------
 
@@ -304,6 +314,7 @@ class CaseWorkflow:
     async def run(self, inp: CaseInput) -> CaseResult:
         started = workflow.now()
         info = workflow.info()
+        self._local = not inp.steps_as_activities and workflow.patched(LIGHT_STEPS_LOCAL)
         self._ocr_queue = inp.ocr_task_queue or DEFAULT_OCR_TASK_QUEUE
         self._claim_idle = timedelta(minutes=inp.claim_idle_minutes)
         result = CaseResult(case_id=info.workflow_id, reference=inp.reference, file=inp.filename,
@@ -314,11 +325,10 @@ class CaseWorkflow:
         self._result = result
         timings: dict[str, int] = {}
         try:
-            reg = await workflow.execute_activity(
+            reg = await self._light(
                 "register_original",
                 RegisterInput(case_id=info.workflow_id, reference=inp.reference,
-                              blob_key=inp.blob_key, filename=inp.filename),
-                result_type=RegisterOutput, **SHORT)
+                              blob_key=inp.blob_key, filename=inp.filename), RegisterOutput)
             result.sha256 = reg.sha256
             await self._save()
             content, ocr_ms = await self._read_pages(inp, timings)
@@ -427,10 +437,8 @@ class CaseWorkflow:
 
     async def _read_pages(self, inp: CaseInput, timings: dict[str, int]):
         t0 = workflow.now()
-        prepared = await workflow.execute_activity(
-            "prepare_document",
-            PrepareInput(blob_key=inp.blob_key, filename=inp.filename, pages=inp.pages),
-            result_type=PrepareOutput, **PREPARE)
+        prepared = await self._prepare(PrepareInput(blob_key=inp.blob_key, filename=inp.filename,
+                                                    pages=inp.pages))
         self._result.page_count = len(prepared.pages)
         timings["pages"] = self._ms_since(t0)
         t1 = workflow.now()
@@ -450,12 +458,40 @@ class CaseWorkflow:
         ]
         ocr_results = {o.page: o.content_key for o in await asyncio.gather(*jobs)}
         keys = [p.content_key if not p.needs_ocr else ocr_results[p.page] for p in prepared.pages]
-        return ContentRef(content_keys=keys, acroform_key=prepared.acroform_key)
+        return ContentRef(content_keys=keys, acroform_key=prepared.acroform_key, ocr_pages=len(ocr_results))
+
+    async def _light(self, name: str, arg: Any, result_type: type | None = None, **options: Any) -> Any:
+        """A light step: a local activity (LIGHT_STEPS_LOCAL), in older runs an activity."""
+        options = options or SHORT
+        if not self._local:
+            return await workflow.execute_activity(name, arg, result_type=result_type, **options)
+        try:
+            return await workflow.execute_local_activity(name, arg, result_type=result_type, **options)
+        except (ApplicationError, TemporalTimeoutError) as exc:
+            # a local activity's failure arrives unwrapped; wrapped like an activity's, the
+            # rest of the workflow (rejection, `failed` with its step) reads both alike
+            raise ActivityError(f"local activity {name} failed", scheduled_event_id=0, started_event_id=0,
+                                identity="", activity_type=name, activity_id="", retry_state=None) from exc
+
+    async def _prepare(self, inp: PrepareInput) -> PrepareOutput:
+        """Split into pages: a PDF locally; an image file (decoded page by page, resumed after a
+        retry from its heartbeats) as an activity."""
+        if self._local and inp.filename.lower().endswith(".pdf"):
+            return await self._light("prepare_document", inp, PrepareOutput, **PREPARE_LOCAL)
+        return await workflow.execute_activity("prepare_document", inp, result_type=PrepareOutput, **PREPARE)
+
+    async def _analyse(self, name: str, arg: Any, content: ContentRef, result_type: type) -> Any:
+        """Classification or extraction: light for a document with a text layer or form fields;
+        for OCR-read pages heavy (the encoder, second reads), on the analysis queue's per-core slots."""
+        if self._local and content.ocr_pages:
+            return await workflow.execute_activity(
+                name, arg, result_type=result_type, task_queue=analysis_task_queue(workflow.info().task_queue),
+                **SHORT)
+        return await self._light(name, arg, result_type)
 
     async def _classify(self, inp: CaseInput, content: ContentRef, timings: dict[str, int]):
-        out = await workflow.execute_activity(
-            "classify_document", ClassifyInput(content=content, split=inp.pages is None),
-            result_type=ClassifyOutput, **SHORT)
+        out = await self._analyse("classify_document", ClassifyInput(content=content, split=inp.pages is None),
+                                  content, ClassifyOutput)
         timings["classify"] = out.duration_ms
         return out.classification, out.segments
 
@@ -510,11 +546,11 @@ class CaseWorkflow:
 
     async def _extract(self, document_type: str, content: ContentRef,
                        timings: dict[str, int]) -> Extraction | None:
-        out = await workflow.execute_activity(
+        out = await self._analyse(
             "extract_fields", ExtractInput(document_type=document_type, content=content,
                                            case_id=self._result.case_id,
                                            parent_case_id=self._result.parent_case_id),
-            result_type=ExtractOutput, **SHORT)
+            content, ExtractOutput)
         timings["extract"] = out.duration_ms
         self._result.pairs = list(out.pairs)  # unknown type only; a reclassification to a form clears them
         self._result.linked_case_id, self._result.linked_reference = out.linked_case_id, out.linked_reference
@@ -637,9 +673,8 @@ class CaseWorkflow:
         kept = [c for c in r.corrections if c.field == RECLASSIFICATION]
         r.corrections = kept + corrections
         if corrections:
-            await workflow.execute_activity(
-                "save_corrections", SaveCorrectionsInput(case_id=r.case_id, corrections=corrections),
-                **SHORT)
+            await self._light("save_corrections", SaveCorrectionsInput(case_id=r.case_id,
+                                                                       corrections=corrections))
         r.reviewed_by = decision.clerk
         r.status = CaseStatus.COMPLETED
         r.pending_approval = None
@@ -666,9 +701,7 @@ class CaseWorkflow:
                                 corrected_value=decision.document_type, clerk=decision.clerk,
                                 at=workflow.now(), decision_id=decision.decision_id)
         # kept as a correction: reclassifications are training data
-        await workflow.execute_activity(
-            "save_corrections", SaveCorrectionsInput(case_id=r.case_id, corrections=[correction]),
-            **SHORT)
+        await self._light("save_corrections", SaveCorrectionsInput(case_id=r.case_id, corrections=[correction]))
         r.corrections = [c for c in r.corrections if c.field != RECLASSIFICATION] + [correction]
         classification = Classification(
             document_type=decision.document_type, confidence=1.0,
@@ -690,18 +723,14 @@ class CaseWorkflow:
         r = self._result
         now = workflow.now()
         try:
-            reg = await workflow.execute_activity(
+            reg = await self._light(
                 "register_original",
                 RegisterInput(case_id=r.case_id, reference=r.reference, blob_key=decision.blob_key,
-                              filename=decision.filename),
-                result_type=RegisterOutput, **SHORT)
-            prepared = await workflow.execute_activity(
-                "prepare_document", PrepareInput(blob_key=decision.blob_key, filename=decision.filename),
-                result_type=PrepareOutput, **PREPARE)
+                              filename=decision.filename), RegisterOutput)
+            prepared = await self._prepare(PrepareInput(blob_key=decision.blob_key, filename=decision.filename))
             content = await self._ocr(prepared)
-            classified = await workflow.execute_activity(
-                "classify_document", ClassifyInput(content=content, split=False),
-                result_type=ClassifyOutput, **SHORT)
+            classified = await self._analyse("classify_document", ClassifyInput(content=content, split=False),
+                                             content, ClassifyOutput)
         except ActivityError as err:
             # a bad attachment must not break the case: note it, keep waiting for documents
             code, message = _rejection(err) or (
@@ -780,7 +809,7 @@ class CaseWorkflow:
 
     async def _save(self) -> None:
         self._result.revision += 1
-        await workflow.execute_activity("save_result", SaveResultInput(result=self._result), **SHORT)
+        await self._light("save_result", SaveResultInput(result=self._result))
 
     @staticmethod
     def _ms_since(t) -> int:

@@ -31,7 +31,9 @@ def keep_alive(interval: float = DEFAULT_INTERVAL) -> Callable[[F], F]:
     def decorate(fn: F) -> F:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if not activity.in_activity():  # called directly (unit tests): nothing to keep alive
+            if not activity.in_activity() or activity.info().is_local:
+                # called directly (unit tests), or a local activity: it has no heartbeat of
+                # its own (the workflow task is kept alive by the SDK), so nothing to keep alive
                 return fn(*args, **kwargs)
             # the SDK's heartbeat function is thread-safe (it hands over to the
             # worker's event loop); the activity context itself is a contextvar

@@ -73,6 +73,7 @@ class OcrPageOutput(BaseModel):
 class ContentRef(BaseModel):
     content_keys: list[str]  # PageContent JSON per page, in page order
     acroform_key: str | None = None
+    ocr_pages: int = 0  # pages read by OCR: their classification and extraction are heavy work
 
 
 class ClassifyInput(BaseModel):

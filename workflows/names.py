@@ -9,6 +9,17 @@ DOCUMENT_ROUTED_SIGNAL = "document_routed"
 STATE_QUERY = "state"
 
 
+def analysis_task_queue(case_task_queue: str) -> str:
+    """The queue of a scanned document's classification and extraction.
+
+    Served by the case workers with one slot per core (like OCR): the encoder
+    and the second reads of scans are CPU work that must not take the case
+    queue's slots, where a filled digital form's light steps would wait
+    behind them.
+    """
+    return f"{case_task_queue}-analysis"
+
+
 def case_workflow_id(reference: str) -> str:
     """Workflow id from the caller's reference: same reference, same case.
 

@@ -65,6 +65,15 @@ def page_words(page: pdfium.PdfPage, page_number: int, scale: float) -> list[Wor
         textpage.close()
 
 
+def visible_chars(page: pdfium.PdfPage) -> int:
+    """Characters of the page's text layer other than white space (one call into pdfium)."""
+    textpage = page.get_textpage()
+    try:
+        return sum(1 for ch in textpage.get_text_range() if not ch.isspace())
+    finally:
+        textpage.close()
+
+
 def _words(tp, page: pdfium.PdfPage, page_number: int, scale: float) -> list[Word]:
     left_pt, _, _, top_pt = page.get_cropbox()
     n = raw.FPDFText_CountChars(tp)
