@@ -47,8 +47,9 @@ async def _local_workers(settings: Settings, client, enabled: bool = True):
     if not enabled:
         yield
         return
-    from worker import build_activities, make_workers
+    from worker import build_activities, keep_workflow_bytecode, make_workers
 
+    keep_workflow_bytecode(settings)
     activities = build_activities(settings)
     async with make_workers(client, activities, settings.task_queue, settings.ocr_task_queue,
                             settings.ocr_workers, case_slots=settings.case_slots, ocr_nice=settings.ocr_nice):

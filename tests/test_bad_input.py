@@ -331,3 +331,30 @@ def test_a_cancelled_read_is_an_interruption_never_a_corrupt_file(monkeypatch):
     with pytest.raises(ApplicationError) as err:
         boundary(lambda: (_ for _ in ()).throw(CorruptFileError(detail="broken")))()
     assert err.value.type == "corrupt_file" and err.value.non_retryable
+
+
+def test_a_stream_measured_before_is_not_unpacked_again_and_a_bomb_is_still_refused(monkeypatch):
+    """The unpacked sizes of streams seen before (the printed pages every copy of a form shares)
+    are remembered by a hash of their packed bytes; a bomb, stopped at its limit, never is."""
+    from formwerk.documents import pdfscan
+
+    monkeypatch.setattr(pdfscan, "_SIZES", pdfscan._SizeMemo())
+    unpacked = []
+    real = pdfscan._unpack
+    monkeypatch.setattr(pdfscan, "_unpack", lambda *a, **k: unpacked.append(1) or real(*a, **k))
+    five = badfiles.content_bomb_pdf(5)  # 5 MB of page content
+    first = pdfscan.scan_pdf(five, max_stream_bytes=10 * 1024 * 1024)
+    measured = len(unpacked)
+    assert measured >= 1
+    assert pdfscan.scan_pdf(five, max_stream_bytes=10 * 1024 * 1024) == first
+    assert len(unpacked) == measured  # answered from the memo
+    # remembered at 5 MB, the same stream under a 1 MB bound is still too large
+    with pytest.raises(BadInputError) as info:
+        pdfscan.scan_pdf(five, max_stream_bytes=1024 * 1024)
+    assert info.value.code == "content_too_large" and len(unpacked) == measured
+    # a bomb is counted only up to the limit: not remembered, refused every time
+    bomb = badfiles.content_bomb_pdf(300)
+    for _ in range(2):
+        with pytest.raises(BadInputError):
+            read_pdf(bomb, 300, 50)
+    assert len(pdfscan._SIZES._sizes) == measured
