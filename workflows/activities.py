@@ -88,12 +88,14 @@ class ActivityOptions:
     max_image_pixels: int = 200_000_000
     max_file_bytes: int = 200 * 1024 * 1024
     split_min_confidence: float = 0.9
+    kv_model: str | None = None  # the pairing artefact of unknown pages (None: extractors.kv_pairing's default)
 
     @classmethod
     def from_settings(cls, settings) -> "ActivityOptions":
         """The limits of ``formwerk.settings.Settings`` (``FORMWERK_*``)."""
         return cls(dpi=settings.render_dpi, max_pages=settings.max_pages,
-                   max_image_pixels=settings.max_image_pixels, max_file_bytes=settings.max_file_bytes)
+                   max_image_pixels=settings.max_image_pixels, max_file_bytes=settings.max_file_bytes,
+                   kv_model=settings.kv_model)
 
 
 def boundary(fn):
@@ -368,10 +370,10 @@ class CaseActivities:
         """
         start = time.perf_counter()
         try:
-            from extractors.kv_pairing import detect_pairs
+            from extractors.kv_pairing import detect_pairs, load_models
 
             pages = self._load_content(ref).pages
-            pairs = detect_pairs(pages)
+            pairs = detect_pairs(pages, load_models(self.options.kv_model))
         except Exception as exc:  # noqa: BLE001
             if is_interruption(exc):
                 raise  # a cancellation is retried, never swallowed
