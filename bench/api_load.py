@@ -331,8 +331,9 @@ def table(r: dict) -> str:
                      ("load POST all", r["load"]["post_all"]),
                      ("load POST→webhook digital", r["load"]["post_to_webhook_digital"])):
         rows.append((label, str(s["n"]), ms(s["p50_s"]), ms(s["p95_s"]), ms(s["max_s"])))
-    w = [max(len(x[i]) for x in rows) for i in range(5)]
-    lines = ["  ".join(c.ljust(w[i]) if i == 0 else c.rjust(w[i]) for i, c in enumerate(row)) for row in rows]
+    from bench.report import aligned
+
+    lines = aligned(rows)
     goal = r["goal"]
     lines.append(f"stack: {r['stack']}; peak RSS MiB: {r['peak_rss_mib']}")
     lines.append(f"goal p95 POST→webhook (digital) < 2 s: {'met' if goal['met'] else 'NOT met'}; "

@@ -196,8 +196,9 @@ def table(r: dict) -> str:
         rows.append((label, f"{x['documents_per_second']}", ms(x["p50_s"]), ms(x["p95_s"]), ms(x["max_s"]),
                      ms(x["alone_p50_s"]), f"{x['worker_cpu_s_per_doc'] * 1000:.0f}",
                      f"{x['temporal_cpu_s_per_doc'] * 1000:.0f}", str(x["n_errors"])))
-    w = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    lines = ["  ".join(c.ljust(w[i]) if i == 0 else c.rjust(w[i]) for i, c in enumerate(row)) for row in rows]
+    from bench.report import aligned
+
+    lines = aligned(rows)
     goal = r["goal"]
     lines.append(f"{r['documents']} digital documents per run ({r['source']}), {r['concurrency']} in flight, "
                  f"{r['workers']} worker process(es), {r['cores']} cores, {r['rounds']} interleaved rounds; "

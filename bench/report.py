@@ -9,6 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 
+def aligned(rows: list[tuple[str, ...]]) -> list[str]:
+    """Text table lines: the first column left-aligned, the others right-aligned."""
+    w = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(c.ljust(w[i]) if i == 0 else c.rjust(w[i]) for i, c in enumerate(row)) for row in rows]
+
+
 def _pct(v: float | None) -> str:
     return "–" if v is None else f"{100 * v:.1f} %"
 
