@@ -64,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
 
     up = sub.add_parser("up", help="run the embedded stack: Temporal dev server, worker, API")
     up.add_argument("--no-api", action="store_true")
+    up.add_argument("--worker-in-process", action="store_true",
+                    help="run the worker in this process instead of a child process of its own")
 
     sub.add_parser("down", help="stop the embedded Temporal dev server")
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
@@ -16,6 +18,8 @@ from formwerk.intake import ReferenceConflict
 from formwerk.models import CaseResult
 from formwerk.settings import Settings
 from formwerk.storage import BlobStore
+
+log = logging.getLogger("formwerk.commands")
 
 
 def _err(msg: str) -> None:
@@ -307,15 +311,79 @@ async def up(settings: Settings, args) -> int:
     _err(f"  Temporal UI     http://127.0.0.1:{settings.temporal_ui_port}")
     _err(f"  data directory  {settings.data_dir}")
     _err(f"  database        {settings.sqlalchemy_url}")
-    server = None
+    server = serving = None
     if not args.no_api:
-        server = await _start_api(settings, client)
+        server, serving = await _start_api(settings, client)
     _err("  Ctrl-C stops the worker and API (the Temporal server keeps running: `formwerk down`).")
-    async with _local_workers(settings, client):
-        await asyncio.Event().wait()
-    if server is not None:
-        server.should_exit = True
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C, or a service manager stopping the stack
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    try:
+        if args.worker_in_process:
+            async with _local_workers(settings, client):
+                await stop.wait()
+        else:
+            await supervise_worker([sys.executable, "-m", "formwerk.cli",
+                                    *(["-v"] if getattr(args, "verbose", False) else []), "worker"], stop)
+    finally:
+        if server is not None:
+            server.should_exit = True  # open requests are answered first
+            await asyncio.wait_for(serving, 30)
     return 0
+
+
+def _end_with_parent() -> None:
+    """In the child, before it runs: SIGTERM when the parent dies, however it dies (Linux), so a
+    killed `formwerk up` leaves no worker behind."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the parent's own shutdown still stops it
+
+
+async def supervise_worker(command: list[str], stop: asyncio.Event | None = None,
+                           max_backoff_s: float = 30.0) -> None:
+    """Run the worker as a child process, started again if it dies, until ``stop`` (or cancellation).
+
+    Apart from the web app, the worker's Python (workflow tasks, the light steps
+    of digital documents, a scan's extraction) and the API's (uploads, pages,
+    the clerks' screens) do not take turns on one interpreter lock: under load
+    in one process a digital case waited seconds for it. A child that exits is
+    restarted after a pause that doubles up to ``max_backoff_s`` (a worker that
+    cannot start must not spin); Temporal retries whatever it was doing.
+    """
+    stop = stop or asyncio.Event()
+    backoff = 1.0
+    while not stop.is_set():
+        started = time.monotonic()
+        proc = await asyncio.create_subprocess_exec(*command, stdin=asyncio.subprocess.DEVNULL,
+                                                    preexec_fn=_end_with_parent)
+        waiter = asyncio.ensure_future(proc.wait())
+        stopper = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopper.cancel()
+            if proc.returncode is None:  # stopped or cancelled: the worker finishes what it can
+                proc.terminate()
+                try:
+                    await asyncio.wait_for(asyncio.shield(waiter), 30)
+                except asyncio.TimeoutError:
+                    proc.kill()
+                    await waiter
+        if stop.is_set():
+            return
+        if time.monotonic() - started > 60:
+            backoff = 1.0  # it ran a while: a fresh failure, not a crash loop
+        log.warning("worker process exited with code %s; starting it again in %.0f s", proc.returncode, backoff)
+        _err(f"  worker process exited with code {proc.returncode}; starting it again in {backoff:.0f} s")
+        try:
+            await asyncio.wait_for(stop.wait(), backoff)
+        except asyncio.TimeoutError:
+            pass
+        backoff = min(max_backoff_s, backoff * 2)
 
 
 def _api_server(settings: Settings, client=None):
@@ -346,7 +414,7 @@ async def _start_api(settings: Settings, client=None):
                          "(port in use? set FORMWERK_API_PORT).")
     _err(f"  API + UI        http://{settings.api_host}:{settings.api_port}")
     _no_user_hint(settings)
-    return server
+    return server, task
 
 
 async def api(settings: Settings, args) -> int:
