@@ -151,6 +151,7 @@ def build_activities(settings: Settings, queues: str = "all") -> CaseActivities:
     An OCR-only worker (``queues="ocr"``) needs no classifier or extractor.
     """
     from extractors import CatalogueExtractor
+    from extractors.reocr import CROP_TIMEOUT_S, TesseractCrops
     from forms.catalogue import load_catalogue
     from formwerk.ocr import make_engine
 
@@ -164,7 +165,9 @@ def build_activities(settings: Settings, queues: str = "all") -> CaseActivities:
         cases=CaseStore.from_url(settings.sqlalchemy_url),
         ocr=make_engine(settings.ocr_engine, settings.ocr_languages, timeout_s=settings.ocr_timeout_s),
         classifier=classifier,
-        extractor=CatalogueExtractor(catalogue),
+        # second reads of unsure boxes: bounded like page reads, never longer than a page may take
+        extractor=CatalogueExtractor(catalogue, crop_ocr=TesseractCrops(
+            in_process=settings.ocr_in_process, timeout_s=min(CROP_TIMEOUT_S, settings.ocr_timeout_s))),
         known_types=set(catalogue.ids),
         options=ActivityOptions.from_settings(settings),
     )

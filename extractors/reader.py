@@ -5,6 +5,7 @@ Units: page pixels at the page's dpi, top-left origin (formwerk.models).
 
 from __future__ import annotations
 
+import logging
 import re
 import statistics
 from datetime import date
@@ -12,6 +13,7 @@ from typing import Any, Callable
 
 from PIL import Image
 
+from formwerk.errors import OcrEngineError
 from formwerk.models import AcroFormValue, DocumentContent, Word
 
 from extractors import checkbox as cb
@@ -22,6 +24,8 @@ from extractors.reocr import TESSERACT_CROPS, CropOcr, ocr_block, ocr_box, ocr_l
 from forms.catalogue import Edition, FieldDefinition, FormDefinition
 
 PageImage = Callable[[int], "Image.Image | None"]
+
+log = logging.getLogger(__name__)
 
 #: boxes one document may send to second-chance OCR (extractors.reocr) when a
 #: value is missing or unreadable, and fields that may get a confirming read
@@ -56,6 +60,9 @@ class DocumentReader:
 
     ``ocr``: the engine of second reads of boxes and regions (``extractors.reocr``),
     injected by the extractor; they run within the document's budgets below.
+    A second read the engine gives up on (its timeout: ``OcrEngineError``)
+    reads nothing, never fails the extraction, and ends the document's second
+    reads (:meth:`_engine_failed`); ``second_read_failures`` records them.
     """
 
     def __init__(self, form: FormDefinition, content: DocumentContent, page_image: PageImage, today: date,
@@ -82,6 +89,8 @@ class DocumentReader:
         self._full_lines: list | None = None
         self.reocr_left = REOCR_BUDGET
         self.confirm_left = CONFIRM_BUDGET
+        #: (page, kind) of each second read the engine gave up on (``_engine_failed``)
+        self.second_read_failures: list[tuple[int, str]] = []
         self._reread: list[tuple[int, list[float]]] = []  # regions read again (``reread_region``)
         # lines, printed words and edition registration are built on first use: a filled
         # AcroForm read wholly from its widgets never needs them (two thirds of its extraction)
@@ -303,7 +312,11 @@ class DocumentReader:
         if img is None or self.reocr_left <= 0:
             return []
         self.reocr_left -= 1
-        return ocr_box(img, box, page, ocr=self.ocr, **kw)
+        try:
+            return ocr_box(img, box, page, ocr=self.ocr, **kw)
+        except OcrEngineError as exc:
+            self._engine_failed(page, "box", exc)
+            return []
 
     def reread_region(self, page: int, region: list[float]) -> bool:
         """Read ``region`` again as a block and merge its words into the page's.
@@ -324,7 +337,11 @@ class DocumentReader:
         self._reread.append((page, list(region)))
         self.reocr_left -= 1
         pw = self.pages[page]
-        block = ocr_block(img, region, page, pw.dpi / 72, ocr=self.ocr)
+        try:
+            block = ocr_block(img, region, page, pw.dpi / 72, ocr=self.ocr)
+        except OcrEngineError as exc:
+            self._engine_failed(page, "block", exc)
+            return False
         sure = [w for w in pw.words if w.confidence >= _SURE_WORD]
         added = [w for w in block if not any(_overlap(w.bbox, s.bbox) for s in sure)]
         if not added:
@@ -341,7 +358,28 @@ class DocumentReader:
         if img is None or self.reocr_left <= 0:
             return []
         self.reocr_left -= 1
-        return ocr_line(img, region, page, ocr=self.ocr, **kw)
+        try:
+            return ocr_line(img, region, page, ocr=self.ocr, **kw)
+        except OcrEngineError as exc:
+            self._engine_failed(page, "line", exc)
+            return []
+
+    def _engine_failed(self, page: int, kind: str, exc: OcrEngineError) -> None:
+        """A second read timed out (or its engine failed): it read nothing.
+
+        The field keeps what the page read gave it: a value the page read
+        missed or garbled stays missing/invalid or unreadable (routing sends
+        it to a clerk), an unsure one stays unconfirmed. No further second
+        reads for this document: an engine that hung once (a stuck process,
+        an overloaded host) hangs again, and the extraction must end within
+        its activity's timeout. Logged with the form, page and kind of read
+        only: no value, no crop.
+        """
+        self.second_read_failures.append((page, kind))
+        self.reocr_left = 0
+        self.confirm_left = 0
+        log.warning("second read skipped: form %s page %d %s read: %s; no more second reads for this document",
+                    self.form.id, page, kind, exc.detail or exc.message)
 
     def image(self, page: int) -> Image.Image | None:
         if page not in self._img:

@@ -35,19 +35,35 @@ class CropOcr(Protocol):
     10 character); ``whitelist``: the only characters allowed, or ``None``.
     Returns words as dicts: ``text``, ``conf`` (0–100), ``left``, ``top``,
     ``width``, ``height`` (pixels of ``image``, top-left origin); no layout.
+    Each read is bounded: past its timeout it raises
+    :class:`formwerk.errors.OcrEngineError`, the error of the page engines
+    (``formwerk.ocr``); ``extractors.reader.DocumentReader`` then leaves the
+    field to the page read and a clerk.
     """
 
     def read_words(self, image: Image.Image, lang: str, psm: int, whitelist: str | None = None) -> list[dict]: ...
 
 
+#: the bound of one second read (seconds) unless the worker gives another: a
+#: line recognises in 10–50 ms, a table block (:func:`ocr_block`) in a second
+#: or two; the page timeout (``settings.ocr_timeout_s``, 180 s) is for a page
+CROP_TIMEOUT_S = 10.0
+
+
 class TesseractCrops:
     """Tesseract for second reads: in the process, one loaded model per thread
-    and language, or the CLI where tesserocr is missing (``formwerk.tess_inproc``)."""
+    and language, or the CLI where tesserocr is missing or ``in_process`` is
+    off (``formwerk.tess_inproc``); each read bounded by ``timeout_s`` seconds.
+    Built by the worker from the settings (``ocr_in_process``, ``ocr_timeout_s``)."""
+
+    def __init__(self, in_process: bool = True, timeout_s: float = CROP_TIMEOUT_S) -> None:
+        self.in_process = in_process
+        self.timeout_s = timeout_s
 
     def read_words(self, image: Image.Image, lang: str, psm: int, whitelist: str | None = None) -> list[dict]:
         from formwerk.tess_inproc import read_words
 
-        return read_words(image, lang, psm, whitelist)
+        return read_words(image, lang, psm, whitelist, in_process=self.in_process, timeout_s=self.timeout_s)
 
 
 #: the default engine of second reads (callers that inject none: tests, dev tools)

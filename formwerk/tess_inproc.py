@@ -14,6 +14,13 @@ parallel on all cores.
 :func:`read_words` falls back to the ``tesseract`` CLI (pytesseract) when
 tesserocr is not installed or cannot load the model, so the result never
 depends on it, only the speed. Boxes are in the pixels of the image given.
+
+Every read is bounded by ``timeout_s`` (seconds), as a page read of
+``formwerk.ocr`` is, and a read past it raises the same error,
+:class:`formwerk.errors.OcrEngineError`; it is not retried through the CLI
+(a crop that hangs one Tesseract hangs the other). The caller decides what
+an unread crop means. No settings are read here: the worker passes
+``ocr_in_process`` and the timeout in (``extractors.reocr.TesseractCrops``).
 """
 
 from __future__ import annotations
@@ -27,9 +34,15 @@ from functools import lru_cache
 
 from PIL import Image
 
+from formwerk.errors import OcrEngineError
+
 log = logging.getLogger(__name__)
 
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+
+#: the bound of one read (seconds) when the caller gives none; a line takes
+#: 10–50 ms, a table block a second or two
+DEFAULT_TIMEOUT_S = 10.0
 
 _local = threading.local()
 _failed = threading.Event()  # set once the in-process path failed: the CLI reads from then on
@@ -51,10 +64,7 @@ def tessdata_dir() -> str | None:
 
 @lru_cache(maxsize=1)
 def available() -> bool:
-    from formwerk.settings import get_settings
-
-    if not get_settings().ocr_in_process:
-        return False
+    """Whether tesserocr is installed and finds the CLI's language models."""
     try:
         import tesserocr  # noqa: F401
     except Exception:  # not installed / no wheel for this platform: the CLI reads
@@ -75,7 +85,7 @@ def _api(lang: str):
     return api
 
 
-def _words_inproc(image_path: str, lang: str, psm: int, whitelist: str | None) -> list[dict]:
+def _words_inproc(image_path: str, lang: str, psm: int, whitelist: str | None, timeout_s: float) -> list[dict]:
     import tesserocr
 
     api = _api(lang)
@@ -85,7 +95,9 @@ def _words_inproc(image_path: str, lang: str, psm: int, whitelist: str | None) -
         # from the file, as the CLI reads it: same pixels and the same
         # (absent) resolution, so Tesseract estimates the scale the same way
         api.SetImageFile(image_path)
-        api.Recognize()
+        # milliseconds, at least 1: tesserocr reads 0 as "no limit"
+        if not api.Recognize(timeout=max(1, int(timeout_s * 1000))):
+            raise OcrEngineError(detail=f"tesseract timeout after {timeout_s} s (in process, psm {psm})")
         it = api.GetIterator()
         out: list[dict] = []
         level = tesserocr.RIL.WORD
@@ -106,32 +118,44 @@ def _words_inproc(image_path: str, lang: str, psm: int, whitelist: str | None) -
         api.Clear()
 
 
-def _words_cli(image_path: str, lang: str, psm: int, whitelist: str | None) -> list[dict]:
+def _words_cli(image_path: str, lang: str, psm: int, whitelist: str | None, timeout_s: float) -> list[dict]:
     import pytesseract
 
     config = f"--psm {psm}"
     if whitelist:
         config += f" -c tessedit_char_whitelist={whitelist}"
-    d = pytesseract.image_to_data(image_path, lang=lang, config=config, output_type=pytesseract.Output.DICT)
+    try:
+        d = pytesseract.image_to_data(image_path, lang=lang, config=config, output_type=pytesseract.Output.DICT,
+                                      timeout=timeout_s)
+    except RuntimeError as exc:  # pytesseract's timeout (it kills the process)
+        raise OcrEngineError(detail=f"tesseract timeout after {timeout_s} s (CLI, psm {psm}): {exc}") from exc
     return [{"text": d["text"][i], "conf": float(d["conf"][i]), "left": d["left"][i], "top": d["top"][i],
              "width": d["width"][i], "height": d["height"][i]}
             for i in range(len(d["text"])) if float(d["conf"][i]) >= 0]
 
 
-def read_words(image: Image.Image, lang: str, psm: int, whitelist: str | None = None) -> list[dict]:
-    """Words of ``image`` as dicts (text, conf 0–100, left, top, width, height); no layout rows."""
+def read_words(image: Image.Image, lang: str, psm: int, whitelist: str | None = None, *,
+               in_process: bool = True, timeout_s: float = DEFAULT_TIMEOUT_S) -> list[dict]:
+    """Words of ``image`` as dicts (text, conf 0–100, left, top, width, height); no layout rows.
+
+    ``in_process``: read with tesserocr when it is available (else the CLI);
+    ``timeout_s``: the bound of the read in seconds. Raises
+    :class:`~formwerk.errors.OcrEngineError` when the read takes longer.
+    """
     from formwerk.ocr import image_file
 
     with image_file(image) as path:  # raw pixels: no PNG encoding per crop
-        if available() and not _failed.is_set():
+        if in_process and available() and not _failed.is_set():
             try:
                 _api(lang)
             except Exception as exc:  # a broken model install must not lose the read
                 _failed.set()
                 log.warning("in-process Tesseract cannot load %r (%s); the CLI reads from now on", lang, exc)
-                return _words_cli(path, lang, psm, whitelist)
+                return _words_cli(path, lang, psm, whitelist, timeout_s)
             try:
-                return _words_inproc(path, lang, psm, whitelist)
+                return _words_inproc(path, lang, psm, whitelist, timeout_s)
+            except OcrEngineError:
+                raise  # a timeout: the CLI would hang on the same crop
             except Exception as exc:  # one odd crop: only this read goes to the CLI
                 log.warning("in-process Tesseract failed on one read (%s); the CLI reads it", exc)
-        return _words_cli(path, lang, psm, whitelist)
+        return _words_cli(path, lang, psm, whitelist, timeout_s)

@@ -100,10 +100,11 @@ def test_a_blank_box_reads_as_no_words_and_keeps_the_in_process_path(monkeypatch
     assert cli_calls == []
 
 
-def test_setting_turns_the_in_process_path_off(monkeypatch):
-    monkeypatch.setenv("FORMWERK_OCR_IN_PROCESS", "false")
-    tess_inproc.available.cache_clear()
-    try:
-        assert tess_inproc.available() is False
-    finally:
-        tess_inproc.available.cache_clear()
+def test_in_process_off_reads_through_the_cli(monkeypatch):
+    """``in_process=False`` (``FORMWERK_OCR_IN_PROCESS=false``, passed in by the
+    worker: no settings read here) sends every read to the CLI."""
+    def no_inproc(*a, **k):
+        raise AssertionError("the in-process path was used")
+
+    monkeypatch.setattr(tess_inproc, "_words_inproc", no_inproc)
+    assert _texts(tess_inproc.read_words(_line("Kindergeld 2026"), "deu", 7, in_process=False)) == "Kindergeld 2026"
