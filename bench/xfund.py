@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
 import numpy as np
 
-from extractors.kv_data import FormPage, load_xfund, match_entities, xfund_dir
+from extractors.kv_data import XFUND_DIR_ENV, FormPage, load_xfund, match_entities, xfund_dir
 from extractors.kv_pairing import (
     KVModels,
     entities_from_segments,
@@ -44,7 +45,6 @@ from extractors.kv_pairing import (
 )
 from extractors.kv_segment import Segment, median_height
 
-DATA_DIR = xfund_dir()  # ../shared/data/xfund_de beside the checkout, or FORMWERK_XFUND_DIR
 
 
 def prf(tp: int, n_pred: int, n_gold: int) -> dict[str, float]:
@@ -130,14 +130,15 @@ def eval_oracles(pages: list[FormPage], models: KVModels, model_row: dict[str, o
     return rows
 
 
-def run(data_dir: Path, out_dir: Path | None) -> dict | None:
+def run(data_dir: Path, out_dir: Path | None, model_path: str | None = None) -> dict | None:
+    """Score the rules and the artefact at ``model_path`` (default: the set-up's) on ``data_dir``'s val split."""
     val_path = data_dir / "de.val.json"
     if not val_path.exists():
         print(f"XFUND data not found at {val_path}: skipped")
         return None
     pages = load_xfund(val_path)
     baseline = KVModels()  # rules only
-    learned = load_models()
+    learned = load_models(model_path)
     results = {
         "data": str(val_path),
         "pages": len(pages),
@@ -168,11 +169,17 @@ def run(data_dir: Path, out_dir: Path | None) -> dict | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # the entry point: configuration is read here, never below
+    from formwerk.settings import get_settings
+
     ap = argparse.ArgumentParser(description="XFUND-de key-value pairing benchmark")
-    ap.add_argument("--data", default=str(DATA_DIR))
+    ap.add_argument("--data", default=str(xfund_dir(os.environ.get(XFUND_DIR_ENV))),
+                    help="XFUND-de directory (default: ../shared/data/xfund_de beside the checkout, or FORMWERK_XFUND_DIR)")
     ap.add_argument("--out", default="bench-out/xfund")
+    ap.add_argument("--model", default=get_settings().kv_model,
+                    help="the pairing artefact (default: FORMWERK_KV_MODEL, else models/kv_pairing.json)")
     args = ap.parse_args(argv)
-    run(Path(args.data), Path(args.out) if args.out else None)
+    run(Path(args.data), Path(args.out) if args.out else None, args.model)
     return 0
 
 

@@ -13,20 +13,22 @@ in ``kv_features``, ``kv_segment`` and ``kv_pairing``.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 LABELS = ("question", "answer", "header", "other")
 
 #: where XFUND-de lives: ``../shared/data/xfund_de`` beside the checkout (as the
-#: README says), or ``FORMWERK_XFUND_DIR``
+#: README says); the entry points (``extractors.kv_train``, ``bench.xfund``)
+#: take ``FORMWERK_XFUND_DIR`` instead when it is set
 DEFAULT_XFUND_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "xfund_de"
+#: the variable the entry points read (here only named: nothing below them reads it)
+XFUND_DIR_ENV = "FORMWERK_XFUND_DIR"
 
 
-def xfund_dir() -> Path:
-    """The XFUND-de directory (``de.train.json``, ``de.val.json``)."""
-    return Path(os.environ.get("FORMWERK_XFUND_DIR") or DEFAULT_XFUND_DIR)
+def xfund_dir(given: str | Path | None = None) -> Path:
+    """The XFUND-de directory (``de.train.json``, ``de.val.json``): ``given``, else :data:`DEFAULT_XFUND_DIR`."""
+    return Path(given) if given else DEFAULT_XFUND_DIR
 
 
 @dataclass

@@ -16,8 +16,9 @@ question/answer/header/other (``kv_labels`` + a learned model) → link each
 answer to at most one question (``kv_features`` + a learned pair model); a
 question may own several answers (e.g. a table column header).
 
-Models are one small JSON artefact at ``settings.kv_model`` (default
-``models/kv_pairing.json``, ``FORMWERK_KV_MODEL``), trained by
+Models are one small JSON artefact, ``models/kv_pairing.json`` unless the
+caller loads another (:func:`load_models`; the worker passes
+``settings.kv_model``, ``FORMWERK_KV_MODEL``), trained by
 ``python -m extractors.kv_train`` — the set-up script does so when the XFUND-de
 data is present. XFUND is licensed for non-commercial research, so the
 artefact stays on the machine and is never committed. When it is missing,
@@ -113,15 +114,19 @@ class KVModels:
         )
 
 
-def default_model_path() -> Path:
-    from formwerk.settings import get_settings
+#: where set-up writes the artefact (``settings.kv_model``'s default); settings
+#: are read at the edges only (worker, CLI), which pass their path in
+DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "models" / "kv_pairing.json"
 
-    return Path(get_settings().kv_model)
+
+def default_model_path() -> Path:
+    return DEFAULT_MODEL_PATH
 
 
 @lru_cache(maxsize=4)
 def load_models(path: str | None = None) -> KVModels:
-    """Load the artefact (cached); without one, return rules-only models."""
+    """Load the artefact at ``path`` (cached; default :data:`DEFAULT_MODEL_PATH`);
+    without one, return rules-only models."""
     p = Path(path) if path else default_model_path()
     if not p.exists():
         log.warning("kv_pairing: no model at %s, falling back to rules", p)

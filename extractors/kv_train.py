@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
-from .kv_data import LABELS, Entity, FormPage, load_xfund, match_entities, xfund_dir
+from .kv_data import LABELS, XFUND_DIR_ENV, Entity, FormPage, load_xfund, match_entities, xfund_dir
 from .kv_features import PAIR_FEATURES, pair_features
 from .kv_labels import LABEL_FEATURES, label_features
 from .kv_model import HashedTextModel, TreeEnsemble
@@ -302,12 +303,16 @@ def train_all(pages: list[FormPage]) -> KVModels:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-
+def main(argv: list[str] | None = None, *, data_dir: str | Path | None = None,
+         model_path: str | Path | None = None) -> int:
+    """The command line; ``data_dir`` and ``model_path`` are the defaults of
+    ``--train``'s directory and ``--out`` (given by ``__main__`` from
+    ``FORMWERK_XFUND_DIR`` and ``settings.kv_model``)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--train", default=str(xfund_dir() / "de.train.json"),
+    ap.add_argument("--train", default=str(xfund_dir(data_dir) / "de.train.json"),
                     help="XFUND training split (default: ../shared/data/xfund_de beside the checkout, or FORMWERK_XFUND_DIR)")
-    ap.add_argument("--out", default=str(default_model_path()))
+    ap.add_argument("--out", default=str(model_path or default_model_path()),
+                    help="where to write the artefact (default: FORMWERK_KV_MODEL, else models/kv_pairing.json)")
     ap.add_argument("--if-missing", action="store_true",
                     help="set-up mode: do nothing when the artefact exists; without training data, say so and exit 0 (rules are used)")
     args = ap.parse_args(argv)
@@ -325,4 +330,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # the entry point: configuration is read here, never below
+    from formwerk.settings import get_settings
+
+    raise SystemExit(main(data_dir=os.environ.get(XFUND_DIR_ENV), model_path=get_settings().kv_model))
