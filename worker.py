@@ -1,4 +1,4 @@
-"""The Formwerk worker: builds engines once and serves both task queues.
+"""The Formwerk worker: builds engines once and serves the task queues.
 
 * ``formwerk-cases``: the case workflow and its light activities.
 * ``formwerk-ocr``: one OCR activity per page; the slot count equals the
@@ -6,13 +6,15 @@
   core), so pages of all cases share the cores fairly.
 * ``formwerk-cases-analysis``: classification and extraction of scanned
   documents (the encoder, second reads), one slot per core at the OCR
-  threads' lower priority, served with the case queue. A filled digital
-  form's steps run as local activities of its workflow and never wait
-  behind them.
+  threads' lower priority, served with the OCR queue. A filled digital
+  form's steps run as local activities of its workflow, in the case
+  worker, and never wait behind them (nor, in a process of their own,
+  for the interpreter lock the page work holds).
 
-Run it with ``formwerk worker`` (or as part of ``formwerk up``). In
-production the two queues scale apart: ``FORMWERK_WORKER_QUEUES=ocr`` runs
-an OCR-only worker (no classifier loaded), ``cases`` the rest. With
+Run it with ``formwerk worker`` (``formwerk up`` runs one serving every
+queue as its child process). In production they scale apart:
+``FORMWERK_WORKER_QUEUES=ocr`` runs a page worker (OCR, and a scan's
+classification and extraction), ``cases`` the workflows and light steps. With
 ``FORMWERK_WORKER_METRICS_PORT`` the worker serves Formwerk's Prometheus
 metrics, with ``FORMWERK_TEMPORAL_METRICS_PORT`` the Temporal SDK's own.
 """
@@ -148,7 +150,8 @@ def keep_workflow_bytecode(settings: Settings) -> None:
 def build_activities(settings: Settings, queues: str = "all") -> CaseActivities:
     """Load the catalogue and build every engine once per worker process.
 
-    An OCR-only worker (``queues="ocr"``) needs no classifier or extractor.
+    Every kind needs the classifier: the case worker for documents that need no
+    OCR, the page worker (``queues="ocr"``) for scans.
     """
     from extractors import CatalogueExtractor
     from extractors.reocr import CROP_TIMEOUT_S, TesseractCrops
@@ -157,9 +160,7 @@ def build_activities(settings: Settings, queues: str = "all") -> CaseActivities:
 
     settings.ensure_dirs()
     catalogue = load_catalogue()
-    classifier = None
-    if queues != "ocr":
-        classifier = ReloadingClassifier(catalogue, settings)  # loads in the background
+    classifier = ReloadingClassifier(catalogue, settings)  # loads in the background
     return CaseActivities(
         blobs=BlobStore.from_settings(settings),
         cases=CaseStore.from_url(settings.sqlalchemy_url),
@@ -254,7 +255,7 @@ def make_workers(
     ocr_nice: int = 10,
     retention=None,
 ) -> WorkerSet:
-    """The case worker (with its analysis queue), the OCR worker, or both (``queues``: all | cases | ocr).
+    """The case worker, the page worker (OCR and a scan's analysis), or both (``queues``: all | cases | ocr).
 
     With ``retention`` (``workflows.retention_workflow.RetentionActivities``) the
     case worker also runs the retention purge.
@@ -276,7 +277,9 @@ def make_workers(
             **HEARTBEAT_THROTTLE,
         ))
         pools.append(case_pool)
-        # scans' classification and extraction: per-core slots, below the light steps' priority
+    if queues in ("all", "ocr"):
+        # scans' classification and extraction: page work like OCR, per-core slots at its priority,
+        # in the processes that read pages, never in one that runs workflows for digital documents
         analysis_pool = ThreadPoolExecutor(max_workers=ocr_slots, thread_name_prefix="analysis-act",
                                            initializer=lower_thread_priority, initargs=(ocr_nice,))
         workers.append(Worker(
@@ -288,7 +291,6 @@ def make_workers(
             **HEARTBEAT_THROTTLE,
         ))
         pools.append(analysis_pool)
-    if queues in ("all", "ocr"):
         ocr_pool = ThreadPoolExecutor(max_workers=ocr_slots, thread_name_prefix="ocr-act",
                                       initializer=lower_thread_priority, initargs=(ocr_nice,))
         workers.append(Worker(

@@ -106,7 +106,8 @@ async def run(args) -> dict:
     to_hook: dict[str, list[float]] = {"baseline": [], "digital": []}
     errors: list[str] = []
     memory: dict[str, int] = {}
-    open_stack = process_stack(tmp, args.processes) if args.processes else in_process_stack(tmp)
+    open_stack = (up_stack(tmp) if args.up else process_stack(tmp, args.processes) if args.processes
+                  else in_process_stack(tmp))
     async with open_stack as stack:
         sub = SubscriberStore(stack.cases.engine).add("bench", receiver.url, ["case.completed", "case.rejected",
                                                                               "case.needs_review"])
@@ -170,7 +171,8 @@ async def run(args) -> dict:
 
     return {
         "clients": args.clients, "digital_per_client": args.digital, "scans_per_client": args.scans,
-        "stack": (f"{args.processes} worker process(es) + API process + Temporal dev server"
+        "stack": ("formwerk up (API process, its worker child process) + Temporal dev server" if args.up
+                  else f"{args.processes} worker process(es) + API process + Temporal dev server"
                   if args.processes else "API and worker in one process (bench.ui_stack), Temporal dev server"),
         "peak_rss_mib": memory,
         "digital_source": source, "cores": os.cpu_count(),
@@ -278,6 +280,64 @@ async def process_stack(tmp: Path, workers: int):
         ps.close()
 
 
+class _Up(_Processes):
+    def peak_rss_mib(self) -> dict[str, int]:
+        from bench.procstack import peak_rss_kib
+
+        out = {"formwerk up (API)": (peak_rss_kib(self.api.pid) or 0) // 1024}
+        children = Path(f"/proc/{self.api.pid}/task/{self.api.pid}/children")
+        for i, pid in enumerate(children.read_text().split() if children.exists() else []):
+            out[f"worker child {i + 1}"] = (peak_rss_kib(int(pid)) or 0) // 1024
+        return out
+
+
+@asynccontextmanager
+async def up_stack(tmp: Path):
+    """``formwerk up`` itself (the API in its process, the worker as its child), on
+    the Temporal dev server and SQLite of a fresh data directory; the load clients stay here."""
+    import subprocess
+
+    import httpx
+
+    from bench.procstack import FORMWERK, READY_LINE, ProcessStack, free_port
+
+    port = free_port()
+    ps = ProcessStack(tmp, api_port=port, api_rate_limit_per_minute=1e6, api_rate_burst=10_000,
+                      secret_key="bench-" + uuid.uuid4().hex)
+    up = None
+    log_path = tmp / "up.log"
+    try:
+        ps.blobs()  # the keyring, before any process reads it
+        ps.start_temporal()
+        up = subprocess.Popen([FORMWERK, "-v", "up"], env=ps.env(), stdout=open(log_path, "wb"),
+                              stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        base_url = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient() as c:
+            for _ in range(1800):
+                ready = READY_LINE in log_path.read_text(errors="replace")
+                try:
+                    if ready and (await c.get(base_url + "/openapi.json")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if up.poll() is not None:
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise RuntimeError("formwerk up not ready: " + log_path.read_text()[-2000:])
+        if up.poll() is not None:
+            raise RuntimeError("formwerk up exited: " + log_path.read_text()[-2000:])
+        yield _Up(ps, up, await ps.client(), base_url)
+    finally:
+        if up is not None and up.poll() is None:
+            up.terminate()
+            try:
+                up.wait(40)
+            except subprocess.TimeoutExpired:
+                up.kill()
+        ps.close()
+
+
 async def history_breakdown(client, case_ids: list[str]) -> dict[str, float]:
     """Mean seconds per digital case, from its Temporal history: waiting for a workflow
     task or an activity to be picked up (queue), running them, and each activity by type."""
@@ -351,6 +411,8 @@ def main(argv=None) -> int:
     ap.add_argument("--scans", type=int, default=1, help="scans per client")
     ap.add_argument("--baseline", type=int, default=5, help="digital forms posted alone first")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the last webhook")
+    ap.add_argument("--up", action="store_true",
+                    help="the embedded stack as `formwerk up` runs it (its own child processes)")
     ap.add_argument("--processes", type=int, default=0,
                     help="N worker processes + an API process (0: API and worker in this process)")
     args = ap.parse_args(argv)

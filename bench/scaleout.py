@@ -4,9 +4,9 @@
 
 The production layout in small: one Temporal dev server, one PostgreSQL case
 store, one shared blob directory, one case-worker process
-(``FORMWERK_WORKER_QUEUES=cases``: workflow, classification, extraction) and
-N OCR worker processes (``FORMWERK_WORKER_QUEUES=ocr``, one Tesseract slot
-each), started as ``formwerk worker`` would be. The same ``--docs`` scanned
+(``FORMWERK_WORKER_QUEUES=cases``: workflows and their light steps) and
+N page worker processes (``FORMWERK_WORKER_QUEUES=ocr``, one slot each for
+OCR and one for a scan's classification and extraction), started as ``formwerk worker`` would be. The same ``--docs`` scanned
 two-page Gewerbe-Anmeldungen go through every configuration (fresh references,
 so nothing is attached to an earlier case); the clock runs from the first
 submit to the last case routed, with every worker already polling.

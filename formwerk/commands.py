@@ -323,6 +323,8 @@ async def up(settings: Settings, args) -> int:
             async with _local_workers(settings, client):
                 await stop.wait()
         else:
+            # one worker process serving every queue: two (case and page worker) measured no faster
+            # on two cores (bench.api_load --up) and held a second copy of the models
             await supervise_worker([sys.executable, "-m", "formwerk.cli",
                                     *(["-v"] if getattr(args, "verbose", False) else []), "worker"], stop)
     finally:

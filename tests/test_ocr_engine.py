@@ -132,11 +132,13 @@ def test_two_threads_read_two_pages_with_their_own_apis(inproc):
 
 @pytest.mark.parametrize("kind, engine_type", [("tesserocr", InProcessTesseractEngine), ("cli", TesseractEngine)])
 def test_the_worker_reads_pages_with_the_configured_engine(tmp_path, monkeypatch, kind, engine_type):
+    import worker
     from formwerk.settings import Settings
-    from worker import build_activities
 
     monkeypatch.setenv("FORMWERK_DATA_DIR", str(tmp_path))
+    # a page worker classifies scans too; its model is not what this test is about
+    monkeypatch.setattr(worker, "ReloadingClassifier", lambda catalogue, settings: "classifier")
     settings = Settings(ocr_engine=kind, ocr_timeout_s=42)
-    activities = build_activities(settings, queues="ocr")  # an OCR-only worker: no classifier to load
+    activities = worker.build_activities(settings, queues="ocr")
     assert type(activities.ocr) is engine_type and activities.ocr.timeout_s == 42
-    assert activities.classifier is None
+    assert activities.classifier == "classifier"
