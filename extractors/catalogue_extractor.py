@@ -102,12 +102,17 @@ class CatalogueExtractor:
         chain = self.chain(form)
         fields: dict[str, ExtractedField] = {}
         for f in form.fields:
+            failed_reads = len(reader.second_read_failures)
             try:
                 ef = _first_answer(chain, f, reader, fields)
             except Exception as exc:  # one bad field must not lose the others
                 ef = ExtractedField(name=f.name, extractor=f"{self.version} error: {type(exc).__name__}",
                                     issues=[ValidationIssue(code="extraction_error", fields=[f.name],
                                                             message="Das Feld konnte nicht gelesen werden.")])
+            if len(reader.second_read_failures) > failed_reads and ef.value is not None:
+                # its second read was asked for (the page read was unsure) and timed out: nothing
+                # vouches for the value, whatever the page read's confidence
+                ef.confidence = min(ef.confidence, conf.UNREADABLE)
             ef.extractor = ef.extractor or self.version
             fields[f.name] = ef
         self._shared_diacritics(form, fields)

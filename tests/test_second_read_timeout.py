@@ -125,13 +125,35 @@ def test_a_second_read_that_times_out_leaves_the_field_for_review(unsure_scan, c
     assert not any(v in caplog.text for v in (truth["family_name"], truth["given_names"], truth["birth_place"]))
 
 
-def test_a_timed_out_second_read_changes_no_field_against_an_empty_one(unsure_scan):
-    """A timeout reads nothing: every field is what an engine that read nothing gives."""
+def test_a_timed_out_second_read_changes_no_other_field_against_an_empty_one(unsure_scan):
+    """A timeout reads nothing: every other field is what an engine that read nothing gives;
+    the field whose second read timed out is marked down, whatever its page read said."""
     content, imgs, _ = unsure_scan
     catalogue = load_catalogue()
     empty = CatalogueExtractor(catalogue, today=date(2026, 11, 27), crop_ocr=EmptyCrops())
     hanging = CatalogueExtractor(catalogue, today=date(2026, 11, 27), crop_ocr=HangingCrops(0.01))
     a = empty.extract("gewerbeanmeldung", content, lambda p: imgs.get(p))
     b = hanging.extract("gewerbeanmeldung", content, lambda p: imgs.get(p))
-    assert {n: (f.value, f.confidence) for n, f in a.fields.items()} == \
-        {n: (f.value, f.confidence) for n, f in b.fields.items()}
+    assert {n: (f.value, f.confidence) for n, f in a.fields.items() if n != "family_name"} == \
+        {n: (f.value, f.confidence) for n, f in b.fields.items() if n != "family_name"}
+    assert b.fields["family_name"].value == a.fields["family_name"].value
+    assert b.fields["family_name"].confidence <= 0.1 < a.fields["family_name"].confidence
+
+
+def test_a_fairly_sure_value_whose_second_read_timed_out_does_not_pass_unchecked(unsure_scan):
+    """Page read at 0.93: high enough that, unconfirmed, it would pass the routing threshold;
+    its second read timing out leaves nothing to vouch for it."""
+    content, imgs, truth = unsure_scan
+    name = truth["family_name"]
+    sure = DocumentContent(pages=[p.model_copy(update={"words": [
+        w.model_copy(update={"confidence": 0.93}) if w.text == name else w for w in p.words]})
+        for p in content.pages])
+    catalogue = load_catalogue()
+    hanging = HangingCrops(0.01)
+    res = CatalogueExtractor(catalogue, today=date(2026, 11, 27), crop_ocr=hanging).extract(
+        "gewerbeanmeldung", sure, lambda p: imgs.get(p))
+    policy = catalogue.get("gewerbeanmeldung").policy
+    decision = route(Classification(document_type="gewerbeanmeldung", confidence=1.0), res, policy)
+    assert hanging.calls == 1  # the page read was unsure enough to ask for a second read
+    assert "family_name" in decision.fields_to_review
+    assert res.fields["family_name"].value == name
