@@ -55,6 +55,23 @@ LABEL_FRAME_SCALES = (0.7, 0.85, 1.0, 1.15, 1.3, 1.5, 1.75)
 #: some boxes differ by up to 0.2 between empty boxes, more than a pen adds.
 EMPTY_INK_DOUBT = 0.012
 EMPTY_DOUBT = 0.3
+#: :func:`ink_across_border`: window reach, frame-line band and gap, as shares of the box side
+BORDER_REACH = 0.8
+FRAME_BAND = 0.12
+BORDER_GAP = 0.15
+#: a row (column) inked over this share of the window is a printed rule
+RULE_SHARE = 0.6
+#: a group without a tick inside any box is read from the ink joined to its
+#: frames (a cross bigger than its box, a check mark clipping a corner, a
+#: circle around the label passing the box): the leading box needs at least
+#: BORDER_MIN, and its lead over the second box ramps the group's factor from
+#: BORDER_LEAD_NONE to BORDER_LEAD_SURE (dev: bench.ticks tune seeds 20000-22101,
+#: styles form/check/overlap/circled: unticked boxes at most 0.03 (printed text
+#: on two sides, fax) unless a circle around a neighbour's label crosses them;
+#: ticked boxes of groups with no tick inside 0.03-0.16, median 0.08)
+BORDER_MIN = 0.04
+BORDER_LEAD_NONE = 0.02
+BORDER_LEAD_SURE = 0.06
 # kept for callers of the absolute ramp (one box on its own, no group)
 TICK_THRESHOLD = 0.06
 TICK_SURE = 0.16
@@ -65,6 +82,64 @@ class BoxReading:
     ink: float  # share of dark pixels inside the frame, 0..1
     bbox: list[float]  # the checkbox box found (or the window searched), pixels
     found_frame: bool
+    border: float = 0.0  # pen ink joined to the frame outside it (:func:`ink_across_border`), 0..1
+
+
+def ink_across_border(gray: np.ndarray, box: list[float]) -> float:
+    """Ink outside a checkbox frame that is joined to the frame: a mark crossing its border.
+
+    Printed labels and lines beside a box differ from box to box by more than
+    a pen adds (up to 0.17 of a band around an empty box on the GewA 1), so
+    ink around a box is no evidence by itself. A pen stroke that crosses the
+    border is *joined* to the frame; printed text stands apart from it. In a
+    window ``BORDER_REACH`` sides around the box, rows and columns that are
+    mostly ink (printed rules, which may touch a frame) are left out; the
+    connected dark components that touch the frame line are kept and their
+    pixels beyond ``BORDER_GAP`` of the side outside the frame counted per
+    side (above, below, left, right). The inkiest side is left out: a stroke
+    across the border leaves on two sides at least, printed text touching a
+    frame (fax, 200 dpi) on one. Returns the rest over the box's area (0 for
+    an empty frame).
+    """
+    from scipy import ndimage
+
+    H, W = gray.shape
+    x0, y0, x1, y1 = box
+    s = max(4.0, ((x1 - x0) + (y1 - y0)) / 2)
+    r = BORDER_REACH * s
+    wx0, wy0, wx1, wy1 = int(max(0, x0 - r)), int(max(0, y0 - r)), int(min(W, x1 + r)), int(min(H, y1 + r))
+    if wx1 - wx0 < 4 or wy1 - wy0 < 4:
+        return 0.0
+    d = gray[wy0:wy1, wx0:wx1] < DARK
+    bx0, by0, bx1, by1 = x0 - wx0, y0 - wy0, x1 - wx0, y1 - wy0
+    yy, xx = np.mgrid[0:d.shape[0], 0:d.shape[1]]
+    inside_box = (xx >= bx0) & (xx < bx1) & (yy >= by0) & (yy < by1)
+    # printed rules: long rows/columns of ink outside the box itself
+    outside = d & ~inside_box
+    d = d.copy()
+    d[outside.mean(axis=1) >= RULE_SHARE, :] = False
+    d[:, outside.mean(axis=0) >= RULE_SHARE] = False
+    # the frame line: a band of ±FRAME_BAND sides around the box's edges
+    fb = FRAME_BAND * s
+    near = ((xx >= bx0 - fb) & (xx < bx1 + fb) & (yy >= by0 - fb) & (yy < by1 + fb))
+    core = ((xx >= bx0 + fb) & (xx < bx1 - fb) & (yy >= by0 + fb) & (yy < by1 - fb))
+    frame_band = near & ~core
+    lab, n = ndimage.label(d, structure=np.ones((3, 3), bool))
+    if n == 0:
+        return 0.0
+    joined = np.unique(lab[frame_band & d])
+    joined = joined[joined > 0]
+    if joined.size == 0:
+        return 0.0
+    g = BORDER_GAP * s
+    mark = np.isin(lab, joined)
+    above, below = yy < by0 - g, yy >= by1 + g
+    level = ~above & ~below
+    sides = [int((mark & m).sum()) for m in (above, below, level & (xx < bx0 - g), level & (xx >= bx1 + g))]
+    # a stroke across the border leaves the box on two sides at least (a cross on
+    # four, a check mark's vertex and arm, a circle in and out); printed text
+    # touching the frame on one side is the inkiest side and left out
+    return float((sum(sides) - max(sides)) / max(1.0, (x1 - x0) * (y1 - y0)))
 
 
 def _runs(profile: np.ndarray, need: float) -> list[int]:
@@ -126,9 +201,9 @@ def read_box(gray: np.ndarray, label_bbox: list[float], side: str = "left") -> B
                                               else refined[0][0] >= x1 - 0.1 * h)
     if refined is not None and refined[1] >= 0.6 and clear_of_label:
         box = [float(v) for v in refined[0]]
-        return BoxReading(ink_in_box(gray, box, shrink=INNER_MARGIN), box, True)
+        return BoxReading(ink_in_box(gray, box, shrink=INNER_MARGIN), box, True, ink_across_border(gray, box))
     margin = INNER_MARGIN + 0.01 if found else NO_FRAME_MARGIN
-    return BoxReading(ink_in_box(gray, place, shrink=margin), place, found)
+    return BoxReading(ink_in_box(gray, place, shrink=margin), place, found, ink_across_border(gray, place))
 
 
 def _pair(idx: list[int], min_side: float, max_side: float, prefer_last: bool, near: float | None = None):
@@ -232,9 +307,10 @@ def read_known_box(gray: np.ndarray, box: list[float]) -> BoxReading:
     """
     found = find_frame(gray, box)
     if found is None or found[1] < 0.6:
-        return BoxReading(ink_in_box(gray, box, shrink=NO_FRAME_MARGIN), [float(v) for v in box], False)
+        return BoxReading(ink_in_box(gray, box, shrink=NO_FRAME_MARGIN), [float(v) for v in box], False,
+                          ink_across_border(gray, box))
     fb = [float(v) for v in found[0]]
-    return BoxReading(ink_in_box(gray, fb, shrink=INNER_MARGIN), fb, True)
+    return BoxReading(ink_in_box(gray, fb, shrink=INNER_MARGIN), fb, True, ink_across_border(gray, fb))
 
 
 def ink_near_box(gray: np.ndarray, box: list[float]) -> float:
@@ -263,8 +339,10 @@ def decide_group(readings: list[BoxReading]) -> GroupDecision:
     confidence factor is its lead over the second-inkiest box, ramped from
     ``MARGIN_NONE`` (no lead) to ``MARGIN_SURE`` (a clear tick of any style).
     A second box with ``SECOND_TICK_SHARE`` of the best box's ink (and above
-    ``TICK_MIN``) is a second tick. Nothing ticked is a clean "empty" only
-    when no box holds ink (``EMPTY_INK_DOUBT``).
+    ``TICK_MIN``) is a second tick. Without a tick inside any box, the ink
+    joined to the frames from outside decides (:func:`_decide_by_border`).
+    Nothing ticked is a clean "empty" only when no box holds ink
+    (``EMPTY_INK_DOUBT``) and no mark crosses a frame.
     """
     if not readings:
         return GroupDecision(None, 0.0)
@@ -273,8 +351,37 @@ def decide_group(readings: list[BoxReading]) -> GroupDecision:
     e1 = inks[order[0]]
     e2 = inks[order[1]] if len(inks) > 1 else 0.0
     if e1 < TICK_MIN:
+        across = _decide_by_border(readings)
+        if across is not None:
+            return across
         return GroupDecision(None, 0.0, empty_confidence=EMPTY_DOUBT if e1 > EMPTY_INK_DOUBT else 0.0)
     multiple = e2 >= TICK_MIN and e2 >= SECOND_TICK_SHARE * e1
     extra = _ramp(e1 - e2, MARGIN_NONE, MARGIN_SURE)
     # two ticks: which one is meant is the applicant's to say, never accepted unseen
     return GroupDecision(order[0], min(extra, MULTIPLE_CAP) if multiple else extra, multiple)
+
+
+def _decide_by_border(readings: list[BoxReading]) -> GroupDecision | None:
+    """A group whose boxes hold no tick inside, read from the ink crossing their frames.
+
+    The box with the most ink joined to its frame from outside
+    (:attr:`BoxReading.border`) is the mark when it holds ``BORDER_MIN``; the
+    factor is its lead over the second box, ramped from ``BORDER_LEAD_NONE``
+    to ``BORDER_LEAD_SURE``, so a circle that passes two boxes, or a stroke
+    over two frames, stays unclear. None when no frame is crossed: the
+    caller's empty / unread verdict stands. An unclear lead is returned as
+    the leading option at a low factor (review), never as "empty".
+    """
+    bs = [r.border for r in readings]
+    order = sorted(range(len(bs)), key=lambda i: -bs[i])
+    b1 = bs[order[0]]
+    b2 = bs[order[1]] if len(bs) > 1 else 0.0
+    if b1 < BORDER_MIN:
+        return None
+    extra = _ramp(b1 - b2, BORDER_LEAD_NONE, BORDER_LEAD_SURE)
+    # a box with more ink inside than the crossed one contradicts it
+    if any(readings[i].ink > readings[order[0]].ink + MARGIN_NONE for i in order[1:]):
+        extra = min(extra, MULTIPLE_CAP)
+    if b2 >= BORDER_MIN and b2 >= SECOND_TICK_SHARE * b1:  # two frames crossed: which is meant is unclear
+        extra = min(extra, MULTIPLE_CAP)
+    return GroupDecision(order[0], extra)

@@ -228,3 +228,53 @@ def test_a_required_group_without_a_tick_goes_to_review(tick):
                      RoutingPolicy(min_field_confidence=THRESHOLD, required_fields=["kind"]))
     assert decision.status.value == "needs_review"
     assert any(r.endswith(":kind") for r in decision.reasons)
+
+
+# -- marks across the frame, not inside it (issue 17: ink joined to the frame) --
+
+
+def _corner_check(d: ImageDraw.ImageDraw, x: int, y: int) -> None:
+    """A check mark whose vertex is below the box and whose arm clips its top-right corner only."""
+    d.line([x + SIDE - 20, y + SIDE + 10, x + SIDE - 12, y + SIDE + 22, x + SIDE + 18, y - 14], fill=30, width=3)
+
+
+def test_a_mark_that_only_crosses_the_frame_is_read_from_the_ink_joined_to_it():
+    import numpy as np
+
+    img, _ = page_with([("ja", None), ("nein", None)])
+    _corner_check(ImageDraw.Draw(img), 200, 250)
+    gray = np.asarray(img)
+    on, off = cb.read_known_box(gray, [200, 150, 236, 186]), cb.read_known_box(gray, [200, 250, 236, 286])
+    assert max(on.ink, off.ink) < cb.TICK_MIN  # nothing inside: the old reading was "no tick"
+    assert off.border >= cb.BORDER_MIN and on.border == 0.0
+    d = cb.decide_group([on, off])
+    assert d.index == 1 and conf.calibrate(conf.combine("checkbox", extra=d.extra)) >= THRESHOLD
+
+
+def test_printed_text_and_rules_beside_a_box_are_not_a_mark():
+    import numpy as np
+
+    img, _ = page_with([("ja", None), ("nein", None)])
+    d = ImageDraw.Draw(img)
+    d.text((238, 255), "nein", fill=0)  # a label printed close to the frame, not touching it
+    d.line([150, 250, 1100, 250], fill=0, width=3)  # table rules running along the frame's edges
+    d.line([150, 285, 1100, 285], fill=0, width=3)
+    gray = np.asarray(img)
+    r = cb.read_known_box(gray, [200, 250, 236, 286])
+    assert r.border < cb.BORDER_MIN
+    assert cb.decide_group([cb.read_known_box(gray, [200, 150, 236, 186]), r]).index is None
+
+
+def test_a_mark_across_two_frames_stays_below_the_threshold():
+    def reading(border):
+        return cb.BoxReading(0.0, [0, 0, 10, 10], True, border)
+
+    clear = cb.decide_group([reading(0.0), reading(0.2)])
+    two = cb.decide_group([reading(0.15), reading(0.2)])
+    faint = cb.decide_group([reading(0.0), reading(cb.BORDER_MIN / 2)])
+    assert clear.index == 1 and clear.extra == 1.0
+    assert conf.calibrate(conf.combine("checkbox", extra=two.extra)) < THRESHOLD
+    assert faint.index is None and faint.empty_confidence == 0.0
+    # a tick inside a box still decides, whatever crosses another frame
+    inside = cb.decide_group([cb.BoxReading(0.2, [0, 0, 10, 10], True, 0.0), reading(0.3)])
+    assert inside.index == 0
