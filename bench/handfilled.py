@@ -35,7 +35,8 @@ Seed sets:
   >= 99.5 % accepted accuracy" after the held-out set above was spent on
   the tick and accent work. Written down before any figure of it was seen;
   evaluated once, baseline (the code before that work) beside after, in the
-  same run. A later change that looks at these figures must pick a new range.
+  same run. Spent: evaluated once for the ink-across-the-frame tick rule
+  (baseline 18eb7ce beside ce8ffd5); a later change must pick a new range.
 
 Per source it reports fields read right, accepted fields right (fields the
 router would not ask the clerk about), the straight-through rate (cases with
