@@ -87,7 +87,9 @@ def _entry(row) -> AuditEntry:
 class AuditLog:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        metadata.create_all(engine)
+        from formwerk.db import create_tables
+
+        create_tables(engine, metadata)  # other processes may be creating them right now
         self._lock = threading.Lock()  # in-process writers queue here; other processes retry
 
     @classmethod

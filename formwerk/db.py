@@ -215,7 +215,7 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(url, **kwargs)
     if sqlite_file:
         event.listen(engine, "connect", _sqlite_wal)
-    _create_tables(engine)
+    create_tables(engine, metadata)
     _add_missing_columns(engine)
     for index in _INDEXES:
         try:
@@ -229,8 +229,9 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def _create_tables(engine: Engine, attempts: int = 10) -> None:
-    """``create_all``, safe when several processes start on a fresh database at once.
+def create_tables(engine: Engine, tables: MetaData, attempts: int = 10) -> None:
+    """``tables.create_all``, safe when several processes start on a fresh database at once
+    (the case store's tables here; the audit log's and the users' in their modules).
 
     Each process checks which tables exist, then creates the missing ones; a
     second process doing the same in between fails with "already exists"
@@ -240,7 +241,7 @@ def _create_tables(engine: Engine, attempts: int = 10) -> None:
     """
     for attempt in range(attempts):
         try:
-            metadata.create_all(engine)
+            tables.create_all(engine)
             return
         except (OperationalError, ProgrammingError, IntegrityError) as exc:
             text_ = str(exc).lower()

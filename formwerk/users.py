@@ -198,7 +198,9 @@ class UserStore:
         self.hasher = hasher or PasswordHasher()
         self._clock = clock or _utc_now
         self._dummy_hash: str | None = None
-        metadata.create_all(engine)
+        from formwerk.db import create_tables
+
+        create_tables(engine, metadata)  # other processes may be creating them right now
 
     @classmethod
     def from_url(cls, url: str, **kwargs) -> "UserStore":

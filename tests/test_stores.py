@@ -213,10 +213,17 @@ def test_processes_starting_together_on_a_fresh_database_all_get_their_tables(st
     """An API and workers starting at once each create the schema: none may die of 'already exists'."""
     import subprocess
     import sys
+    import time
 
-    code = ("import sys; from formwerk.db import CaseStore; "
+    # as an API and a worker start: the case store, then the audit log's and the users' tables;
+    # each process imports first, then all create at the same moment
+    code = ("import sys, time; from sqlalchemy import create_engine; from formwerk.db import CaseStore; "
+            "from formwerk.audit import AuditLog; from formwerk.users import UserStore; "
+            "time.sleep(max(0.0, float(sys.argv[2]) - time.time())); "
+            "e = create_engine(sys.argv[1]); AuditLog(e); UserStore(e); "
             "s = CaseStore.from_url(sys.argv[1]); print(s.count_by_status())")
-    procs = [subprocess.Popen([sys.executable, "-c", code, store_url], stdout=subprocess.PIPE,
+    start = str(time.time() + 4)
+    procs = [subprocess.Popen([sys.executable, "-c", code, store_url, start], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(4)]
     outs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0, 0], [err[-800:] for _, err in outs]
