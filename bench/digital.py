@@ -45,12 +45,6 @@ os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 RUNS = {"before": True, "after": False}  # label -> steps_as_activities
 
 
-def pct(values: list[float], q: float) -> float | None:
-    from bench.api_load import pct as _pct
-
-    return _pct(values, q)
-
-
 def documents(n: int) -> tuple[list[bytes], str]:
     from bench.synth import render_document
     from bench.synth.realforms import fill_real_form
@@ -124,6 +118,7 @@ async def burst(stack, client, blobs, policies, docs: list[bytes], concurrency: 
 
 
 async def measure(args) -> dict:
+    from bench.api_load import pct
     from bench.procstack import ProcessStack
     from formwerk.intake import policies_from_catalogue
 

@@ -82,11 +82,11 @@ def run_doc(acts, catalogue, seed: int, cache_dir: Path, use_cache: bool = True,
     """One seed: (item with its source tag, result, OCR seconds); None without the real form or fonts."""
     from temporalio.testing import ActivityEnvironment
 
-    from bench.realscan import given_type, read_pages, result_of
+    from bench.realscan import cached_pages, given_type, result_of
     from bench.synth.handwriting import handfilled_form
     from bench.synth.scan import scan_document
     from formwerk.routing import route
-    from workflows.messages import ContentRef, ExtractInput
+    from workflows.messages import ExtractInput
 
     doc = handfilled_form(form_id, seed)
     if doc is None:
@@ -96,15 +96,7 @@ def run_doc(acts, catalogue, seed: int, cache_dir: Path, use_cache: bool = True,
     file = f"{form_id}-{source}-{profile}-{seed}"
     key = hashlib.sha256(json.dumps([doc.truth, doc.meta], sort_keys=True, default=str).encode()).hexdigest()[:12]
     index = cache_dir / "index" / f"{file}-v{CACHE_VERSION}-{key}.json"
-    ocr_s = 0.0
-    if use_cache and index.is_file():
-        ref = ContentRef.model_validate_json(index.read_text())
-    else:
-        t0 = time.perf_counter()
-        ref = read_pages(acts, scan_document(doc, profile, seed))
-        ocr_s = time.perf_counter() - t0
-        index.parent.mkdir(parents=True, exist_ok=True)
-        index.write_text(ref.model_dump_json())
+    ref, ocr_s = cached_pages(acts, index, lambda: scan_document(doc, profile, seed), use_cache)
     if ocr_only:
         return {"file": file}, {}, ocr_s
     cls = given_type(form_id)

@@ -199,6 +199,21 @@ def read_pages(acts, data: bytes):
     return ContentRef(content_keys=keys, acroform_key=prepared.acroform_key)
 
 
+def cached_pages(acts, index: Path, scan, use_cache: bool = True):
+    """(ContentRef, OCR seconds): the pages read before, from the cache file ``index``, or ``scan()``'s
+    bytes read now through the activities (``read_pages``) and cached there."""
+    from workflows.messages import ContentRef
+
+    if use_cache and index.is_file():
+        return ContentRef.model_validate_json(index.read_text()), 0.0
+    t0 = time.perf_counter()
+    ref = read_pages(acts, scan())
+    ocr_s = time.perf_counter() - t0
+    index.parent.mkdir(parents=True, exist_ok=True)
+    index.write_text(ref.model_dump_json())
+    return ref, ocr_s
+
+
 def run_seed(acts, catalogue, seed: int, profile: str, cache_dir: Path, use_cache: bool = True,
              classify: bool = False, form_id: str = FORM_ID,
              generated: bool = False) -> tuple[dict[str, Any], dict[str, Any], float]:
@@ -210,7 +225,7 @@ def run_seed(acts, catalogue, seed: int, profile: str, cache_dir: Path, use_cach
 
     from bench.synth import fill_real_form, render_document, scan_document
     from formwerk.routing import route
-    from workflows.messages import ClassifyInput, ContentRef, ExtractInput
+    from workflows.messages import ClassifyInput, ExtractInput
 
     doc = render_document(form_id, seed) if generated else fill_real_form(form_id, seed)
     if doc is None:
@@ -220,15 +235,7 @@ def run_seed(acts, catalogue, seed: int, profile: str, cache_dir: Path, use_cach
     # the data's fingerprint in the key: a changed generator never meets stale OCR
     data_key = hashlib.sha256(json.dumps(doc.truth, sort_keys=True, default=str).encode()).hexdigest()[:12]
     index = cache_dir / "index" / f"{file}-v{CACHE_VERSION}-{data_key}.json"
-    ocr_s = 0.0
-    if use_cache and index.is_file():
-        ref = ContentRef.model_validate_json(index.read_text())
-    else:
-        t0 = time.perf_counter()
-        ref = read_pages(acts, scan_document(doc, profile, seed))
-        ocr_s = time.perf_counter() - t0
-        index.parent.mkdir(parents=True, exist_ok=True)
-        index.write_text(ref.model_dump_json())
+    ref, ocr_s = cached_pages(acts, index, lambda: scan_document(doc, profile, seed), use_cache)
     if classify:
         cls = ActivityEnvironment().run(acts.classify_document, ClassifyInput(content=ref)).classification
     else:
