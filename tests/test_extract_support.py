@@ -38,6 +38,14 @@ def render_pages(pdf_bytes: bytes, dpi: int = DPI) -> dict:
             for i in range(len(doc))}
 
 
+def with_unsure_word(content: DocumentContent, text: str, confidence: float) -> DocumentContent:
+    """``content`` as an OCR'd document whose page read gave ``text`` only ``confidence``
+    (a value the extractor reads a second time)."""
+    return DocumentContent(pages=[p.model_copy(update={"source": "ocr", "words": [
+        w.model_copy(update={"confidence": confidence}) if w.text == text else w for w in p.words]})
+        for p in content.pages], acroform=content.acroform)
+
+
 def ocr_page(img, page: int, dpi: int = DPI) -> PageContent:
     import pytesseract
 

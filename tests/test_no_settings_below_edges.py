@@ -91,22 +91,19 @@ def no_settings(monkeypatch):
 
 def test_extraction_with_second_reads_and_pairing_read_no_settings(no_settings):
     synth = pytest.importorskip("bench.synth")
-    from tests.test_extract_support import render_pages, text_layer_content
+    from tests.test_extract_support import render_pages, text_layer_content, with_unsure_word
 
     from extractors import CatalogueExtractor
     from extractors.kv_pairing import detect_pairs
     from extractors.reocr import TesseractCrops
     from forms import load_catalogue
-    from formwerk.models import DocumentContent
 
     doc = synth.render_document("gewerbeanmeldung", 0)
     content = text_layer_content(doc.pdf_bytes)
     imgs = render_pages(doc.pdf_bytes)
     name = doc.truth["family_name"]
     # an unsure page read: the name gets a second read through real Tesseract
-    pages = [p.model_copy(update={"source": "ocr", "words": [
-        w.model_copy(update={"confidence": 0.8}) if w.text == name else w for w in p.words]})
-        for p in content.pages]
+    unsure = with_unsure_word(content, name, 0.8)
     calls = []
 
     class Counting(TesseractCrops):
@@ -115,6 +112,6 @@ def test_extraction_with_second_reads_and_pairing_read_no_settings(no_settings):
             return super().read_words(*a, **k)
 
     ext = CatalogueExtractor(load_catalogue(), today=date(2026, 11, 27), crop_ocr=Counting())
-    res = ext.extract("gewerbeanmeldung", DocumentContent(pages=pages), lambda p: imgs.get(p))
+    res = ext.extract("gewerbeanmeldung", unsure, lambda p: imgs.get(p))
     assert calls and res.fields["family_name"].value == name
     assert detect_pairs(content.pages)  # the default artefact (or rules), not FORMWERK_KV_MODEL

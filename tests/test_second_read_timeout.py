@@ -18,12 +18,12 @@ from extractors.reocr import TesseractCrops
 from forms import load_catalogue
 from formwerk import tess_inproc
 from formwerk.errors import OcrEngineError
-from formwerk.models import Classification, DocumentContent
+from formwerk.models import Classification
 from formwerk.routing import route
 from tests.drawing import truetype_font
 
 synth = pytest.importorskip("bench.synth")
-from tests.test_extract_support import render_pages, text_layer_content  # noqa: E402
+from tests.test_extract_support import render_pages, text_layer_content, with_unsure_word  # noqa: E402
 
 
 def _block(lines: int = 30) -> Image.Image:
@@ -94,11 +94,7 @@ def unsure_scan():
     doc = synth.render_document("gewerbeanmeldung", 0)
     content = text_layer_content(doc.pdf_bytes)
     imgs = render_pages(doc.pdf_bytes)
-    name = doc.truth["family_name"]
-    pages = [p.model_copy(update={"source": "ocr", "words": [
-        w.model_copy(update={"confidence": 0.8}) if w.text == name else w for w in p.words]})
-        for p in content.pages]
-    return DocumentContent(pages=pages), imgs, doc.truth
+    return with_unsure_word(content, doc.truth["family_name"], 0.8), imgs, doc.truth
 
 
 def test_a_second_read_that_times_out_leaves_the_field_for_review(unsure_scan, caplog):
@@ -145,9 +141,7 @@ def test_a_fairly_sure_value_whose_second_read_timed_out_does_not_pass_unchecked
     its second read timing out leaves nothing to vouch for it."""
     content, imgs, truth = unsure_scan
     name = truth["family_name"]
-    sure = DocumentContent(pages=[p.model_copy(update={"words": [
-        w.model_copy(update={"confidence": 0.93}) if w.text == name else w for w in p.words]})
-        for p in content.pages])
+    sure = with_unsure_word(content, name, 0.93)
     catalogue = load_catalogue()
     hanging = HangingCrops(0.01)
     res = CatalogueExtractor(catalogue, today=date(2026, 11, 27), crop_ocr=hanging).extract(
