@@ -37,6 +37,13 @@ Seed sets:
   evaluated once, baseline (the code before that work) beside after, in the
   same run. Spent: evaluated once for the ink-across-the-frame tick rule
   (baseline 18eb7ce beside ce8ffd5); a later change must pick a new range.
+* ``dev2`` — seeds 42000-42089 (30 per source): for development of the
+  accent work (the script-model read of names, ``FieldDefinition.script_lang``)
+  and the narrowing of the handwriting rule, after heldout2 was spent.
+* ``heldout3`` — seeds 49000-49089, run with ``--source typed``: FROZEN for
+  the same typed claim after heldout2 was spent. Written down (2026-12-07)
+  before any figure of it was seen; evaluated once, at the end of the accent
+  work, the code before it (6ddd4f5) beside the code after, in one run.
 
 Per source it reports fields read right, accepted fields right (fields the
 router would not ask the clerk about), the straight-through rate (cases with
@@ -66,7 +73,8 @@ FORM_ID = "gewerbeanmeldung"
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CACHE = REPO / ".formwerk" / "cache" / "handfilled"
 CACHE_VERSION = 1
-SETS = {"dev": "40000-40023", "heldout": "47000-47044", "heldout2": "48000-48089"}
+SETS = {"dev": "40000-40023", "dev2": "42000-42089", "heldout": "47000-47044", "heldout2": "48000-48089",
+        "heldout3": "49000-49089"}
 SOURCES = ("typed", "hand", "fax")
 
 
@@ -165,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(prog="python -m bench.handfilled", description=__doc__.split("\n\n")[0])
     ap.add_argument("--set", choices=sorted(SETS), default="dev",
-                    help="dev (develop on it) or heldout / heldout2 (frozen: evaluate once, at the end)")
+                    help="dev / dev2 (develop on them) or heldout / heldout2 / heldout3 (frozen: evaluate once, at the end)")
     ap.add_argument("--seeds", default=None, help="a subset of the set's seeds, e.g. 40000-40011")
     ap.add_argument("--source", choices=SOURCES, default=None,
                     help="only the seeds of one source (the seed decides it: seed %% 3 -> typed, hand, fax)")
