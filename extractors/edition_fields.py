@@ -19,7 +19,7 @@ from formwerk.models import ExtractedField, ValidationIssue
 
 from extractors import checkbox as cb
 from extractors import confidence as conf
-from extractors.fieldtext import COMB_TYPES, glyphs_restored, option_value, pick_words, row_defaults, same_value, split_part, whitelist_for, worth_reocr
+from extractors.fieldtext import COMB_TYPES, glyphs_restored, marks_added, option_value, pick_words, row_defaults, same_value, split_part, whitelist_for, worth_reocr
 from extractors.layout import group_lines, union
 from extractors.normalise import clean_text, find_date_text, join_split_day, normalise
 from extractors.reader import DocumentReader
@@ -75,10 +75,33 @@ class EditionReader:
         which every read confirms alike: agreement there is worth only
         ``conf.FOUND_AGREEMENT``, and a third read may confirm the page read
         but not overturn it."""
-        agreement = conf.AGREEMENT if located else conf.FOUND_AGREEMENT
         page = boxes[0][0]
         if r.sources[page] != "ocr" or r.image(page) is None:
             return ef
+        return self.restore_script(f, r, boxes, self._checked(f, r, boxes, ef, located))
+
+    def restore_script(self, f: FieldDefinition, r: DocumentReader, boxes, ef: ExtractedField) -> ExtractedField:
+        """The value line read with the field's script model (``f.script_lang``):
+        its reading is taken where it only adds marks to letters the page read
+        saw bare ("Nunez" / "Nuñez"). The page model (deu+eng) cannot write
+        "ñ", "ç", "ø" or "ł" and reads them as their base letters, confidently,
+        so the reads of the same model agree on the bare name; the script model
+        has the marks and keeps the rest. Anything else it reads differently
+        changes nothing: its other readings are no better than deu's."""
+        if not f.script_lang or not isinstance(ef.value, str) or ef.source != "ocr":
+            return ef
+        again = self._read_boxes(f, r, boxes, reocr="script")
+        if again.value is not None and marks_added(ef.value, again.value):
+            again.confidence = ef.confidence
+            again.issues = ef.issues
+            return again
+        return ef
+
+    def _checked(self, f: FieldDefinition, r: DocumentReader, boxes, ef: ExtractedField,
+                 located: bool) -> ExtractedField:
+        """The second, third and rescue reads of :meth:`second_look`."""
+        agreement = conf.AGREEMENT if located else conf.FOUND_AGREEMENT
+        page = boxes[0][0]
         if worth_reocr(f, ef):
             # page OCR missed or garbled the value: recognise the boxes alone
             again = self._read_boxes(f, r, boxes, reocr="rescue")  # type: ignore[arg-type]
@@ -155,7 +178,7 @@ class EditionReader:
 
     def _read_boxes(self, f: FieldDefinition, r: DocumentReader, boxes: list[tuple[int, list[float]]],
                     reocr: str | None) -> ExtractedField:
-        """Text of the boxes: page words, or (``reocr`` = "rescue"/"confirm"/"third") a new OCR of each box."""
+        """Text of the boxes: page words, or (``reocr`` = "rescue"/"confirm"/"third"/"script") a new OCR of each box."""
         parts, words, page = [], [], None
         for pg, box in boxes:
             page = page or pg
@@ -166,7 +189,9 @@ class EditionReader:
             elif reocr:
                 region, multiline = _line_region(r, pg, box, f, whole_width=reocr == "rescue")
                 scale = THIRD_SCALE if reocr == "third" else None
-                ws = r.reread(pg, region, multiline=multiline, scale=scale) if region is not None else []
+                lang = f.script_lang if reocr == "script" else None
+                ws = r.reread(pg, region, counted=lang is None, multiline=multiline, scale=scale, lang=lang) \
+                    if region is not None else []
             else:
                 ws = r.words_in(pg, box)
             ws = pick_words(f.type, drop_ignored(ws, f.ignore))

@@ -151,6 +151,12 @@ def glyphs_restored(first, second) -> bool:
     return _only_restored(first, second, g_for_q=True)
 
 
+def marks_added(first, second) -> bool:
+    """``second`` is ``first`` with diacritics on letters ``first`` read bare and
+    nothing else changed ("Nunez" / "Nuñez", "Sorensen" / "Sørensen", "Jorn" / "Jörn")."""
+    return _only_restored(first, second, g_for_q=False)
+
+
 def _only_restored(first, second, g_for_q: bool) -> bool:
     if not isinstance(first, str) or not isinstance(second, str) or len(first) != len(second):
         return False
@@ -165,6 +171,10 @@ def _only_restored(first, second, g_for_q: bool) -> bool:
     return bool(diffs) and all(restored(i) for i in diffs)
 
 
+#: letters with a stroke or without a dot, which Unicode does not decompose
+_STROKED = {"ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ı": "i", "ħ": "h", "Ħ": "H"}
+
+
 def _base_letter(c: str) -> str:
-    """"ü" → "u", "é" → "e" (Unicode decomposition, marks dropped)."""
-    return unicodedata.normalize("NFD", c)[0]
+    """"ü" → "u", "é" → "e" (Unicode decomposition, marks dropped), "ø" → "o"."""
+    return _STROKED.get(c) or unicodedata.normalize("NFD", c)[0]

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from PIL import Image
 
-from formwerk.errors import OcrEngineError
+from formwerk.errors import OcrEngineError, OcrModelMissing
 from formwerk.models import AcroFormValue, DocumentContent, Word
 
 from extractors import checkbox as cb
@@ -352,14 +352,22 @@ class DocumentReader:
         self._mark_printed(only_page=page)
         return True
 
-    def reread(self, page: int, region: list[float], **kw) -> list[Word]:
-        """A second read of one value line (``extractors.reocr.ocr_line``), same budget as :meth:`reocr`."""
+    def reread(self, page: int, region: list[float], counted: bool = True, **kw) -> list[Word]:
+        """A second read of one value line (``extractors.reocr.ocr_line``), same budget as
+        :meth:`reocr` (``counted``; a form's few name lines read with the script
+        model are not: one short line each, ``FieldDefinition.script_lang``)."""
         img = self.image(page)
-        if img is None or self.reocr_left <= 0:
+        if img is None or (self.reocr_left <= 0 if counted else bool(self.second_read_failures)):
             return []
-        self.reocr_left -= 1
+        if counted:
+            self.reocr_left -= 1
         try:
             return ocr_line(img, region, page, ocr=self.ocr, **kw)
+        except OcrModelMissing as exc:
+            # an extra read's model (``script_lang``) is not installed: the field keeps
+            # its reading, the other reads go on
+            log.warning("extra read skipped: form %s page %d: %s", self.form.id, page, exc.detail or exc.message)
+            return []
         except OcrEngineError as exc:
             self._engine_failed(page, "line", exc)
             return []

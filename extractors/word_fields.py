@@ -83,12 +83,13 @@ class LabelReader:
         cells (those are read cell by cell on known editions only)."""
         if ef.source != "ocr" or ef.bbox is None or ef.page is None or f.also or f.type in COMB_TYPES:
             return ef
-        if ef.confidence >= conf.SECOND_READ_BELOW and not ef.issues:
-            return ef
         k = r.pages[ef.page].k
         x0, y0, x1, y1 = ef.bbox
         box = [x0 - SECOND_LOOK_PAD * k, y0 - SECOND_LOOK_PAD / 2 * k, x1 + SECOND_LOOK_PAD * k,
                y1 + SECOND_LOOK_PAD / 2 * k]
+        if ef.confidence >= conf.SECOND_READ_BELOW and not ef.issues:
+            # sure of its reading, but a name's marks the page model cannot write
+            return self._edition.restore_script(f, r, [(ef.page, box)], ef)
         return self._edition.second_look(f, r, [(ef.page, box)], ef, located=False)
 
     def _by_pattern(self, f: FieldDefinition, r: DocumentReader) -> ExtractedField:

@@ -125,6 +125,11 @@ class FieldDefinition(BaseModel):
     # field over whole lines (``extractors.invoice_fields.FINDERS``); a field
     # without one is read by its label
     finder: str | None = None
+    # a further read of a scanned value line with this Tesseract model ("Latin":
+    # the script model of every Latin-alphabet language), whose reading is taken
+    # where it only adds the marks the page model cannot write (á ñ ç ø ł …):
+    # names of applicants from every country (``extractors.edition_fields``)
+    script_lang: str | None = None
     description: str = ""
 
     @field_validator("label", "acroform", "validators", "stop_labels", "after", "ignore", "compose", "also", mode="before")

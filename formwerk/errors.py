@@ -148,6 +148,14 @@ class OcrEngineError(FormwerkError):
     default_message = "Die Texterkennung ist fehlgeschlagen; es wird erneut versucht."
 
 
+class OcrModelMissing(OcrEngineError):
+    """A Tesseract language model asked for is not installed (an extra read's model:
+    the read is skipped, the engine is not at fault)."""
+
+    code = "ocr_model_missing"
+    retryable = False
+
+
 class StorageError(FormwerkError):
     code = "storage_error"
     retryable = True

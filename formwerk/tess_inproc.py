@@ -34,7 +34,7 @@ from functools import lru_cache
 
 from PIL import Image
 
-from formwerk.errors import OcrEngineError
+from formwerk.errors import OcrEngineError, OcrModelMissing
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,16 @@ def available() -> bool:
     except Exception:  # not installed / no wheel for this platform: the CLI reads
         return False
     return tessdata_dir() is not None
+
+
+@lru_cache(maxsize=16)
+def model_installed(lang: str) -> bool:
+    """Whether every model of ``lang`` ("deu+eng", "Latin") is in the models directory
+    (True when the directory is unknown: the read itself then says)."""
+    d = tessdata_dir()
+    if d is None or not os.path.isdir(d):
+        return True
+    return all(os.path.isfile(os.path.join(d, f"{part}.traineddata")) for part in lang.split("+"))
 
 
 def _api(lang: str):
@@ -140,10 +150,14 @@ def read_words(image: Image.Image, lang: str, psm: int, whitelist: str | None = 
 
     ``in_process``: read with tesserocr when it is available (else the CLI);
     ``timeout_s``: the bound of the read in seconds. Raises
-    :class:`~formwerk.errors.OcrEngineError` when the read takes longer.
+    :class:`~formwerk.errors.OcrEngineError` when the read takes longer or
+    the model of ``lang`` is not installed.
     """
     from formwerk.ocr import image_file
 
+    if not model_installed(lang):
+        # not a broken install of the models in use: the in-process path stays on
+        raise OcrModelMissing(detail=f"no Tesseract model {lang!r} installed")
     with image_file(image) as path:  # raw pixels: no PNG encoding per crop
         if in_process and available() and not _failed.is_set():
             try:

@@ -11,6 +11,9 @@ for lang in deu eng; do
     need_apt+=("tesseract-ocr-$lang")
   fi
 done
+# the Latin script model reads the accents of names from every country (á ñ ç ø ł …)
+# that deu+eng cannot write: used for the second read of name fields
+[ -f /usr/share/tesseract-ocr/5/tessdata/Latin.traineddata ] || need_apt+=(tesseract-ocr-script-latn)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)   # for the UI's browser tests
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "==> apt-get install ${need_apt[*]}"

@@ -128,9 +128,11 @@ def test_dots_restored(a, b, restored):
 class _TwoReads(EditionReader):
     """The page read and the second read given, no OCR."""
 
-    def __init__(self, first, second, third=None):
+    def __init__(self, first, second, third=None, script=None):
         super().__init__(Finisher())
-        self.reads = {None: first, "confirm": second, "rescue": second, "third": third}
+        # the script model's read (names): none given, it reads nothing
+        self.reads = {None: first, "confirm": second, "rescue": second, "third": third,
+                      "script": script or ExtractedField(name=first.name, source="none")}
 
     def _read_boxes(self, f, r, boxes, reocr):
         return self.reads[reocr].model_copy(deep=True)

@@ -88,6 +88,41 @@ def test_a_typed_document_keeps_its_confidence():
     assert fields["email"].confidence == 0.97  # not read by OCR: not measured
 
 
+def _typed_at_200dpi(text: str, offset: float) -> tuple[np.ndarray, list[float]]:
+    """``text`` typed, scanned at 200 dpi: drawn at 600 dpi ``offset`` of a 200 dpi pixel
+    lower, then resampled, so the letters' bottoms fall between two pixel rows."""
+    page = Image.new("L", (1800, 150), 255)
+    from tests.drawing import truetype_font
+
+    ImageDraw.Draw(page).text((30, 30 + offset * 3), text, fill=0, font=truetype_font(66))
+    return np.asarray(page.resize((600, 50), Image.LANCZOS)), [0.0, 0.0, 600.0, 50.0]
+
+
+def test_typed_letters_on_two_pixel_rows_are_print_to_the_document_verdict():
+    """Seen on typed 200 dpi scans (dev2: 5 of 30 documents, every value then marked
+    down): a median of exactly one pixel between the letters' bottoms is the scan's
+    quantisation, not a hand."""
+    values = ["Sergej-Rogge-Ring 7", "Hansen Handel GbR", "Sergej-Rogge-Ring 7", "Hansen Handel GbR"]
+    inks = {f"v{i}": evidence.measure(*_typed_at_200dpi(t, 0.25)) for i, t in enumerate(values)}
+    assert all(i.baseline >= 0.035 for i in inks.values())  # the plain spread alone says "hand"
+    assert all(i.baseline_beyond_pixel == 0.0 for i in inks.values())
+    assert evidence.document_verdict(inks) == 0.0
+    # the same quantisation on a hand's letters leaves the hand's own spread
+    hand = {f"h{i}": evidence.measure(*_line(0.12, 6.0, seed=i)) for i in range(4)}
+    assert evidence.document_verdict(hand) >= evidence.HAND_SURE
+
+
+def test_a_faxed_hand_whose_letters_keep_their_line_is_caught_by_its_edges():
+    """A fax's hand-filled values (dev2, seed 42083): little spread beyond a pixel, but
+    edges that are not upright as print's are: the plain spread decides."""
+    ink = evidence.Ink
+    faxed_hand = {"a": ink(0.042, 0.08, 0.0), "b": ink(0.036, 0.09, 0.0), "c": ink(0.03, 0.07, 0.0),
+                  "d": ink(0.05, 0.1, 0.01)}
+    assert evidence.document_verdict(faxed_hand) >= evidence.HAND_SURE
+    typed = {k: ink(v.baseline, 0.22, v.baseline_beyond_pixel) for k, v in faxed_hand.items()}
+    assert evidence.document_verdict(typed) < evidence.HAND_SURE
+
+
 def test_handwritten_calibrates_below_every_threshold():
     from forms import load_catalogue
 

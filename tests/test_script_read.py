@@ -1,0 +1,123 @@
+"""Names from every country on scans (issue 17): the page model (deu+eng) cannot
+write "ñ", "ç", "ø" or "ł" and reads them bare, confidently; a read of the name
+line with Tesseract's Latin script model (``FieldDefinition.script_lang``) puts
+the marks back and changes nothing else. Real Tesseract throughout."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+import pytest
+from PIL import ImageDraw
+
+from extractors import CatalogueExtractor
+from extractors.fieldtext import marks_added
+from extractors.reocr import TesseractCrops, ocr_line
+from forms import load_catalogue
+from formwerk import tess_inproc
+from formwerk.errors import OcrModelMissing
+from formwerk.models import DocumentContent
+from tests.drawing import truetype_font
+
+synth = pytest.importorskip("bench.synth")
+from tests.test_extract_support import render_pages, text_layer_content  # noqa: E402
+
+TODAY = date(2026, 11, 27)
+
+
+@pytest.mark.parametrize("page_read,script_read,taken", [
+    ("Nunez", "Nuñez", True),
+    ("Sorensen", "Sørensen", True),
+    ("Kowalczyk-Lukasik", "Kowalczyk-Łukasik", True),
+    ("Jorn", "Jörn", True),
+    ("Goncalves", "Gonçalves", True),
+    ("Jörn", "Jorn", False),  # a mark the page read saw is not dropped
+    ("Muller", "Mütter", False),  # another letter: not only marks
+    ("Weber", "Weber", False),  # nothing added
+    ("Nunez", "Nuñe", False),  # shorter
+])
+def test_only_added_marks_count(page_read, script_read, taken):
+    assert marks_added(page_read, script_read) is taken
+
+
+def _scan_with_name(name_drawn: str, page_read_as: str, seed: int = 0):
+    """A generated GewA 1 as an OCR'd page: its family name box repainted with
+    ``name_drawn``, the page read's word for it ``page_read_as`` (what deu+eng reads)."""
+    doc = synth.render_document("gewerbeanmeldung", seed)
+    content = text_layer_content(doc.pdf_bytes)
+    imgs = render_pages(doc.pdf_bytes)
+    family = doc.truth["family_name"]
+    word = next(w for p in content.pages for w in p.words if w.text == family)
+    x0, y0, x1, y1 = word.bbox
+    img = imgs[word.page]
+    d = ImageDraw.Draw(img)
+    d.rectangle([x0 - 2, y0 - 2, x1 + 260, y1 + 2], fill=(255, 255, 255))
+    font = truetype_font(int((y1 - y0) * 0.95))
+    d.text((x0, y0 - (y1 - y0) * 0.12), name_drawn, fill=(0, 0, 0), font=font)
+    right = x0 + d.textlength(name_drawn, font=font)
+    pages = [p.model_copy(update={"source": "ocr", "words": [
+        w.model_copy(update={"text": page_read_as, "bbox": [x0, y0, right, y1], "confidence": 0.96})
+        if w is word else w for w in p.words]}) for p in content.pages]
+    return DocumentContent(pages=pages, acroform=content.acroform), imgs
+
+
+def test_the_latin_model_writes_what_the_german_one_cannot():
+    """Why the script read exists: on the same crisp line, deu reads the marks away."""
+    from PIL import Image
+
+    img = Image.new("RGB", (1400, 140), "white")
+    ImageDraw.Draw(img).text((30, 30), "Sørensen Nuñez Gonçalves", fill="black", font=truetype_font(60))
+    read = {lang: " ".join(w.text for w in ocr_line(img, [0, 0, 1400, 140], 1, lang=lang)) for lang in ("deu", "Latin")}
+    assert read["Latin"] == "Sørensen Nuñez Gonçalves"
+    assert read["deu"] != read["Latin"]
+
+
+def test_a_name_read_bare_gets_its_marks_from_the_script_read():
+    content, imgs = _scan_with_name("Sørensen", "Sorensen")
+    catalogue = load_catalogue()
+    res = CatalogueExtractor(catalogue, today=TODAY).extract("gewerbeanmeldung", content, lambda p: imgs.get(p))
+    assert res.fields["family_name"].value == "Sørensen"
+
+
+def test_a_german_name_read_right_stays_as_read():
+    content, imgs = _scan_with_name("Schröder", "Schröder")
+    res = CatalogueExtractor(load_catalogue(), today=TODAY).extract("gewerbeanmeldung", content,
+                                                                     lambda p: imgs.get(p))
+    assert res.fields["family_name"].value == "Schröder"
+
+
+def test_a_form_field_without_a_script_model_gets_no_script_read():
+    """Only fields that ask for it: the script model reads other values no better."""
+    catalogue = load_catalogue()
+    gewa = catalogue.get("gewerbeanmeldung")
+    asked = sorted(f.name for f in gewa.fields if f.script_lang)
+    assert asked == ["birth_name", "birth_place", "family_name", "given_names", "registered_name"]
+
+    class CountingCrops(TesseractCrops):
+        langs: list[str] = []
+
+        def read_words(self, image, lang, psm, whitelist=None):
+            self.langs.append(lang)
+            return super().read_words(image, lang, psm, whitelist)
+
+    content, imgs = _scan_with_name("Nuñez", "Nunez")
+    crops = CountingCrops()
+    res = CatalogueExtractor(catalogue, today=TODAY, crop_ocr=crops).extract("gewerbeanmeldung", content,
+                                                                             lambda p: imgs.get(p))
+    assert res.fields["family_name"].value == "Nuñez"
+    read_values = sum(1 for f in asked if res.fields[f].value and res.fields[f].source == "ocr")
+    assert crops.langs.count("Latin") == read_values
+
+
+def test_a_missing_script_model_skips_the_read_and_keeps_the_page_read(monkeypatch, caplog):
+    monkeypatch.setattr(tess_inproc, "model_installed", lambda lang: lang != "Latin")
+    with pytest.raises(OcrModelMissing):
+        TesseractCrops().read_words(__import__("PIL.Image").Image.new("L", (50, 20), 255), "Latin", 7)
+    content, imgs = _scan_with_name("Nuñez", "Nunez")
+    with caplog.at_level(logging.WARNING, logger="extractors.reader"):
+        res = CatalogueExtractor(load_catalogue(), today=TODAY).extract("gewerbeanmeldung", content,
+                                                                         lambda p: imgs.get(p))
+    assert res.fields["family_name"].value == "Nunez"
+    assert "no Tesseract model 'Latin'" in caplog.text
+    assert not tess_inproc._failed.is_set()  # the in-process engine stays on for the other reads
