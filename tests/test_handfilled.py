@@ -116,11 +116,28 @@ def test_a_faxed_hand_whose_letters_keep_their_line_is_caught_by_its_edges():
     """A fax's hand-filled values (dev2, seed 42083): little spread beyond a pixel, but
     edges that are not upright as print's are: the plain spread decides."""
     ink = evidence.Ink
-    faxed_hand = {"a": ink(0.042, 0.08, 0.0), "b": ink(0.036, 0.09, 0.0), "c": ink(0.03, 0.07, 0.0),
-                  "d": ink(0.05, 0.1, 0.01)}
+    faxed_hand = {"a": ink(0.042, 0.08, 0.0, 0.11), "b": ink(0.036, 0.09, 0.0, 0.12), "c": ink(0.03, 0.07, 0.0, 0.1),
+                  "d": ink(0.05, 0.1, 0.01, 0.13)}
     assert evidence.document_verdict(faxed_hand) >= evidence.HAND_SURE
-    typed = {k: ink(v.baseline, 0.22, v.baseline_beyond_pixel) for k, v in faxed_hand.items()}
-    assert evidence.document_verdict(typed) < evidence.HAND_SURE
+    # italic print: stems not upright, but parallel
+    italic = {k: ink(v.baseline, 0.03, v.baseline_beyond_pixel, 0.22) for k, v in faxed_hand.items()}
+    assert evidence.document_verdict(italic) < evidence.HAND_SURE
+
+
+def test_italic_print_has_parallel_stems_and_a_hand_has_not():
+    from PIL import ImageFont as IF
+    from matplotlib import font_manager
+
+    italic = IF.truetype(font_manager.findfont(font_manager.FontProperties(family="DejaVu Sans", style="oblique")), 40)
+    page = Image.new("L", (1400, 200), 246)
+    ImageDraw.Draw(page).text((40, 60), TEXT, font=italic, fill=20)
+    gray, box = np.asarray(page), [30.0, 50.0, 1000.0, 130.0]
+    crop = gray[50:130, 30:1000]
+    assert evidence.upright_share(crop) < evidence.UPRIGHT_PRINT  # not upright ...
+    assert evidence.parallel_share(crop) >= evidence.DOC_PARALLEL_PRINT  # ... but parallel
+    hand, hbox = _line(0.12, 6.0)
+    x0, y0, x1, y1 = (int(v) for v in hbox)
+    assert evidence.parallel_share(hand[y0:y1, x0:x1]) < evidence.DOC_PARALLEL_PRINT
 
 
 def test_handwritten_calibrates_below_every_threshold():
