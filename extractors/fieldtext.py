@@ -151,10 +151,26 @@ def glyphs_restored(first, second) -> bool:
     return _only_restored(first, second, g_for_q=True)
 
 
+#: the marked letters of German: the page model (deu+eng) writes one of these for
+#: a mark it does not have ("Horväth" for "Horváth", "Simäo" for "Simão")
+_GERMAN_MARKED = set("äöüÄÖÜ")
+
+
 def marks_added(first, second) -> bool:
-    """``second`` is ``first`` with diacritics on letters ``first`` read bare and
-    nothing else changed ("Nunez" / "Nuñez", "Sorensen" / "Sørensen", "Jorn" / "Jörn")."""
-    return _only_restored(first, second, g_for_q=False)
+    """``second`` is the page read ``first`` with the marks ``first``'s model cannot
+    write, and nothing else changed: on letters ``first`` read bare ("Nunez" /
+    "Nuñez", "Sorensen" / "Sørensen", "Jorn" / "Jörn"), or in place of the German
+    umlaut it wrote for them ("Horväth" / "Horváth"). Never a mark taken away."""
+    if not isinstance(first, str) or not isinstance(second, str) or len(first) != len(second):
+        return False
+    diffs = [(a, b) for a, b in zip(first, second) if a != b]
+
+    def restored(a: str, b: str) -> bool:
+        base = _base_letter(b)
+        return base != b and (base == a or (a in _GERMAN_MARKED and b not in _GERMAN_MARKED
+                                            and _base_letter(a) == base))
+
+    return bool(diffs) and all(restored(a, b) for a, b in diffs)
 
 
 def _only_restored(first, second, g_for_q: bool) -> bool:

@@ -1,0 +1,168 @@
+"""The script-model read of names on real-world spellings: what it restores, what it breaks.
+
+``python -m bench.script_read --out bench-out/script_read``
+
+Every person name of ``bench.rule_fp``'s corpus of real-world spellings (its
+hand-written lists of names from many countries, Faker locales other than
+``de_DE``, the KoSIT XGewerbeanzeige messages when ``../shared/data`` is there)
+is drawn as one value line in a typeface of this machine (DejaVu or Liberation,
+regular or serif: none of them is the generator's or the extractor's), at 300
+dpi crisp and at 200 dpi softened as an office scan, and read the way the
+extractor reads a name box (``extractors.reocr.ocr_line``): once with the page
+model ``deu+eng`` (the page read), once with the field's script model
+(``Latin``). The script reading is taken where it only adds marks
+(``extractors.fieldtext.marks_added``), as ``EditionReader.restore_script`` does.
+
+Per name it counts:
+
+* **right values broken** — the page read was right and the script read
+  changed it: the false positives of the repair;
+* **wrong values restored** — the page read was wrong and the script read
+  made it right;
+* the page read's and the final value's share of right names, split by
+  names with a letter outside German's alphabet and names without.
+
+The line is one value alone, without the form around it: the page read here
+is a line read, not a page read, so the figures are the repair's own, not the
+extractor's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+from bench.report import aligned
+
+FONTS = [
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSerif-Regular.ttf",
+]
+GERMAN = set("abcdefghijklmnopqrstuvwxyzäöüßABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÜ -'.")
+PAGE_LANG, SCRIPT_LANG = "deu+eng", "Latin"
+
+
+def names(per_locale: int, seed: int) -> list[str]:
+    """Distinct person names (given and family) of ``bench.rule_fp``'s right values."""
+    from bench.rule_fp import right_values
+
+    seen: dict[str, None] = {}
+    for rec in right_values(per_locale, seed):
+        if rec["field"] in ("given_names", "family_name"):
+            seen.setdefault(unicodedata.normalize("NFC", rec["value"]), None)
+    return list(seen)
+
+
+def _fonts() -> list[str]:
+    return [f for f in FONTS if Path(f).is_file()]
+
+
+def draw(name: str, font_path: str, dpi: int, rng: random.Random) -> Image.Image:
+    """``name`` as a scanned value line: 11 pt at 300 dpi, or at 200 dpi softened."""
+    size = int(11 / 72 * 300)
+    font = ImageFont.truetype(font_path, size)
+    w = int(font.getlength(name)) + 80
+    img = Image.new("L", (w, size * 2 + 40), 255)
+    ImageDraw.Draw(img).text((40, 30 + rng.uniform(0, 1)), name, fill=rng.randint(10, 40), font=font)
+    if dpi != 300:
+        img = img.resize((int(img.width * dpi / 300), int(img.height * dpi / 300)), Image.LANCZOS)
+        img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 0.6)))
+        noise = np.asarray(img, dtype=np.float32) + np.random.default_rng(rng.randint(0, 2**31)).normal(0, 6, (img.height, img.width))
+        img = Image.fromarray(noise.clip(0, 255).astype(np.uint8))
+    return img.convert("RGB")
+
+
+def read(img: Image.Image, lang: str) -> str:
+    from extractors.normalise import normalise_text
+    from extractors.reocr import ocr_line
+
+    words = ocr_line(img, [0, 0, img.width, img.height], 1, lang=lang)
+    return normalise_text(" ".join(w.text for w in words)) or ""
+
+
+def measure(all_names: list[str], seed: int) -> dict:
+    from extractors.fieldtext import marks_added
+
+    rng = random.Random(seed)
+    fonts = _fonts()
+    rows = []
+    for name in all_names:
+        font = rng.choice(fonts)
+        dpi = rng.choice((300, 200))
+        img = draw(name, font, dpi, rng)
+        page = read(img, PAGE_LANG)
+        script = read(img, SCRIPT_LANG)
+        final = script if marks_added(page, script) else page
+        rows.append({"name": name, "font": Path(font).stem, "dpi": dpi, "page": page, "script": script,
+                     "final": final, "outside_german": bool(set(name) - GERMAN)})
+    return summarise(rows)
+
+
+def summarise(rows: list[dict]) -> dict:
+    def group(rs: list[dict]) -> dict:
+        n = len(rs)
+        return {
+            "names": n,
+            "page_right": sum(r["page"] == r["name"] for r in rs),
+            "final_right": sum(r["final"] == r["name"] for r in rs),
+            "right_broken": sum(r["page"] == r["name"] and r["final"] != r["name"] for r in rs),
+            "wrong_restored": sum(r["page"] != r["name"] and r["final"] == r["name"] for r in rs),
+            "changed": sum(r["final"] != r["page"] for r in rs),
+        }
+
+    return {
+        "groups": {
+            "outside German's alphabet": group([r for r in rows if r["outside_german"]]),
+            "German alphabet only": group([r for r in rows if not r["outside_german"]]),
+            "all": group(rows),
+        },
+        "broken": [r for r in rows if r["page"] == r["name"] and r["final"] != r["name"]],
+        "restored_examples": [r for r in rows if r["page"] != r["name"] and r["final"] == r["name"]][:15],
+        "rows": rows,
+    }
+
+
+def _share(k: int, n: int) -> str:
+    return f"{100 * k / n:.1f} % ({k})" if n else "–"
+
+
+def table(summary: dict) -> str:
+    head = ("names", "count", "page read right", "after script read right", "right broken", "wrong restored")
+    body = [(k, str(g["names"]), _share(g["page_right"], g["names"]), _share(g["final_right"], g["names"]),
+             str(g["right_broken"]), str(g["wrong_restored"])) for k, g in summary["groups"].items()]
+    lines = aligned([head, *body])
+    for r in summary["broken"]:
+        lines.append(f"  BROKEN {r['name']!r}: page {r['page']!r} -> {r['final']!r} ({r['font']}, {r['dpi']} dpi)")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.script_read", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", default="bench-out/script_read")
+    ap.add_argument("--per-locale", type=int, default=10, help="Faker names per locale (bench.rule_fp's locales)")
+    ap.add_argument("--seed", type=int, default=29)
+    args = ap.parse_args(argv)
+    if not _fonts():
+        raise SystemExit("no DejaVu or Liberation font on this machine")
+    t0 = time.perf_counter()
+    summary = measure(names(args.per_locale, args.seed), args.seed)
+    summary["wall_s"] = round(time.perf_counter() - t0, 1)
+    print(table(summary))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "script_read.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1))
+    print(f"wrote {out / 'script_read.json'} ({summary['wall_s']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
