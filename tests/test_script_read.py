@@ -125,3 +125,15 @@ def test_a_missing_script_model_skips_the_read_and_keeps_the_page_read(monkeypat
     assert res.fields["family_name"].value == "Nunez"
     assert "no Tesseract model 'Latin'" in caplog.text
     assert not tess_inproc._failed.is_set()  # the in-process engine stays on for the other reads
+
+
+def test_the_script_read_benchmark_counts_restored_and_broken_names():
+    from bench import script_read
+
+    summary = script_read.measure(["Sørensen", "Gonçalves", "Schröder", "Weber"], seed=3)
+    groups = summary["groups"]
+    assert groups["all"]["names"] == 4
+    assert groups["outside German's alphabet"]["names"] == 2
+    assert groups["outside German's alphabet"]["wrong_restored"] >= 1
+    assert groups["all"]["right_broken"] == 0
+    assert "right broken" in script_read.table(summary)
