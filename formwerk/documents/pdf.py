@@ -137,18 +137,24 @@ def open_pdf(data: bytes) -> pdfium.PdfDocument:
         raise CorruptFileError(detail=str(exc)) from exc
 
 
-def _check_encryption(data: bytes) -> None:
-    """Reject PDFs that need a user password (owner-only protection is fine)."""
+def _check_encryption(data: bytes):
+    """Reject PDFs that need a user password (owner-only protection is fine).
+
+    Returns the opened (and decrypted) pypdf reader for the form-field read,
+    which then parses the cross-reference table no second time; None when
+    pypdf cannot open the file (pdfium is the authority on corruption)."""
     from pypdf import PdfReader
 
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted and not reader.decrypt(""):
             raise EncryptedPdfError(detail="pypdf: user password required")
+        return reader
     except EncryptedPdfError:
         raise
     except Exception as exc:  # pdfium is the authority on corruption; this is a pre-check
         log.debug("pypdf pre-check failed: %s", exc)
+        return None
 
 
 def read_pdf(data: bytes, dpi: int, max_pages: int, *, max_pixels: int = DEFAULT_MAX_PAGE_PIXELS,
@@ -170,14 +176,14 @@ def read_pdf(data: bytes, dpi: int, max_pages: int, *, max_pixels: int = DEFAULT
     """
     deadline = Deadline(max_seconds)
     _check_structure(data)
-    _check_encryption(data)
+    reader = _check_encryption(data)
     # before pdfium sees the file: it would unpack a content-stream bomb whole
     active = scan_pdf(data, deadline=deadline, max_stream_bytes=max_stream_bytes)
     with PDFIUM_LOCK:
         pages, pdfium_active = _page_sizes(data, dpi, max_pages, max_pixels, min_dpi)
     deadline.check("page sizes")
     acro = read_acroform(data, dpi / 72.0, page_scales={p.index + 1: p.dpi / 72.0 for p in pages},
-                         deadline=deadline)
+                         deadline=deadline, reader=reader)
     info = PdfInfo(pages=pages, acroform=acro, active_content=sorted(set(active) | set(pdfium_active)))
     _read_text_layer(data, pages, deadline, words=not (defer_words_of_filled_form and info.has_filled_form))
     return info
@@ -296,20 +302,22 @@ def _inherited(obj, key):
 
 
 def read_acroform(data: bytes, scale: float, *, page_scales: dict[int, float] | None = None,
-                  deadline: Deadline | None = None) -> list[AcroFormValue]:
+                  deadline: Deadline | None = None, reader=None) -> list[AcroFormValue]:
     """One entry per widget: text fields carry /V, buttons their /AS state.
 
     Any failure here means "no usable form fields" (never a crash): real forms
     carry malformed names and broken field trees. ``page_scales`` (1-based
     page: pixels per point) overrides ``scale`` for pages measured at a lower dpi.
+    ``reader``: the file already opened by pypdf (``read_pdf``'s encryption check).
     """
     from pypdf import PdfReader
 
     out: list[AcroFormValue] = []
     try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted:
-            reader.decrypt("")
+        if reader is None:  # ``reader``: the file opened (and decrypted) by pypdf before
+            reader = PdfReader(io.BytesIO(data), strict=False)
+            if reader.is_encrypted:
+                reader.decrypt("")
         if "/AcroForm" not in reader.trailer["/Root"]:
             return []
         for pno, page in enumerate(reader.pages, start=1):
