@@ -44,6 +44,12 @@ Seed sets:
   the same typed claim after heldout2 was spent. Written down (2026-12-07)
   before any figure of it was seen; evaluated once, at the end of the accent
   work, the code before it (6ddd4f5) beside the code after, in one run.
+* ``heldout4`` — seeds 50000-50044 (15 per source): FROZEN for the claim
+  "hand-filled: accepted fields right >= 99.5 %" after the document
+  verdict of ``extractors.evidence`` changed (the pixel and parallel-stem
+  terms); ``heldout`` had been spent on the verdict before. Written down
+  (2026-12-07) before any figure of it was seen; evaluated once, the code
+  before the change (6ddd4f5) beside the code after, in one run.
 
 Per source it reports fields read right, accepted fields right (fields the
 router would not ask the clerk about), the straight-through rate (cases with
@@ -74,7 +80,7 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CACHE = REPO / ".formwerk" / "cache" / "handfilled"
 CACHE_VERSION = 1
 SETS = {"dev": "40000-40023", "dev2": "42000-42089", "heldout": "47000-47044", "heldout2": "48000-48089",
-        "heldout3": "49000-49089"}
+        "heldout3": "49000-49089", "heldout4": "50000-50044"}
 SOURCES = ("typed", "hand", "fax")
 
 
@@ -173,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(prog="python -m bench.handfilled", description=__doc__.split("\n\n")[0])
     ap.add_argument("--set", choices=sorted(SETS), default="dev",
-                    help="dev / dev2 (develop on them) or heldout / heldout2 / heldout3 (frozen: evaluate once, at the end)")
+                    help="dev / dev2 (develop on them) or heldout / heldout2 / heldout3 / heldout4 (frozen: evaluate once, at the end)")
     ap.add_argument("--seeds", default=None, help="a subset of the set's seeds, e.g. 40000-40011")
     ap.add_argument("--source", choices=SOURCES, default=None,
                     help="only the seeds of one source (the seed decides it: seed %% 3 -> typed, hand, fax)")
