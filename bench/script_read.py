@@ -16,9 +16,10 @@ model ``deu+eng`` (the page read), once with the field's script model
 Per name it counts:
 
 * **right values broken** — the page read was right and the script read
-  changed it: the false positives of the repair;
+  changed it: the false positives of the repair, taken unseen (marks added
+  to bare letters) or sent to a clerk (another mark in place of an umlaut);
 * **wrong values restored** — the page read was wrong and the script read
-  made it right;
+  made it right, taken unseen or for a clerk to confirm;
 * the page read's and the final value's share of right names, split by
   names with a letter outside German's alphabet and names without.
 
@@ -101,9 +102,10 @@ def measure(all_names: list[str], seed: int) -> dict:
         img = draw(name, font, dpi, rng)
         page = read(img, PAGE_LANG)
         script = read(img, SCRIPT_LANG)
-        final = script if marks_added(page, script) else page
+        kind = marks_added(page, script)
+        final = script if kind else page
         rows.append({"name": name, "font": Path(font).stem, "dpi": dpi, "page": page, "script": script,
-                     "final": final, "outside_german": bool(set(name) - GERMAN)})
+                     "final": final, "kind": kind, "outside_german": bool(set(name) - GERMAN)})
     return summarise(rows)
 
 
@@ -114,8 +116,15 @@ def summarise(rows: list[dict]) -> dict:
             "names": n,
             "page_right": sum(r["page"] == r["name"] for r in rs),
             "final_right": sum(r["final"] == r["name"] for r in rs),
-            "right_broken": sum(r["page"] == r["name"] and r["final"] != r["name"] for r in rs),
-            "wrong_restored": sum(r["page"] != r["name"] and r["final"] == r["name"] for r in rs),
+            # taken unseen ("added") or for a clerk to check ("replaced": another mark for an umlaut)
+            "right_broken": sum(r["page"] == r["name"] and r["final"] != r["name"] and r["kind"] == "added"
+                                for r in rs),
+            "right_broken_to_review": sum(r["page"] == r["name"] and r["final"] != r["name"]
+                                          and r["kind"] == "replaced" for r in rs),
+            "wrong_restored": sum(r["page"] != r["name"] and r["final"] == r["name"] and r["kind"] == "added"
+                                  for r in rs),
+            "wrong_restored_to_review": sum(r["page"] != r["name"] and r["final"] == r["name"]
+                                            and r["kind"] == "replaced" for r in rs),
             "changed": sum(r["final"] != r["page"] for r in rs),
         }
 
@@ -136,12 +145,15 @@ def _share(k: int, n: int) -> str:
 
 
 def table(summary: dict) -> str:
-    head = ("names", "count", "page read right", "after script read right", "right broken", "wrong restored")
+    head = ("names", "count", "page read right", "after script read right", "right broken",
+            "right broken, to review", "wrong restored", "wrong restored, to review")
     body = [(k, str(g["names"]), _share(g["page_right"], g["names"]), _share(g["final_right"], g["names"]),
-             str(g["right_broken"]), str(g["wrong_restored"])) for k, g in summary["groups"].items()]
+             str(g["right_broken"]), str(g["right_broken_to_review"]), str(g["wrong_restored"]),
+             str(g["wrong_restored_to_review"])) for k, g in summary["groups"].items()]
     lines = aligned([head, *body])
     for r in summary["broken"]:
-        lines.append(f"  BROKEN {r['name']!r}: page {r['page']!r} -> {r['final']!r} ({r['font']}, {r['dpi']} dpi)")
+        lines.append(f"  BROKEN ({r['kind']}) {r['name']!r}: page {r['page']!r} -> {r['final']!r} "
+                     f"({r['font']}, {r['dpi']} dpi)")
     return "\n".join(lines)
 
 

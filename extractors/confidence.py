@@ -120,7 +120,8 @@ CALIBRATION = [(0.0, 0.0), (0.4, 0.4), (0.5, 0.86), (0.8, 0.9), (0.85, 0.97), (0
                (1.0, 0.999)]
 # c6: checkbox groups by their lead over the second box (extractors.checkbox), not absolute ink
 # c7: handwritten values marked down (extractors.evidence)
-# c8: the document's handwriting verdict counts the baseline spread beyond one pixel
+# c8: the handwriting verdict counts the baseline spread beyond one pixel and stems parallel
+# whatever their slant (document and value)
 CONFIDENCE_VERSION = "c8"
 
 

@@ -83,7 +83,8 @@ class EditionReader:
     def restore_script(self, f: FieldDefinition, r: DocumentReader, boxes, ef: ExtractedField) -> ExtractedField:
         """The value line read with the field's script model (``f.script_lang``):
         its reading is taken where it only adds marks to letters the page read
-        saw bare ("Nunez" / "Nuñez"). The page model (deu+eng) cannot write
+        saw bare ("Nunez" / "Nuñez"), or, for a clerk to check, where it puts
+        another mark in place of an umlaut (``fieldtext.marks_added``). The page model (deu+eng) cannot write
         "ñ", "ç", "ø" or "ł" and reads them as their base letters, confidently,
         so the reads of the same model agree on the bare name; the script model
         has the marks and keeps the rest. Anything else it reads differently
@@ -91,11 +92,14 @@ class EditionReader:
         if not f.script_lang or not isinstance(ef.value, str) or ef.source != "ocr":
             return ef
         again = self._read_boxes(f, r, boxes, reocr="script")
-        if again.value is not None and marks_added(ef.value, again.value):
-            again.confidence = ef.confidence
-            again.issues = ef.issues
-            return again
-        return ef
+        kind = marks_added(ef.value, again.value) if again.value is not None else None
+        if kind is None:
+            return ef
+        again.issues = ef.issues
+        # marks the page model has not: its reading stands otherwise; a mark in place
+        # of an umlaut it wrote is a disagreement of the two models: a clerk looks
+        again.confidence = ef.confidence if kind == "added" else ef.confidence * conf.DISAGREEMENT
+        return again
 
     def _checked(self, f: FieldDefinition, r: DocumentReader, boxes, ef: ExtractedField,
                  located: bool) -> ExtractedField:
