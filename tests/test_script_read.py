@@ -150,3 +150,33 @@ def test_a_mark_in_place_of_an_umlaut_goes_to_the_clerk():
     decision = route(Classification(document_type="gewerbeanmeldung", confidence=1.0), res,
                      catalogue.get("gewerbeanmeldung").policy)
     assert "family_name" in decision.fields_to_review
+
+
+def test_the_script_model_is_loaded_once_and_shared_by_threads():
+    """97 MiB per thread otherwise: one API per process, its reads behind a lock."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from PIL import Image
+
+    img = Image.new("RGB", (1000, 140), "white")
+    ImageDraw.Draw(img).text((30, 30), "Sørensen Nuñez", fill="black", font=truetype_font(60))
+    made = []
+    real = tess_inproc._shared_api
+
+    def counting(lang):
+        api = real(lang)
+        made.append(id(api[0]))
+        return api
+
+    tess_inproc._shared.pop("Latin", None)
+    try:
+        tess_inproc._shared_api = counting
+        with ThreadPoolExecutor(4) as pool:
+            reads = list(pool.map(lambda _: " ".join(w.text for w in ocr_line(img, [0, 0, 1000, 140], 1, lang="Latin")),
+                                  range(8)))
+    finally:
+        tess_inproc._shared_api = real
+    assert reads == ["Sørensen Nuñez"] * 8
+    assert len(set(made)) == 1 and "Latin" in tess_inproc._shared
+    assert isinstance(tess_inproc._shared["Latin"][1], type(threading.Lock()))
