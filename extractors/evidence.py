@@ -127,8 +127,9 @@ def bottoms_spread(crop: np.ndarray) -> tuple[float, float] | None:
     return float(np.median(np.abs(b - np.median(b)))), med
 
 
-def upright_share(crop: np.ndarray) -> float | None:
-    """Share of the strong edges within ``UPRIGHT_DEG`` of vertical (None: no ink)."""
+def _stem_angles(crop: np.ndarray) -> np.ndarray | None:
+    """Angles (degrees from upright, signed by slant) of the crop's strong edges
+    (None: no ink). A stem's two edges have opposite gradients: one angle for both."""
     from scipy import ndimage as ndi
 
     a = crop.astype(np.float32)
@@ -137,8 +138,32 @@ def upright_share(crop: np.ndarray) -> float | None:
     if mag.max() <= 0:
         return None
     strong = mag > 0.5 * mag.max()
-    ang = np.degrees(np.arctan2(np.abs(gy[strong]), np.abs(gx[strong])))
-    return float((ang < UPRIGHT_DEG).mean())
+    gxs, gys = gx[strong], gy[strong]
+    return np.degrees(np.arctan2(gys * np.where(gxs < 0, -1.0, 1.0), np.abs(gxs)))
+
+
+def upright_share(crop: np.ndarray) -> float | None:
+    """Share of the strong edges within ``UPRIGHT_DEG`` of vertical (None: no ink)."""
+    theta = _stem_angles(crop)
+    return None if theta is None else _upright(theta)
+
+
+def parallel_share(crop: np.ndarray) -> float | None:
+    """Share of the strong edges within ``UPRIGHT_DEG`` of the most common stem angle
+    (None: no ink): :func:`upright_share` whatever the font's slant. An italic
+    type's stems are as parallel as an upright type's; a hand's are not."""
+    theta = _stem_angles(crop)
+    return None if theta is None else _parallel(theta)
+
+
+def _upright(theta: np.ndarray) -> float:
+    return float((np.abs(theta) < UPRIGHT_DEG).mean())
+
+
+def _parallel(theta: np.ndarray) -> float:
+    counts, _ = np.histogram(theta, bins=90, range=(-45, 45))  # stems: within 45 degrees of upright
+    window = np.convolve(counts, np.ones(int(2 * UPRIGHT_DEG) + 1, dtype=int), mode="same")
+    return float(window.max() / len(theta))
 
 
 class Ink(NamedTuple):
@@ -154,36 +179,18 @@ class Ink(NamedTuple):
     parallel: float | None = None
 
 
-def parallel_share(crop: np.ndarray) -> float | None:
-    """Share of the strong edges within ``UPRIGHT_DEG`` of the most common stem angle
-    (None: no ink): :func:`upright_share` whatever the font's slant. An italic
-    type's stems are as parallel as an upright type's; a hand's are not."""
-    from scipy import ndimage as ndi
-
-    a = crop.astype(np.float32)
-    gx, gy = ndi.sobel(a, axis=1), ndi.sobel(a, axis=0)
-    mag = np.hypot(gx, gy)
-    if mag.max() <= 0:
-        return None
-    strong = mag > 0.5 * mag.max()
-    gxs, gys = gx[strong], gy[strong]
-    # a stem's two edges have opposite gradients: one angle for both, 0 for upright
-    theta = np.degrees(np.arctan2(gys * np.where(gxs < 0, -1.0, 1.0), np.abs(gxs)))
-    counts, _ = np.histogram(theta, bins=90, range=(-45, 45))  # stems: within 45 degrees of upright
-    window = np.convolve(counts, np.ones(int(2 * UPRIGHT_DEG) + 1, dtype=int), mode="same")
-    return float(window.max() / strong.sum())
-
-
 def measure(gray: np.ndarray, bbox: list[float]) -> Ink:
     """What the ink in ``bbox`` looks like (:class:`Ink`)."""
     crop = _crop(gray, bbox)
     if crop.size == 0:
         return Ink(None, None, None)
+    theta = _stem_angles(crop)  # once for both shares
+    upright, parallel = (None, None) if theta is None else (_upright(theta), _parallel(theta))
     found = bottoms_spread(crop)
     if found is None:
-        return Ink(None, upright_share(crop), None, parallel_share(crop))
+        return Ink(None, upright, None, parallel)
     mad, med = found
-    return Ink(mad / med, upright_share(crop), max(0.0, mad - 1.0) / med, parallel_share(crop))
+    return Ink(mad / med, upright, max(0.0, mad - 1.0) / med, parallel)
 
 
 def score_of(base: float | None, up: float | None) -> float | None:
@@ -195,8 +202,14 @@ def score_of(base: float | None, up: float | None) -> float | None:
 
 def handwriting_score(gray: np.ndarray, bbox: list[float]) -> float | None:
     """0 (print) .. 1 (handwriting) for the ink in ``bbox``; None when too little to tell."""
-    ink = measure(gray, bbox)
-    return score_of(ink.baseline, ink.upright)
+    return handwriting_score_of(measure(gray, bbox))
+
+
+def handwriting_score_of(ink: Ink) -> float | None:
+    """A value's own score: its baseline spread and its stems' parallel share. Slant-
+    invariant: an italic fill-in's long values on a slightly skewed page stand off their
+    baseline and are not upright (full benchmark: 3 typed values marked down by the upright share)."""
+    return score_of(ink.baseline, ink.parallel)
 
 
 def _read(ef) -> bool:
@@ -251,9 +264,7 @@ def apply_evidence(form, fields: dict[str, Any], reader) -> dict[str, float]:
     doc = document_verdict(found)
     used: dict[str, float] = {}
     for name, ink in found.items():
-        # slant-invariant: an italic fill-in's long values on a slightly skewed page stand off
-        # their baseline and are not upright (full benchmark: 3 typed values marked down)
-        own = score_of(ink.baseline, ink.parallel)
+        own = handwriting_score_of(ink)
         s = max(v for v in (own, doc, 0.0) if v is not None)
         used[name] = s
         if s >= HAND_SURE:

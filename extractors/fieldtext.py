@@ -168,27 +168,15 @@ def marks_added(first, second) -> str | None:
       generated scan of the full benchmark).
 
     Never a mark taken away."""
-    if not isinstance(first, str) or not isinstance(second, str) or len(first) != len(second):
-        return None
-    kinds = set()
-    for a, b in zip(first, second):
-        if a == b:
-            continue
-        base = _base_letter(b)
-        if base == b:
-            return None
-        if base == a:
-            kinds.add("added")
-        elif a in _GERMAN_MARKED and b not in _GERMAN_MARKED and _base_letter(a) == base:
-            kinds.add("replaced")
-        else:
-            return None
-    if not kinds:
-        return None
-    return "replaced" if "replaced" in kinds else "added"
+    if dots_restored(first, second):
+        return "added"
+    return "replaced" if _only_restored(first, second, g_for_q=False, umlaut_for_mark=True) else None
 
 
-def _only_restored(first, second, g_for_q: bool) -> bool:
+def _only_restored(first, second, g_for_q: bool, umlaut_for_mark: bool = False) -> bool:
+    """Every letter ``second`` changes is one ``first`` read bare and ``second`` marked;
+    ``g_for_q``: or a "q" German has not read for a "g"; ``umlaut_for_mark``: or a
+    German umlaut ``first`` wrote for another mark on the same letter."""
     if not isinstance(first, str) or not isinstance(second, str) or len(first) != len(second):
         return False
     diffs = [i for i, (a, b) in enumerate(zip(first, second)) if a != b]
@@ -196,6 +184,9 @@ def _only_restored(first, second, g_for_q: bool) -> bool:
     def restored(i: int) -> bool:
         a, b = first[i], second[i]
         if _base_letter(b) == a:
+            return True
+        if umlaut_for_mark and a in _GERMAN_MARKED and b not in _GERMAN_MARKED \
+                and _base_letter(a) == _base_letter(b) != b:
             return True
         return g_for_q and (a, b) in (("q", "g"), ("Q", "G")) and first[i + 1:i + 2].lower() != "u"
 

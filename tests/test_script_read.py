@@ -9,7 +9,7 @@ import logging
 from datetime import date
 
 import pytest
-from PIL import ImageDraw
+from PIL import Image, ImageDraw
 
 from extractors import CatalogueExtractor
 from extractors.fieldtext import marks_added
@@ -67,8 +67,6 @@ def _scan_with_name(name_drawn: str, page_read_as: str, seed: int = 0):
 
 def test_the_latin_model_writes_what_the_german_one_cannot():
     """Why the script read exists: on the same crisp line, deu reads the marks away."""
-    from PIL import Image
-
     img = Image.new("RGB", (1400, 140), "white")
     ImageDraw.Draw(img).text((30, 30), "Sørensen Nuñez Gonçalves", fill="black", font=truetype_font(60))
     read = {lang: " ".join(w.text for w in ocr_line(img, [0, 0, 1400, 140], 1, lang=lang)) for lang in ("deu", "Latin")}
@@ -116,7 +114,7 @@ def test_a_form_field_without_a_script_model_gets_no_script_read():
 def test_a_missing_script_model_skips_the_read_and_keeps_the_page_read(monkeypatch, caplog):
     monkeypatch.setattr(tess_inproc, "model_installed", lambda lang: lang != "Latin")
     with pytest.raises(OcrModelMissing):
-        TesseractCrops().read_words(__import__("PIL.Image").Image.new("L", (50, 20), 255), "Latin", 7)
+        TesseractCrops().read_words(Image.new("L", (50, 20), 255), "Latin", 7)
     content, imgs = _scan_with_name("Nuñez", "Nunez")
     with caplog.at_level(logging.WARNING, logger="extractors.reader"):
         res = CatalogueExtractor(load_catalogue(), today=TODAY).extract("gewerbeanmeldung", content,
@@ -156,8 +154,6 @@ def test_the_script_model_is_loaded_once_and_shared_by_threads():
     """97 MiB per thread otherwise: one API per process, its reads behind a lock."""
     import threading
     from concurrent.futures import ThreadPoolExecutor
-
-    from PIL import Image
 
     img = Image.new("RGB", (1000, 140), "white")
     ImageDraw.Draw(img).text((30, 30), "Sørensen Nuñez", fill="black", font=truetype_font(60))
