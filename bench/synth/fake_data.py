@@ -168,6 +168,33 @@ FOREIGN_CITIES = {
 }
 
 
+# Telephone numbers under the German numbering plan (Bundesnetzagentur):
+# geographic area codes (Ortsnetzkennzahlen, with the trunk 0) and the lengths
+# their subscriber numbers have there -- the area code and the subscriber
+# number together are at most 11 digits without the 0, big cities' short codes
+# have long local numbers, small towns' long codes short ones; subscriber
+# numbers never start with 0 (the trunk prefix) or 1 (service numbers).
+AREA_CODES: dict[str, tuple[int, int]] = {
+    "030": (7, 8), "040": (7, 8), "069": (7, 8), "089": (7, 8),              # Berlin, Hamburg, Frankfurt, München
+    "0221": (6, 8), "0211": (6, 8), "0251": (6, 7), "0241": (6, 7),           # Köln, Düsseldorf, Münster, Aachen
+    "0228": (6, 7), "0385": (6, 7), "0711": (6, 8), "0351": (6, 8),           # Bonn, Schwerin, Stuttgart, Dresden
+    "0341": (6, 8), "0511": (6, 8), "0911": (6, 8), "0421": (6, 8),           # Leipzig, Hannover, Nürnberg, Bremen
+    "02241": (5, 7), "04131": (5, 6), "06421": (5, 6), "07071": (5, 6),      # Siegburg, Lüneburg, Marburg, Tübingen
+    "08031": (5, 6), "09131": (5, 6), "02506": (4, 6), "05251": (5, 6),      # Rosenheim, Erlangen, Telgte, Paderborn
+}
+# mobile blocks (national destination codes with the 0) and their subscriber
+# lengths: 015x codes have five digits and seven-digit subscriber numbers,
+# 016x and 017x four digits and seven (0176: eight; 0160 has both)
+MOBILE_BLOCKS: list[tuple[str, int]] = [
+    ("01511", 7), ("01512", 7), ("01515", 7), ("01516", 7), ("01517", 7), ("01520", 7), ("01522", 7),
+    ("01523", 7), ("01525", 7), ("01573", 7), ("01575", 7), ("01577", 7), ("01578", 7), ("01590", 7),
+    ("0160", 7), ("0160", 8), ("0162", 7), ("0163", 7), ("0170", 7), ("0171", 7), ("0172", 7),
+    ("0173", 7), ("0174", 7), ("0175", 7), ("0176", 8), ("0177", 7), ("0178", 7), ("0179", 7),
+]
+# postal regions (the first two digits of a Postleitzahl) in use
+POSTAL_REGIONS = [r for r in range(1, 100) if r not in (5, 43, 62)]
+
+
 # a Roman numeral glued to the next word of a street name ("Koch IIstraße",
 # "Ortrud-Koch II-Straße")
 _ROMAN_GLUED = re.compile(r"(?<=\w) I{2,3}(?=[a-zäöüß-])")
@@ -241,7 +268,10 @@ class FakeGermany:
         return n + (self.rng.choice("abc") if self.rng.random() < 0.12 else "")
 
     def postal_code(self) -> str:
-        return f"{self.rng.randint(1067, 99998):05d}"
+        """Five digits in a postal region (Leitregion) Deutsche Post uses: 01-99
+        without 00, 05, 43 and 62, which no town has."""
+        region = self.rng.choice(POSTAL_REGIONS)
+        return f"{region:02d}{self.rng.randint(1 if region == 1 else 0, 998 if region == 99 else 999):03d}"
 
     def date_between(self, start: date, end: date) -> str:
         days = (end - start).days
@@ -253,17 +283,23 @@ class FakeGermany:
         return self.date_between(start, end)
 
     def phone(self) -> str:
-        area = self.rng.choice(["0221", "0211", "030", "089", "0251", "0241", "0385", "040"])
-        local = "".join(str(self.rng.randint(0, 9)) for _ in range(self.rng.randint(6, 8)))
+        """A German number as applicants write it, valid under the numbering plan
+        by construction (:data:`AREA_CODES`, :data:`MOBILE_BLOCKS`)."""
         style = self.rng.randrange(4)
+        if style == 3:
+            ndc, length = self.rng.choice(MOBILE_BLOCKS)
+            sub = str(self.rng.randint(1, 9)) + "".join(str(self.rng.randint(0, 9)) for _ in range(length - 1))
+            if len(ndc) == 5 and self.rng.random() < 0.5:  # "0151 23456789" as often as "01512 3456789"
+                ndc, sub = ndc[:4], ndc[4:] + sub
+            return f"{ndc} {sub}" if self.rng.random() < 0.8 else f"{ndc}/{sub}"
+        area, (lo, hi) = self.rng.choice(sorted(AREA_CODES.items()))
+        local = str(self.rng.randint(2, 9)) + "".join(str(self.rng.randint(0, 9))
+                                                      for _ in range(self.rng.randint(lo, hi) - 1))
         if style == 0:
             return f"{area} {local}"
         if style == 1:
             return f"{area}/{local}"
-        if style == 2:
-            return f"+49 {area[1:]} {local}"
-        mobile = self.rng.choice(["0151", "0160", "0170", "0176", "0157"])
-        return f"{mobile} {local}"
+        return f"+49 {area[1:]} {local}"
 
     def email(self, given: str, family: str) -> str:
         def ascii_(s: str) -> str:

@@ -1,0 +1,50 @@
+"""The generator's values are possible ones: checked here with the published
+rules' libraries (the generator itself builds them from the plans, never
+from these libraries or the product's validators)."""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+import pytest
+
+from bench.synth.fake_data import AREA_CODES, MOBILE_BLOCKS, FakeGermany
+
+
+def _valid_de(number: str) -> bool:
+    return phonenumbers.is_valid_number(phonenumbers.parse(number, "DE"))
+
+
+@pytest.mark.parametrize("seed", range(0, 400, 7))
+def test_generated_phone_numbers_are_valid_in_the_german_plan(seed):
+    fake = FakeGermany(seed)
+    for _ in range(20):
+        number = fake.phone()
+        assert _valid_de(number), number
+
+
+def test_every_area_code_and_mobile_block_at_every_length_is_valid():
+    for area, (lo, hi) in AREA_CODES.items():
+        for n in range(lo, hi + 1):
+            for first in "29":
+                assert _valid_de(f"{area} {first}{'0' * (n - 1)}"), (area, n)
+    for ndc, n in MOBILE_BLOCKS:
+        for first in "19":
+            number = phonenumbers.parse(f"{ndc} {first}{'5' * (n - 1)}", "DE")
+            assert phonenumbers.is_valid_number(number), (ndc, n)
+            assert phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.MOBILE, (ndc, n)
+
+
+def test_postal_codes_lie_in_used_postal_regions():
+    fake = FakeGermany(3)
+    for _ in range(3000):
+        plz = fake.postal_code()
+        assert re.fullmatch(r"\d{5}", plz) and "01001" <= plz <= "99998"
+        assert plz[:2] not in ("00", "05", "43", "62"), plz
+
+
+def test_emails_are_well_formed():
+    for seed in range(200):
+        p = FakeGermany(seed).person()
+        assert re.fullmatch(r"[a-z0-9]+([.-][a-z0-9]+)*\.[a-z0-9]+([.-][a-z0-9]+)*@[a-z0-9-]+\.de", p.email), p.email
