@@ -48,3 +48,29 @@ def test_emails_are_well_formed():
     for seed in range(200):
         p = FakeGermany(seed).person()
         assert re.fullmatch(r"[a-z0-9]+([.-][a-z0-9]+)*\.[a-z0-9]+([.-][a-z0-9]+)*@[a-z0-9-]+\.de", p.email), p.email
+
+
+def test_ibans_are_at_registered_banks_with_valid_account_check_digits():
+    from schwifty import BIC, IBAN
+
+    from bench.synth.fake_data import BANKS
+
+    fake = FakeGermany(11)
+    for _ in range(300):
+        iban = IBAN(fake.iban(), validate_bban=True)  # raises on a wrong account check digit
+        assert iban.bank_code in {b[2] for b in BANKS}
+    for name, bic, code, _method in BANKS:
+        for _ in range(50):
+            iban = IBAN(fake.iban(name), validate_bban=True)
+            assert iban.bank_code == code
+        # the BIC written beside it is one the register lists for the bank code
+        assert bic[:8] in {str(b)[:8] for b in BIC.candidates_from_bank_code("DE", code)}, (name, bic)
+
+
+def test_tax_ids_pass_the_published_rule():
+    from stdnum.de import idnr
+
+    fake = FakeGermany(5)
+    for _ in range(500):
+        s = fake.tax_id()
+        assert idnr.is_valid(s) and not re.search(r"(\d)\1\1", s[:10]), s

@@ -6,7 +6,8 @@ Every generator takes a ``random.Random`` (or a seed) and returns values in the
 * dates: ISO ``YYYY-MM-DD`` strings
 * money: decimal string with a dot and two places (``"642.50"``)
 * address: one string ``"Straße Nr, PLZ Ort"``
-* iban: upper case, no spaces (DE, 22 characters, valid MOD 97-10)
+* iban: upper case, no spaces (DE, 22 characters, valid MOD 97-10, at a
+  registered bank code with an account its check-digit method accepts)
 * tax_id: 11 digits, valid Steuer-ID (ISO 7064 MOD 11,10 check digit,
   first digit not 0, exactly one digit repeated two or three times in the
   first ten digits)
@@ -38,11 +39,40 @@ def iban_check_digits(country: str, bban: str) -> str:
     return f"{98 - int(numeric) % 97:02d}"
 
 
-def make_iban(rng: random.Random, bank_code: str | None = None) -> str:
-    """A German IBAN: ``DE`` + 2 check digits + 8-digit BLZ + 10-digit account."""
-    blz = bank_code or f"{rng.randint(10000000, 89999999)}"
-    account = f"{rng.randint(0, 9_999_999_999):010d}"
-    bban = blz + account
+def account_check_digit(method: str, digits: str) -> int:
+    """The account check digit of the Bundesbank's method ``method`` ("00", "13"
+    or "63": modulus 10, weights 2, 1, 2, 1 … from the right, the digit sums of
+    the products added) over ``digits`` (the positions the method weights)."""
+    if method not in ("00", "13", "63"):
+        raise ValueError(f"account check method {method} is not implemented")
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        p = int(ch) * (2 if i % 2 == 0 else 1)
+        total += p // 10 + p % 10
+    return (10 - total % 10) % 10
+
+
+def make_account(rng: random.Random, method: str) -> str:
+    """A ten-digit account number whose check digit follows ``method``: "00"
+    (Sparkassen) checks positions 1-9 in position 10; "13" (Commerzbank) and
+    "63" (Deutsche Bank) a six-digit base number in positions 2-7, the check
+    digit in 8 and a two-digit sub-account (00) behind it, behind a 0."""
+    if method == "00":
+        body = f"{rng.randint(10_000, 999_999_999):09d}"
+        return body + str(account_check_digit(method, body))
+    base = f"{rng.randint(100_000, 999_999)}"
+    return "0" + base + str(account_check_digit(method, base)) + "00"
+
+
+def make_iban(rng: random.Random, bank_code: str | None = None, method: str | None = None) -> str:
+    """A German IBAN: ``DE`` + 2 check digits + 8-digit bank code + 10-digit
+    account. Without ``bank_code`` a bank of :data:`BANKS`, with an account
+    number its check-digit method accepts; with one, the account follows
+    ``method`` (random digits when none is given)."""
+    if bank_code is None:
+        _name, _bic, bank_code, method = rng.choice(BANKS)
+    account = make_account(rng, method) if method else f"{rng.randint(0, 9_999_999_999):010d}"
+    bban = bank_code + account
     return "DE" + iban_check_digits("DE", bban) + bban
 
 
@@ -139,15 +169,14 @@ ACTIVITIES = [
     "Unternehmensberatung",
     "Handel mit Gebrauchtwagen",
 ]
+# banks as the Bundesbank's bank-code register lists them: name, BIC, bank code
+# (Bankleitzahl) and the method of its account check digit
 BANKS = [
-    ("Sparkasse KölnBonn", "COLSDE33XXX"),
-    ("Stadtsparkasse Düsseldorf", "DUSSDEDDXXX"),
-    ("Deutsche Bank", "DEUTDEDBXXX"),
-    ("Commerzbank", "COBADEFFXXX"),
-    ("Volksbank Münsterland Nord eG", "GENODEM1IBB"),
-    ("Postbank", "PBNKDEFFXXX"),
-    ("ING-DiBa", "INGDDEFFXXX"),
-    ("Sparkasse Aachen", "AACSDE33XXX"),
+    ("Sparkasse KölnBonn", "COLSDE33XXX", "37050198", "00"),
+    ("Stadtsparkasse Düsseldorf", "DUSSDEDDXXX", "30050110", "00"),
+    ("Deutsche Bank", "DEUTDEDKXXX", "37070060", "63"),
+    ("Commerzbank", "COBADEFFXXX", "37040044", "13"),
+    ("Sparkasse Aachen", "AACSDE33XXX", "39050000", "00"),
 ]
 COUNTRIES = ["Deutschland", "Türkei", "Polen", "Italien", "Österreich", "Syrien",
              "Rumänien", "Griechenland", "Ukraine", "Kroatien"]
@@ -316,10 +345,16 @@ class FakeGermany:
         return f"{cents // 100}.{cents % 100:02d}"
 
     def bank(self) -> tuple[str, str]:
-        return self.rng.choice(BANKS)
+        """(name, BIC) of a bank; :meth:`iban` of the same name makes an IBAN there."""
+        name, bic, _code, _method = self.rng.choice(BANKS)
+        return name, bic
 
-    def iban(self) -> str:
-        return make_iban(self.rng)
+    def iban(self, bank: str | None = None) -> str:
+        """An IBAN at the bank named ``bank`` (a name :meth:`bank` gave), else at any bank."""
+        if bank is None:
+            return make_iban(self.rng)
+        _name, _bic, code, method = next(b for b in BANKS if b[0] == bank)
+        return make_iban(self.rng, code, method)
 
     def tax_id(self) -> str:
         return make_tax_id(self.rng)

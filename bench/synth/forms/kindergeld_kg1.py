@@ -81,7 +81,7 @@ def make(fake: FakeGermany) -> tuple[dict[str, Any], dict[str, Any]]:
     rng = fake.rng
     p = fake.person(20, 55)
     bank, bic = fake.bank()
-    iban = fake.iban()
+    iban = fake.iban(bank)
     tax_id = fake.tax_id()
     partner = fake.person(20, 55)
     married = rng.random() < 0.6

@@ -62,7 +62,8 @@ def invoice(fake: FakeGermany, variant: str | None) -> Result:
     buyer = fake.person()
     number = f"{rng.choice(['RE', 'R', 'INV-', ''])}{fake.today.year}-{rng.randint(100, 99999):05d}"
     inv_date = fake.today - timedelta(days=rng.randint(0, 30))
-    iban = fake.iban()
+    bank = fake.bank()[0]
+    iban = fake.iban(bank)
     lines = []
     for name, unit, lo, hi in rng.sample(_ITEMS, rng.randint(1, 4)):
         qty = Decimal(rng.randint(1, 12))
@@ -134,7 +135,7 @@ def invoice(fake: FakeGermany, variant: str | None) -> Result:
     y -= 40
     c.setFont("Helvetica", 9)
     c.drawString(left, y, "Bitte überweisen Sie den Betrag innerhalb von 14 Tagen auf unser Konto:")
-    c.drawString(left, y - 13, f"IBAN: {group4(iban)}   Bank: {fake.bank()[0]}")
+    c.drawString(left, y - 13, f"IBAN: {group4(iban)}   Bank: {bank}")
     c.showPage()
     c.save()
     return "invoice", truth, buf.getvalue(), variant

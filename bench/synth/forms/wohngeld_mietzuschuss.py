@@ -82,7 +82,7 @@ def make(fake: FakeGermany) -> tuple[dict[str, Any], dict[str, Any]]:
     rng = fake.rng
     p = fake.person(18, 85)
     bank, _bic = fake.bank()
-    iban = fake.iban()
+    iban = fake.iban(bank)
     # "as printed": paper forms carry the IBAN in groups of four more often than not
     account = group4(iban) if rng.random() < 0.7 else iban
     move_in = fake.date_between(date(2005, 1, 1), fake.today - timedelta(days=10))
