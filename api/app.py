@@ -21,6 +21,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from api.i18n import DEFAULT_LANGUAGE, Translator
 from api.security import CsrfFailed, Forbidden, LoginRequired, csrf_token
 from forms.catalogue import Catalogue, load_catalogue
+from formwerk.fieldcal_store import ActiveCalibration, CalibrationStore
 from formwerk.db import CaseStore
 from formwerk.pagerender import RenderedPages
 from formwerk.settings import Settings
@@ -38,11 +39,17 @@ class AppState:
     users: UserStore
     blobs: BlobStore
     catalogue: Catalogue
+    calibration: ActiveCalibration | None = None  # the active field calibration (formwerk.fieldcal)
     client: object | None = None  # temporalio Client
     # page images as the browser shows them (scaled JPEG), by original image key
     display_images: dict = field(default_factory=dict)
     rendered_pages: RenderedPages = field(default_factory=RenderedPages)  # text-layer pages, on demand
     _connecting: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def policies(self) -> dict:
+        """Each form's routing policy, with the active field calibration's thresholds."""
+        base = {f.id: f.policy for f in self.catalogue}
+        return self.calibration.policies(base) if self.calibration is not None else base
 
     async def temporal(self):
         if self.client is None:
@@ -93,6 +100,7 @@ def create_app(settings: Settings | None = None, *, client=None, cases: CaseStor
         users=users or UserStore(cases.engine),
         blobs=BlobStore.from_settings(settings),
         catalogue=load_catalogue(),
+        calibration=ActiveCalibration(CalibrationStore(cases.engine)),
         client=client,
     )
     app = FastAPI(title="Formwerk", version="0.1.0", docs_url="/docs", openapi_url="/openapi.json")

@@ -202,7 +202,7 @@ async def submit_case(
         sub = await submit(
             await st.temporal(), st.blobs, files[0][1], filename=files[0][0], reference=reference,
             task_queue=st.settings.task_queue, ocr_task_queue=st.settings.ocr_task_queue,
-            policies={f.id: f.policy for f in st.catalogue}, claim_idle_minutes=st.settings.claim_idle_minutes,
+            policies=st.policies(), claim_idle_minutes=st.settings.claim_idle_minutes,
             webhook=webhook, expected_type=document_type, metadata=meta, extra_files=files[1:])
     except ReferenceConflict as exc:
         if idempotency_key:

@@ -93,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
 
     retention_commands.add_parser(sub)
 
+    from formwerk import fieldcal_commands
+
+    fieldcal_commands.add_parser(sub)
+
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
@@ -119,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         "audit": audit_commands.audit,
         "key": key_commands.key,
         "retention": retention_commands.retention,
+        "calibrate": fieldcal_commands.calibrate,
     }
     handler = handlers[args.command]
     if handler is None:

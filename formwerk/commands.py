@@ -102,7 +102,7 @@ async def process(settings: Settings, args) -> int:
         return 2
     client = await _client(settings)
     blobs = BlobStore.from_settings(settings)
-    policies = policies_from_catalogue()
+    policies = policies_from_catalogue(settings.sqlalchemy_url)
     total = len(args.files)
     done = 0
     started = time.perf_counter()
@@ -172,7 +172,7 @@ async def submit_cmd(settings: Settings, args) -> int:
         sub = await submit(client, BlobStore.from_settings(settings), args.file.read_bytes(),
                            filename=args.file.name, reference=args.reference,
                            task_queue=settings.task_queue, ocr_task_queue=settings.ocr_task_queue,
-                           policies=policies_from_catalogue(),
+                           policies=policies_from_catalogue(settings.sqlalchemy_url),
                            claim_idle_minutes=settings.claim_idle_minutes)
     except ReferenceConflict as exc:
         print(json.dumps({"case_id": exc.case_id, "created": False, "conflict": True,
@@ -264,7 +264,7 @@ async def watch(settings: Settings, args) -> int:
         d.mkdir(parents=True, exist_ok=True)
     client = await _client(settings)
     blobs = BlobStore.from_settings(settings)
-    policies = policies_from_catalogue()
+    policies = policies_from_catalogue(settings.sqlalchemy_url)
     sizes: dict[Path, int] = {}
     pending: set[asyncio.Task] = set()
 

@@ -134,10 +134,17 @@ def storage_filename(name: str | None) -> str:
     return _cut_keeping_extension(safe, MAX_STORAGE_NAME_CHARS)
 
 
-def policies_from_catalogue() -> dict[str, RoutingPolicy]:
+def policies_from_catalogue(store_url: str | None = None) -> dict[str, RoutingPolicy]:
+    """Each form's routing policy; with ``store_url``, with the thresholds of that store's
+    active field calibration (formwerk.fieldcal)."""
     from forms.catalogue import load_catalogue
 
-    return {f.id: f.policy for f in load_catalogue().forms.values()}
+    base = {f.id: f.policy for f in load_catalogue().forms.values()}
+    if store_url is None:
+        return base
+    from formwerk.fieldcal_store import calibrated_policies
+
+    return calibrated_policies(base, store_url)
 
 
 async def submit(

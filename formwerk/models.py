@@ -194,6 +194,8 @@ class RoutingPolicy(BaseModel):
     required_fields: list[str] = Field(default_factory=list)
     four_eyes: bool = False  # always review (e.g. for sensitive types)
     review_sla_hours: float = 48.0
+    # the field calibration (formwerk.fieldcal) whose thresholds are in field_thresholds; "" = the form's own
+    calibration_version: str = ""
 
 
 class RoutingDecision(BaseModel):
@@ -377,6 +379,7 @@ class CaseResult(BaseModel):
     document_type_confidence: float | None = None
     classification_reasons: list[str] = Field(default_factory=list)
     model_version: str = ""
+    calibration_version: str = ""  # the field calibration that routed it ("" = the forms' thresholds)
     review_reasons: list[str] = Field(default_factory=list)
     fields: dict[str, ExtractedField] = Field(default_factory=dict)
     issues: list[ValidationIssue] = Field(default_factory=list)

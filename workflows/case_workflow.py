@@ -362,6 +362,7 @@ class CaseWorkflow:
         policy = inp.policies.get(classification.document_type, inp.default_policy)
         self._policy = policy
         decision = route(classification, extraction, policy)
+        result.calibration_version = policy.calibration_version
         if inp.expected_type and classification.document_type != inp.expected_type:
             # the caller knows what it sent: a different type is for a clerk to settle
             decision.status = CaseStatus.NEEDS_REVIEW
@@ -710,6 +711,7 @@ class CaseWorkflow:
         self._apply(classification, extraction)
         self._policy = inp.policies.get(decision.document_type, inp.default_policy)
         reasons = route(classification, extraction, self._policy).reasons  # flags the new fields
+        r.calibration_version = self._policy.calibration_version
         if r.linked_case_id:
             reasons.append(LINKED_TO_CASE)
         if r.awaiting_documents:
