@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import random
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -334,7 +335,11 @@ class FakeGermany:
         def ascii_(s: str) -> str:
             table = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", " ": ".",
                                    "Ä": "ae", "Ö": "oe", "Ü": "ue"})
-            return "".join(c for c in s.lower().translate(table) if c.isalnum() or c in ".-")
+            # accents dropped ("José" -> "jose": mail providers take ASCII local parts), and no
+            # dot or hyphen next to another or at an end ("H.-Dieter" -> "h-dieter")
+            s = unicodedata.normalize("NFKD", s.lower().translate(table)).encode("ascii", "ignore").decode()
+            s = "".join(c for c in s if c.isalnum() or c in ".-")
+            return re.sub(r"[.-]{2,}", lambda m: m[0][-1], s).strip(".-")
         domain = self.rng.choice(["web.de", "gmx.de", "t-online.de", "posteo.de", "mail.de"])
         return f"{ascii_(given.split()[0])}.{ascii_(family)}@{domain}"
 
