@@ -110,6 +110,9 @@ class CaseOut(BaseModel):
     document_type: str | None = None
     document_type_confidence: float | None = None
     review_reasons: list[str] = Field(default_factory=list)
+    calibration_version: str = Field(
+        "", description="the field calibration whose thresholds routed the case (fitted from clerks' decisions, "
+                        "`formwerk calibrate`); empty: the form's own thresholds", examples=["fc3"])
     reason: str | None = None
     reason_code: str | None = None
     fields: dict[str, FieldOut] = Field(default_factory=dict)
@@ -190,8 +193,8 @@ def case_out(case: CaseResult, *, attempts: list[dict], children: dict[str, Case
     return CaseOut(
         case_id=case.case_id, reference=case.reference, file=case.file, status=case.status.value,
         document_type=case.document_type, document_type_confidence=case.document_type_confidence,
-        review_reasons=case.review_reasons, reason=case.reason, reason_code=case.reason_code,
-        fields=fields,
+        review_reasons=case.review_reasons, calibration_version=case.calibration_version,
+        reason=case.reason, reason_code=case.reason_code, fields=fields,
         pairs=[PairOut(question=p.question, answer=p.answer, page=p.page, question_bbox=p.question_bbox,
                        answer_bbox=p.answer_bbox, score=p.score) for p in case.pairs],
         linked_case_id=case.linked_case_id, linked_reference=case.linked_reference,
@@ -219,7 +222,7 @@ ACCEPTED_EXAMPLE = {"case_id": CASE_ID, "reference": "FV-2026-0042", "status": "
 CASE_EXAMPLE = {
     "case_id": CASE_ID, "reference": "FV-2026-0042", "file": "gewa1.pdf", "status": "completed",
     "document_type": "gewerbeanmeldung", "document_type_confidence": 0.998, "review_reasons": [],
-    "reason": None, "reason_code": None,
+    "calibration_version": "fc3", "reason": None, "reason_code": None,
     "fields": {
         "family_name": {"value": "Schulze-Brandt", "raw": "Schulze Brandt", "confidence": 1.0, "page": 1,
                         "bbox": [412.0, 880.5, 903.0, 930.0], "needs_review": False, "source": "human",

@@ -354,3 +354,45 @@ async def test_requested_documents_are_attached_and_read(temporal_env, queues, s
     assert [e.kind for e in store.history(cid)] == [
         "routed", "claimed", "documents_requested", "document_attached", "document_attached", "approved"]
     await _replay(sub.handle)
+
+
+async def test_clerks_corrections_raise_a_threshold_that_routes_the_next_case(temporal_env, queues, stores):
+    """The loop of issue #17: decisions -> evidence -> a fitted, stored, active calibration ->
+    the next case's policy -> its routing, with the version recorded on the case."""
+    from formwerk import fieldcal
+    from formwerk.fieldcal_store import CalibrationStore, reviewed_evidence
+
+    client, (blobs, store) = temporal_env.client, stores
+    calibrations = CalibrationStore(store.engine)
+    async with make_workers(client, _activities(stores), *queues, ocr_slots=2):
+        # three cases go to review for birth_date; each time the clerk also corrects the
+        # family name the machine was sure of (0.97): evidently wrong too often to go unchecked
+        for i in range(3):
+            sub = await _submit(client, blobs, queues, text=f"Antrag {i}")
+            routed = await wait_routed(sub.handle, 60)
+            assert routed.status == CaseStatus.NEEDS_REVIEW and routed.calibration_version == ""
+            await send_decision(client, sub.case_id, _d(ReviewAction.APPROVE, "anna",
+                                                        corrections={"family_name": f"Möller-{i}"}), store)
+            assert (await sub.handle.result()).status == CaseStatus.COMPLETED
+        evidence, n_cases = reviewed_evidence(store.engine)
+        assert n_cases == 3
+        assert sorted({(e.field, e.right) for e in evidence}) == [("birth_date", True), ("family_name", False)]
+        cal = fieldcal.fit(evidence, POLICIES, version=calibrations.next_version(),
+                           created_at=routed.routed_at, cases=n_cases)
+        assert cal.thresholds() == {"gewerbeanmeldung": {"family_name": fieldcal.ALWAYS_REVIEW}}
+        calibrations.save(cal, activate=True)
+
+        # the next case: birth date now sure, so only the calibration can send it to a clerk
+        sure = stores, {"family_name": 0.97, "birth_date": 0.99}
+        async with make_workers(client, _activities(*sure), queues[0] + "-b", queues[1] + "-b", ocr_slots=2):
+            policies = fieldcal.apply(POLICIES, calibrations.active())
+            nxt = await _submit(client, blobs, (queues[0] + "-b", queues[1] + "-b"), policies=policies,
+                                text="Antrag neu")
+            routed = await wait_routed(nxt.handle, 60)
+            assert routed.status == CaseStatus.NEEDS_REVIEW
+            assert routed.review_reasons == ["low_confidence:family_name"]
+            assert routed.calibration_version == cal.version == "fc1"
+            assert store.get(nxt.case_id).calibration_version == "fc1"
+            # without it, the same case would have gone straight through
+            plain = await _submit(client, blobs, (queues[0] + "-b", queues[1] + "-b"), text="Antrag alt")
+            assert (await wait_routed(plain.handle, 60)).status == CaseStatus.COMPLETED
