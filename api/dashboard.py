@@ -148,6 +148,16 @@ def view(f: stats.Figures, t: Translator, catalogue) -> dict:
     }
 
 
+def _calibration_hint(t: Translator, cal) -> str:
+    """Which field thresholds route new cases, and what the clerks' decisions say of them."""
+    if cal is None:
+        return t("dashboard.calibration_none")
+    rate = t.percent(cal.accepted_right / cal.accepted_values) if cal.accepted_values else t("dashboard.none")
+    return t("dashboard.calibration", version=cal.version, date=t.datetime(cal.created_at),
+             cases=_number(t, cal.cases), changed=_number(t, len(cal.changed())),
+             right=_number(t, cal.accepted_right), values=_number(t, cal.accepted_values), rate=rate)
+
+
 @router.get("/dashboard")
 async def dashboard(request: Request, range: str = "7d", to: str = ""):
     user = supervisor(request)
@@ -157,7 +167,9 @@ async def dashboard(request: Request, range: str = "7d", to: str = ""):
     f = await _figures(request, preset, from_, to)
     t = Translator(user.language)
     query = request.url.query
+    calibration = await run_in_threadpool(_state(request).calibration.get)
     return render(request, "dashboard.html", preset=preset, presets=list(stats.PRESETS),
+                  calibration_hint=_calibration_hint(t, calibration),
                   from_value=from_ if preset == "custom" else "", to_value=to if preset == "custom" else "",
                   json_url="/dashboard.json" + (f"?{query}" if query else ""),
                   **view(f, t, _state(request).catalogue))

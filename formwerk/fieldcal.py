@@ -81,7 +81,8 @@ def _same(a: Any, b: Any) -> bool:
 
 def evidence_from_case(result: CaseResult) -> list[Evidence]:
     """The decided values of one case; none unless a clerk approved it."""
-    if result.status != CaseStatus.COMPLETED or not result.reviewed_by or not result.document_type:
+    approved = result.reviewed_by or any(e.kind in ("approved", "confirmed") for e in result.events)
+    if result.status != CaseStatus.COMPLETED or not approved or not result.document_type:
         return []
     if result.document_type == "batch":
         return []
@@ -152,6 +153,10 @@ class FieldCalibration(BaseModel):
     min_band: int = MIN_BAND
     fit_version: int = FIT_VERSION
     cases: int = 0  # reviewed cases the evidence came from
+    # on those cases, the values that went through unchecked (not flagged) and how many were
+    # right: the accuracy of what is accepted, as the clerks' decisions measure it
+    accepted_values: int = 0
+    accepted_right: int = 0
     fits: list[FieldFit] = Field(default_factory=list)
 
     def thresholds(self) -> dict[str, dict[str, float]]:
@@ -226,6 +231,8 @@ def fit(evidence: Iterable[Evidence], policies: Mapping[str, RoutingPolicy], *, 
         created_at: datetime, created_by: str = "", cases: int = 0, target: float = TARGET,
         level: float = LEVEL, min_band: int = MIN_BAND) -> FieldCalibration:
     """A calibration for every (type, field) with evidence, against the forms' thresholds."""
+    evidence = list(evidence)
+    accepted, right = accepted_accuracy(evidence)
     grouped: dict[tuple[str, str], list[Evidence]] = defaultdict(list)
     for e in evidence:
         if e.document_type in policies:
@@ -237,7 +244,8 @@ def fit(evidence: Iterable[Evidence], policies: Mapping[str, RoutingPolicy], *, 
         fits.append(fit_field(doc_type, name, points, form_threshold, target=target, level=level,
                               min_band=min_band))
     return FieldCalibration(version=version, created_at=created_at, created_by=created_by, target=target,
-                            level=level, min_band=min_band, cases=cases, fits=fits)
+                            level=level, min_band=min_band, cases=cases, accepted_values=accepted,
+                            accepted_right=right, fits=fits)
 
 
 def apply(policies: Mapping[str, RoutingPolicy], calibration: FieldCalibration | None) -> dict[str, RoutingPolicy]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -225,3 +227,21 @@ def test_the_page_and_its_json_twin_show_the_same_figures(client):
     assert empty["finished"] == 0 and len(empty["per_day"]) == 31
     assert client.get("/dashboard?range=custom&from=2020-01-01&to=2020-01-31").status_code == 200
     assert client.get("/dashboard?range=custom&from=kaputt").status_code == 200  # bad input: the default range
+
+
+def test_the_dashboard_names_the_active_field_calibration(client):
+    from formwerk import fieldcal
+    from formwerk.fieldcal_store import reviewed_evidence
+
+    _login(client, "sara")
+    assert "keine Kalibrierung" in client.get("/dashboard").text
+    st = client.app.state.formwerk
+    evidence, n = reviewed_evidence(st.cases.engine)
+    policies = {f.id: f.policy for f in st.catalogue}
+    assert n == 2 and evidence  # the two cases clerks approved
+    cal = fieldcal.fit(evidence, policies, version="fc1", created_at=NOW, cases=n)
+    st.calibration.store.save(cal, activate=True)
+    st.calibration.ttl_s = 0  # read again at once (the page re-reads it within 30 s)
+    hint = re.search(r'data-testid="calibration-hint">([^<]*)<', client.get("/dashboard").text).group(1)
+    assert "Kalibrierung fc1" in hint and f"aus {n} geprüften Fällen" in hint
+    assert f"{cal.accepted_right} von {cal.accepted_values}" in hint
