@@ -110,7 +110,7 @@ def test_apply_puts_thresholds_and_version_into_the_policies():
 
 
 def _reviewed_case(case_id: str, corrections: list[Correction], *, status=CaseStatus.COMPLETED,
-                   reviewed_by: str | None = "anna") -> CaseResult:
+                   reviewed_by: str | None = "anna", doc_type: str = "wohngeld") -> CaseResult:
     fields = {
         "family_name": ExtractedField(name="family_name", value="Nowak", confidence=0.85, source="ocr",
                                       needs_review=True),
@@ -122,7 +122,7 @@ def _reviewed_case(case_id: str, corrections: list[Correction], *, status=CaseSt
     events = [CaseEvent(at=T0, kind="routed", detail={"status": "needs_review"})]
     if reviewed_by:
         events.append(CaseEvent(at=T0, kind="approved", actor=reviewed_by))
-    return CaseResult(case_id=case_id, reference=case_id, status=status, document_type="wohngeld",
+    return CaseResult(case_id=case_id, reference=case_id, status=status, document_type=doc_type,
                       fields=fields, corrections=corrections, reviewed_by=reviewed_by,
                       review_reasons=["low_confidence:family_name"], events=events, routed_at=T0)
 
@@ -179,3 +179,38 @@ def test_evidence_is_read_from_approved_reviewed_cases_only(store_url):
     evidence, n = reviewed_evidence(cases.engine)
     assert n == 1
     assert {(e.field, e.right) for e in evidence} == {("family_name", False), ("given_names", True)}
+
+
+def test_the_calibrate_command(tmp_path, capsys):
+    import argparse
+    import asyncio
+
+    from formwerk.db import CaseStore
+    from formwerk.fieldcal_commands import add_parser, calibrate
+    from formwerk.settings import Settings
+
+    settings = Settings(data_dir=tmp_path, secret_key="test")
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers(dest="command"))
+
+    def run(*argv) -> tuple[int, str]:
+        code = asyncio.run(calibrate(settings, parser.parse_args(["calibrate", *argv])))
+        return code, capsys.readouterr().out
+
+    cases = CaseStore.from_url(settings.sqlalchemy_url)
+    fixed = [Correction(field="given_names", machine_value="Ewa", corrected_value="Eva", clerk="anna")]
+    for i in range(3):
+        cases.save_result(_reviewed_case(f"rev-{i}", fixed, doc_type="wohngeld_mietzuschuss"))
+    code, out = run("fit", "--dry-run")
+    assert code == 0 and "3 reviewed cases" in out and "0 of 3 right" in out
+    assert "given_names" in out and "raised" in out
+    assert run("list")[1].startswith("no field calibration yet")
+    code, out = run("fit")
+    assert code == 0 and "fc1 stored and active" in out
+    assert CalibrationStore(cases.engine).active().thresholds() == {
+        "wohngeld_mietzuschuss": {"given_names": ALWAYS_REVIEW}}
+    assert "* fc1" in run("list")[1]
+    assert "never" in run("show", "fc1")[1]
+    assert run("off")[0] == 0 and CalibrationStore(cases.engine).active() is None
+    assert run("activate", "fc1")[0] == 0 and CalibrationStore(cases.engine).active().version == "fc1"
+    assert run("activate", "fc9")[0] == 2
