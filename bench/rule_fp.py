@@ -240,6 +240,9 @@ def _corruptions(rec: dict) -> list[tuple[str, str]]:
     m = re.search(r"(?<=[a-zäöüß])[a-zäöüß](?=[a-zäöüß]*$)", v.split(",")[0])
     if m and rec["type"] == "text":
         out.append(("capital_inside", v[:m.start()] + v[m.start()].upper() + v[m.end():]))
+    m = re.search(r"(?:^|(?<=\s))I(?=[a-zäöü])", v)
+    if m and rec["field"] in PERSON_NAME_FIELDS:  # a capital "I" read as a small "l" ("Emilian lustinian")
+        out.append(("capital_i_as_l", v[:m.start()] + "l" + v[m.end():]))
     if v.startswith("Il"):
         out.append(("capital_i_pair", "II" + v[2:]))
     if rec["type"] == "text" and len(v) > 4:

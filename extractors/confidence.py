@@ -122,7 +122,8 @@ CALIBRATION = [(0.0, 0.0), (0.4, 0.4), (0.5, 0.86), (0.8, 0.9), (0.85, 0.97), (0
 # c7: handwritten values marked down (extractors.evidence)
 # c8: the handwriting verdict counts the baseline spread beyond one pixel and stems parallel
 # whatever their slant (document and value)
-CONFIDENCE_VERSION = "c8"
+# c9: a later name word starting small, no particle, is an unlikely reading ("Emilian lustinian")
+CONFIDENCE_VERSION = "c9"
 
 
 def word_factor(c: float) -> float:

@@ -206,6 +206,14 @@ def small_name_start(name: str, value: str) -> bool:
     return first.casefold().split("-")[0] not in _NAME_PARTICLES and not _ELIDED_PARTICLE.match(first)
 
 
+def small_later_word(value: str) -> bool:
+    """A later word of a name that starts with a small letter and is no particle
+    ("Emilian lustinian": a capital "I" read as "l"; "María de los Ángeles" and
+    "van der Berg" are particles)."""
+    return any(w[:1].islower() and w.casefold().split("-")[0] not in _NAME_PARTICLES
+               and not _ELIDED_PARTICLE.match(w) for w in value.split()[1:])
+
+
 # --------------------------------------------------------------------------
 # the rules
 # --------------------------------------------------------------------------
@@ -273,6 +281,9 @@ RULES: list[PlausibilityRule] = [
                      sources=("ocr",), group="name_shape"),
     PlausibilityRule("small_name_start", "a name part starting with a small letter (a piece of the name)",
                      lambda v, c: small_name_start(c.field, v), "UNLIKELY_READING", fields=PERSON_NAME_FIELDS,
+                     sources=("ocr",), group="name_shape"),
+    PlausibilityRule("small_later_word", "a later name word starting with a small letter, no particle (\"Emilian lustinian\")",
+                     lambda v, c: small_later_word(v), "UNLIKELY_READING", fields=PERSON_NAME_FIELDS,
                      sources=("ocr",), group="name_shape"),
     PlausibilityRule("dot_after_street_word", 'a dot after a spelled-out street word ("Mentzelweg. 21")',
                      lambda v, c: dot_after_street_word(v), "UNLIKELY_READING", types=("address",),

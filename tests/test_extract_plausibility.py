@@ -261,3 +261,26 @@ def test_rules_of_one_group_lower_a_value_once():
     fields = {"activity": ExtractedField(name="activity", value="Muüller Gret!l", confidence=0.9, source="ocr")}
     CatalogueExtractor(catalogue)._plausibility(catalogue.get("gewerbeanmeldung"), fields)
     assert fields["activity"].confidence == pytest.approx(0.9 * conf.UNLIKELY_READING)
+
+
+@pytest.mark.parametrize("value,odd", [("Emilian lustinian", True), ("Anna maria", True), ("María de los Ángeles", False),
+                                       ("Jan van der Berg", False), ("Fatima al-Zahra", False), ("Nguyen Van", False),
+                                       ("Jean d'Arc", False), ("Christian Muharrem", False), ("lustinian", False)])
+def test_a_later_name_word_starting_small_is_no_name(value, odd):
+    # "lustinian" alone is small_name_start's; particles stay small in any place
+    from extractors.plausibility import small_later_word
+
+    assert small_later_word(value) is odd
+
+
+def test_a_given_name_with_a_capital_i_read_small_goes_to_review():
+    from extractors.catalogue_extractor import CatalogueExtractor
+    from formwerk.models import ExtractedField
+
+    catalogue = load_catalogue()
+    form = catalogue.get("gewerbeanmeldung")
+    fields = {"given_names": ExtractedField(name="given_names", value="Emilian lustinian", confidence=0.998, source="ocr"),
+              "family_name": ExtractedField(name="family_name", value="van der Berg", confidence=0.99, source="ocr")}
+    CatalogueExtractor(catalogue)._plausibility(form, fields)
+    assert fields["given_names"].confidence < form.policy.min_field_confidence
+    assert fields["family_name"].confidence == 0.99
