@@ -53,3 +53,25 @@ def test_real_form_scan_profile():
     doc = fill_real_form("meldebehoerde_anmeldung", 2)
     pages = scan_pages(doc.pdf_bytes, "upside_down", seed=2, dpi=100)
     assert len(pages) == 1 and pages[0].height > pages[0].width
+
+
+def test_a_circled_label_is_the_words_on_the_box_line_only():
+    # the GewA 1's "Gesellschaftereintritt" box reaches into the line above
+    # ("Neuerrichtung / Übernahme"): an applicant circles the option's own words
+    import pdfplumber
+
+    from bench.synth.ticks import _button_names, label_beside, widget_rects
+
+    path = real_form_path("gewerbeanmeldung")
+    if path is None:
+        pytest.skip("the real GewA 1 is not there")
+    pdf = path.read_bytes()
+    boxes = widget_rects(PdfReader(io.BytesIO(pdf)), _button_names(PdfReader(io.BytesIO(pdf))))
+    page, box = boxes["ja - Gesellschaftereintritt"]
+    label = label_beside(pdf, page, box, [b for p, b in boxes.values() if p == page and b != box])
+    with pdfplumber.open(io.BytesIO(pdf)) as doc:
+        p = doc.pages[page]
+        words = [w["text"] for w in p.extract_words()
+                 if w["x0"] >= label[0] - 0.5 and w["x1"] <= label[2] + 0.5
+                 and float(p.height) - w["bottom"] >= label[1] - 0.5 and float(p.height) - w["top"] <= label[3] + 0.5]
+    assert words == ["Gesellschaftereintritt"]

@@ -201,7 +201,11 @@ def widget_rects(reader, names: set[str] | dict[str, str]) -> dict[str, tuple[in
 
 
 def label_beside(pdf_bytes: bytes, page: int, box: Box, others: Sequence[Box] = ()) -> list[float] | None:
-    """The printed label right of ``box``: the words on its line up to the next box (PDF points)."""
+    """The printed label right of ``box``: the words on its line up to the next box (PDF points).
+
+    A word is on the box's line when its middle is within the box's height: a
+    word of the line above that only reaches into the box's top ("Neuerrichtung
+    / Übernahme" over the GewA 1's "Gesellschaftereintritt") is another label."""
     import io
 
     import pdfplumber
@@ -215,7 +219,7 @@ def label_beside(pdf_bytes: bytes, page: int, box: Box, others: Sequence[Box] = 
     picked = []
     for w in sorted(words, key=lambda w: w["x0"]):
         wy0, wy1 = height - w["bottom"], height - w["top"]
-        if not (wy0 < y1 and wy1 > y0) or w["x0"] < x1 - 1 or w["x1"] > stop:
+        if not y0 <= (wy0 + wy1) / 2 <= y1 or w["x0"] < x1 - 1 or w["x1"] > stop:
             continue
         if picked and w["x0"] - picked[-1][2] > 6:
             break
