@@ -9,7 +9,8 @@
     formwerk calibrate off                  route new cases with the forms' own thresholds
 
 A case records the calibration that routed it (``calibration_version``);
-cases already routed keep their decision.
+cases already routed keep their decision. Fits, activations and ``off`` are
+recorded in the audit log (actor ``cli:<os user>``; field names, no values).
 """
 
 from __future__ import annotations
@@ -18,6 +19,15 @@ import json
 import sys
 
 from formwerk.settings import Settings
+
+
+def _audit(store, action: str, **detail) -> None:
+    """Which thresholds route new cases is a change of the office's rules: kept in the audit log."""
+    import getpass
+
+    from formwerk.audit import AuditLog
+
+    AuditLog(store.engine).record(f"cli:{getpass.getuser()}", action, None, via="cli", **detail)
 
 
 def add_parser(sub):
@@ -76,6 +86,7 @@ async def calibrate(settings: Settings, args) -> int:
             return 0
         if cmd == "activate":
             store.activate(args.version)
+            _audit(store, "calibration.activate", version=args.version)
             print(f"{args.version} is active: new cases are routed with its thresholds")
             return 0
     except UnknownCalibration as exc:
@@ -83,6 +94,7 @@ async def calibrate(settings: Settings, args) -> int:
         return 2
     if cmd == "off":
         store.activate(None)
+        _audit(store, "calibration.off")
         print("no calibration active: new cases are routed with the forms' own thresholds")
         return 0
     return 2
@@ -115,6 +127,8 @@ def _fit(settings: Settings, store, args) -> int:
     if args.dry_run:
         return 0
     store.save(cal, activate=not args.no_activate)
+    _audit(store, "calibration.fit", version=cal.version, active=not args.no_activate, cases=n_cases,
+           changed=[f"{f.document_type}.{f.field}" for f in cal.changed()])
     if not args.json:
         state = "stored" if args.no_activate else "stored and active"
         print(f"{cal.version} {state}")

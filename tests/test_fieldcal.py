@@ -214,3 +214,8 @@ def test_the_calibrate_command(tmp_path, capsys):
     assert run("off")[0] == 0 and CalibrationStore(cases.engine).active() is None
     assert run("activate", "fc1")[0] == 0 and CalibrationStore(cases.engine).active().version == "fc1"
     assert run("activate", "fc9")[0] == 2
+    from formwerk.audit import AuditLog
+
+    log = AuditLog(cases.engine)
+    assert [e.action for e in log.entries()][-3:] == ["calibration.fit", "calibration.off", "calibration.activate"]
+    assert log.verify().ok
