@@ -19,6 +19,15 @@ machine hits both alike:
 * ``after``: as now: the light steps of a document that needs no OCR run as
   local activities in the worker that runs the workflow.
 
+With ``--before-tree DIR`` (a checkout of older code, e.g. ``git worktree add
+/tmp/base d619c0f``; its ``models/`` may be a link to this one's) the two runs
+compare code instead of layouts: ``before`` runs workers of DIR's code,
+``after`` workers of this checkout's (the tree this module is imported from),
+each on its own stack (Temporal server, data directory), both with the light
+steps as local activities; the rounds interleave as above. Run the bench from
+a clean checkout (``cd /tmp/after && .venv/bin/python -m bench.digital``):
+workers import the code of the tree they are told, not the editable install.
+
 Measured: documents per second (first submit to last routed), p50/p95 of
 submit → routed as the caller sees it, one document alone (p50 of
 ``--alone`` documents one after the other), and CPU seconds per document of
@@ -43,6 +52,7 @@ from pathlib import Path
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
 RUNS = {"before": True, "after": False}  # label -> steps_as_activities
+HERE = Path(__file__).resolve().parent.parent  # the checkout whose code "after" runs
 
 
 def documents(n: int) -> tuple[list[bytes], str]:
@@ -63,6 +73,19 @@ def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime stime cutime cstime
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def tree_stack(data_dir: Path, tree: Path, **overrides):
+    """A ``ProcessStack`` whose workers import the code of ``tree`` (PYTHONPATH first)."""
+    from bench.procstack import ProcessStack
+
+    class TreeStack(ProcessStack):
+        def env(self, **kw) -> dict[str, str]:
+            env = super().env(**kw)
+            env["PYTHONPATH"] = os.pathsep.join([str(tree)] + [p for p in [env.get("PYTHONPATH")] if p])
+            return env
+
+    return TreeStack(data_dir, **overrides)
 
 
 class Run:
@@ -96,14 +119,13 @@ async def one(client, blobs, settings, policies, data: bytes, run: Run, *, as_ac
     return time.perf_counter() - t0
 
 
-async def burst(stack, client, blobs, policies, docs: list[bytes], concurrency: int, run: Run) -> None:
+async def burst(stack, send, docs: list[bytes], concurrency: int, run: Run) -> None:
     gate = asyncio.Semaphore(concurrency)
-    as_activities = RUNS[run.label]
     pids = [p.pid for p in stack.workers]
 
     async def gated(data: bytes):
         async with gate:
-            dt = await one(client, blobs, stack.settings, policies, data, run, as_activities=as_activities)
+            dt = await send(run.label, data, run)
             if dt is not None:
                 run.latencies.append(dt)
 
@@ -119,40 +141,58 @@ async def burst(stack, client, blobs, policies, docs: list[bytes], concurrency: 
 
 async def measure(args) -> dict:
     from bench.api_load import pct
-    from bench.procstack import ProcessStack
     from formwerk.intake import policies_from_catalogue
 
     docs, source = documents(args.docs + args.alone + 4)
     warm, alone, load = docs[:4], docs[4:4 + args.alone], docs[4 + args.alone:]
     tmp = Path(tempfile.mkdtemp(prefix="bench-digital-"))
     cores = os.cpu_count() or 1
-    ps = ProcessStack(tmp, ocr_workers=max(1, cores // args.workers))
+    ocr_workers = max(1, cores // args.workers)
     runs = {label: Run(label) for label in RUNS}
+    # label -> (stack, steps as activities): one stack for both layouts, or one per code tree
+    if args.before_tree:
+        trees = {"before": Path(args.before_tree).resolve(), "after": HERE}
+        stacks = {label: tree_stack(tmp / label, trees[label], ocr_workers=ocr_workers) for label in RUNS}
+        modes = {label: False for label in RUNS}
+    else:
+        one_stack = tree_stack(tmp, HERE, ocr_workers=ocr_workers)
+        stacks = {label: one_stack for label in RUNS}
+        modes = dict(RUNS)
+    distinct = list({id(ps): ps for ps in stacks.values()}.values())
+    clients = {}
     try:
-        ps.blobs()  # the keyring, before any process reads it
-        ps.start_temporal()
-        for _ in range(args.workers):
-            ps.start_worker()
-        for proc in ps.workers:
-            ps.wait_ready(proc, 180)
-        client = await ps.client()
-        blobs = ps.blobs()
+        for ps in distinct:
+            ps.blobs()  # the keyring, before any process reads it
+            ps.start_temporal()
+            for _ in range(args.workers):
+                ps.start_worker()
+        for ps in distinct:
+            for proc in ps.workers:
+                ps.wait_ready(proc, 180)
+            clients[id(ps)] = (await ps.client(), ps.blobs())
         policies = policies_from_catalogue()
+
+        async def send(label: str, data: bytes, run: Run) -> float | None:
+            ps = stacks[label]
+            client, blobs = clients[id(ps)]
+            return await one(client, blobs, ps.settings, policies, data, run, as_activities=modes[label])
+
         for label, run in runs.items():  # warm: the classifier loaded, connections open
             for data in warm:
-                await one(client, blobs, ps.settings, policies, data, Run(label), as_activities=RUNS[label])
+                await send(label, data, Run(label))
         for label, run in runs.items():  # one alone, one after the other
             for data in alone:
-                dt = await one(client, blobs, ps.settings, policies, data, run, as_activities=RUNS[label])
+                dt = await send(label, data, run)
                 if dt is not None:
                     run.alone.append(dt)
         rounds = max(1, args.rounds)
         share = [load[i::rounds] for i in range(rounds)]
         for part in share:  # interleaved: before, after, before, after ...
             for label, run in runs.items():
-                await burst(ps, client, blobs, policies, part, args.concurrency, run)
+                await burst(stacks[label], send, part, args.concurrency, run)
     finally:
-        ps.close()
+        for ps in distinct:
+            ps.close()
 
     def row(run: Run) -> dict:
         n = len(run.latencies)
@@ -170,6 +210,8 @@ async def measure(args) -> dict:
     result = {
         "documents": len(load), "concurrency": args.concurrency, "workers": args.workers, "cores": cores,
         "rounds": args.rounds, "source": source,
+        "compares": (f"code: before = {args.before_tree}, after = {HERE} (light steps local in both)"
+                     if args.before_tree else "layouts: before = every step an activity, after = local activities"),
         "runs": {label: row(run) for label, run in runs.items()},
         "goal": {"documents_per_second": 20.0, "p95_s": 0.5},
         "load_average_at_end": os.getloadavg()[0],
@@ -198,6 +240,7 @@ def table(r: dict) -> str:
     lines.append(f"{r['documents']} digital documents per run ({r['source']}), {r['concurrency']} in flight, "
                  f"{r['workers']} worker process(es), {r['cores']} cores, {r['rounds']} interleaved rounds; "
                  f"load average at the end {r['load_average_at_end']:.1f}")
+    lines.append(f"compares {r['compares']}")
     lines.append(f"goal ≥ {goal['documents_per_second']:.0f} docs/s and p95 < {goal['p95_s'] * 1000:.0f} ms: "
                  f"{'met' if goal['met'] else 'NOT met'}")
     return "\n".join(lines)
@@ -212,6 +255,8 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=1, help="formwerk worker processes")
     ap.add_argument("--alone", type=int, default=5, help="documents sent one after the other first")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved before/after rounds")
+    ap.add_argument("--before-tree", help="a checkout of older code: 'before' runs its workers, 'after' this "
+                                          "checkout's (each on its own stack), instead of comparing layouts")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     result = asyncio.run(measure(args))
