@@ -276,8 +276,14 @@ def _read_text_layer(data: bytes, pages: list[PdfPageInfo], deadline: Deadline |
         log.warning("text layer unreadable, treating all pages as scans: %s", exc)
 
 
-def qualified_name(obj) -> str:
-    """Fully qualified AcroForm field name of a widget (``parent.child``), as get_fields() keys."""
+def _get_object(ref):
+    return ref.get_object()
+
+
+def qualified_name(obj, get_object=_get_object) -> str:
+    """Fully qualified AcroForm field name of a widget (``parent.child``), as get_fields() keys.
+
+    ``get_object``: how a /Parent reference is read (``WidgetDicts.get_object`` in ``read_acroform``)."""
     parts = []
     seen = 0
     while obj is not None and seen < 32:
@@ -285,18 +291,18 @@ def qualified_name(obj) -> str:
         if t is not None:
             parts.append(str(t))
         parent = obj.get("/Parent")
-        obj = parent.get_object() if parent is not None else None
+        obj = get_object(parent) if parent is not None else None
         seen += 1
     return ".".join(reversed(parts))
 
 
-def _inherited(obj, key):
+def _inherited(obj, key, get_object=_get_object):
     seen = 0
     while obj is not None and seen < 32:
         if key in obj:
             return obj[key]
         parent = obj.get("/Parent")
-        obj = parent.get_object() if parent is not None else None
+        obj = get_object(parent) if parent is not None else None
         seen += 1
     return None
 
@@ -309,10 +315,15 @@ def read_acroform(data: bytes, scale: float, *, page_scales: dict[int, float] | 
     carry malformed names and broken field trees. ``page_scales`` (1-based
     page: pixels per point) overrides ``scale`` for pages measured at a lower dpi.
     ``reader``: the file already opened by pypdf (``read_pdf``'s encryption check).
+
+    The widgets' dictionaries are read by ``formwerk.documents.widgets`` (the
+    seven entries read here, from the file's bytes, as pypdf reads them); a
+    file it does not read plainly is read by pypdf object by object, as before.
     """
     from pypdf import PdfReader
 
-    out: list[AcroFormValue] = []
+    from formwerk.documents.widgets import NotPlain, WidgetDicts
+
     try:
         if reader is None:  # ``reader``: the file opened (and decrypted) by pypdf before
             reader = PdfReader(io.BytesIO(data), strict=False)
@@ -320,40 +331,54 @@ def read_acroform(data: bytes, scale: float, *, page_scales: dict[int, float] | 
                 reader.decrypt("")
         if "/AcroForm" not in reader.trailer["/Root"]:
             return []
-        for pno, page in enumerate(reader.pages, start=1):
-            if deadline is not None:
-                deadline.check(f"form fields of page {pno}")
-            page_scale = (page_scales or {}).get(pno, scale)
-            box = page.mediabox
-            page_top = float(box.top)
-            left = float(box.left)
-            for annot_ref in page.get("/Annots") or []:
-                try:
-                    annot = annot_ref.get_object()
-                    if annot.get("/Subtype") != "/Widget":
-                        continue
-                    name = qualified_name(annot)
-                    ft = str(_inherited(annot, "/FT") or "")
-                    rect = [float(v) for v in annot.get("/Rect", [0, 0, 0, 0])]
-                    x0, x1 = sorted((rect[0], rect[2]))
-                    y0, y1 = sorted((rect[1], rect[3]))
-                    bbox = [(x0 - left) * page_scale, (page_top - y1) * page_scale,
-                            (x1 - left) * page_scale, (page_top - y0) * page_scale]
-                    if ft == "/Btn":
-                        state = str(annot.get("/AS") or "/Off").lstrip("/")
-                        value, kind = state, "checkbox"
-                    else:
-                        v = _inherited(annot, "/V")
-                        value = "" if v is None else str(v)
-                        kind = "choice" if ft == "/Ch" else "text"
-                    out.append(AcroFormValue(name=name, value=value, page=pno, bbox=bbox, kind=kind))
-                except Exception as exc:  # one bad widget must not hide the others
-                    log.debug("skipping malformed widget: %s", exc)
+        try:
+            return _widget_values(reader, scale, page_scales, deadline, WidgetDicts(data, reader).get_object)
+        except NotPlain as exc:
+            log.debug("form fields read by pypdf: %s", exc)
+        return _widget_values(reader, scale, page_scales, deadline, _get_object)
     except DocumentTooComplexError:
         raise
     except Exception as exc:
         log.warning("AcroForm unreadable, treating as no form fields: %s", exc)
         return []
+
+
+def _widget_values(reader, scale: float, page_scales: dict[int, float] | None, deadline: Deadline | None,
+                   get_object) -> list[AcroFormValue]:
+    from formwerk.documents.widgets import NotPlain
+
+    out: list[AcroFormValue] = []
+    for pno, page in enumerate(reader.pages, start=1):
+        if deadline is not None:
+            deadline.check(f"form fields of page {pno}")
+        page_scale = (page_scales or {}).get(pno, scale)
+        box = page.mediabox
+        page_top = float(box.top)
+        left = float(box.left)
+        for annot_ref in page.get("/Annots") or []:
+            try:
+                annot = get_object(annot_ref)
+                if annot.get("/Subtype") != "/Widget":
+                    continue
+                name = qualified_name(annot, get_object)
+                ft = str(_inherited(annot, "/FT", get_object) or "")
+                rect = [float(v) for v in annot.get("/Rect", [0, 0, 0, 0])]
+                x0, x1 = sorted((rect[0], rect[2]))
+                y0, y1 = sorted((rect[1], rect[3]))
+                bbox = [(x0 - left) * page_scale, (page_top - y1) * page_scale,
+                        (x1 - left) * page_scale, (page_top - y0) * page_scale]
+                if ft == "/Btn":
+                    state = str(annot.get("/AS") or "/Off").lstrip("/")
+                    value, kind = state, "checkbox"
+                else:
+                    v = _inherited(annot, "/V", get_object)
+                    value = "" if v is None else str(v)
+                    kind = "choice" if ft == "/Ch" else "text"
+                out.append(AcroFormValue(name=name, value=value, page=pno, bbox=bbox, kind=kind))
+            except NotPlain:
+                raise
+            except Exception as exc:  # one bad widget must not hide the others
+                log.debug("skipping malformed widget: %s", exc)
     return out
 
 

@@ -117,7 +117,7 @@ _SIZES = _SizeMemo()
 
 def _counted_size(data: bytes, start: int, stop: int, limit: int) -> int:
     """``_unpacked_size`` without the bytes, remembered for packed bytes seen before (``_SizeMemo``)."""
-    key = _SIZES.key(data[start:stop])
+    key = _SIZES.key(memoryview(data)[start:stop])
     known = _SIZES.get(key)
     if known is not None:
         return known if known <= limit else limit + 1  # as a count stopped past the limit would
@@ -160,10 +160,40 @@ def _dictionary_before(data: bytes, start: int, stream_at: int) -> bytes:
     """The dictionary of the stream at ``stream_at``: from its "n g obj" on (an earlier object's
     /Subtype /Image must not pass for this one's)."""
     head = data[max(start, stream_at - 4096):stream_at]
-    last = None
-    for last in _OBJECT_START.finditer(head):
-        pass
-    return head[last.end():] if last else head
+    end = _last_object_end(head)
+    return head[end:] if end is not None else head
+
+
+_DIGITS = frozenset(b"0123456789")
+_SPACES = frozenset(b" \t\n\r\x0b\x0c")  # what \s is in a bytes pattern
+
+
+def _last_object_end(head: bytes) -> int | None:
+    """Where the last ``_OBJECT_START`` match of ``head`` ends (None: there is none).
+
+    The same as the last of ``_OBJECT_START.finditer(head)`` (matches cannot
+    overlap: each is digits and white space up to its own "obj"), found from
+    the end: a stream's dictionary is a few hundred bytes, the window 4 KiB.
+    """
+    j = len(head)
+    while True:
+        i = head.rfind(b"obj", 0, j)
+        if i < 0:
+            return None
+        j = i
+        after = head[i + 3:i + 4]
+        if after and after.isalnum():  # (?![A-Za-z0-9]): bytes.isalnum() is ASCII only
+            continue
+        k = i
+        for wanted in (_SPACES, _DIGITS, _SPACES, _DIGITS):  # backwards: \s+ \d+ \s+ \d+
+            n = k
+            while n > 0 and head[n - 1] in wanted:
+                n -= 1
+            if n == k:
+                break
+            k = n
+        else:
+            return i + 3
 
 
 def _image_bytes(head: bytes) -> int | None:
@@ -174,37 +204,53 @@ def _image_bytes(head: bytes) -> int | None:
     return min(int(w.group(1)) * int(h.group(1)), _MAX_IMAGE_PIXELS_CHECKED) * 8 + 65536
 
 
+def _next_stream(data: bytes, pos: int) -> tuple[int, int] | None:
+    """The first ``_STREAM`` match from ``pos`` on, as (start, end): "stream" not after "end", then
+    a line end (the look-behind may see before ``pos``, as the pattern's does)."""
+    i = data.find(b"stream", pos)
+    while i >= 0:
+        if i < 3 or data[i - 3:i] != b"end":
+            eol = data[i + 6:i + 7]
+            if eol == b"\n":
+                return i, i + 7
+            if eol == b"\r":
+                return i, i + (8 if data[i + 7:i + 8] == b"\n" else 7)
+        i = data.find(b"stream", i + 1)
+    return None
+
+
 def _scan_bytes(data: bytes, deadline: Deadline | None, max_stream_bytes: int | None) -> set[str]:
     dictionaries: list[bytes] = []
     decoded = 0
     pos = 0
     count = 0
     while True:
-        m = _STREAM.search(data, pos)
-        if m is None:
+        found = _next_stream(data, pos)
+        if found is None:
             dictionaries.append(data[pos:])
             break
-        head = _dictionary_before(data, pos, m.start())
-        dictionaries.append(data[pos:m.start()])
-        end = data.find(b"endstream", m.end())
+        at, body = found
+        dictionaries.append(data[pos:at])
+        end = data.find(b"endstream", body)
         stop = len(data) if end < 0 else end  # the packed bytes end before it (or with the file)
-        pos = len(data) if end < 0 else end + len(b"endstream")
+        stream_from, pos = pos, (len(data) if end < 0 else end + len(b"endstream"))
         count += 1
         if count % 200 == 0 and deadline is not None:
             deadline.check("streams")
-        if not _is_zlib(data, m.end()):
+        if not _is_zlib(data, body):
             continue  # not compressed with Flate (DCT, CCITT, raw): nothing to inflate
+        head = _dictionary_before(data, stream_from, at)
         if _OBJSTM.search(head):  # compressed objects: their dictionaries are scanned like the others
-            size, objects = _unpacked_size(data, m.end(), 64 * _CHUNK, keep=True)
+            size, objects = _unpacked_size(data, body, 64 * _CHUNK, keep=True)
             dictionaries.append(objects)
         elif max_stream_bytes is not None:
             cap = _image_bytes(head) if _IMAGE.search(head) else None
             if cap is not None:
                 # pdfium streams images line by line; one no larger than its own size says is fine
-                size = _counted_size(data, m.end(), stop, cap)
+                size = _counted_size(data, body, stop, cap)
                 if size <= cap:
                     continue
-            size = _counted_size(data, m.end(), stop, max_stream_bytes - decoded)
+            size = _counted_size(data, body, stop, max_stream_bytes - decoded)
         else:
             continue
         decoded += size
