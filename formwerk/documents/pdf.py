@@ -179,13 +179,21 @@ def read_pdf(data: bytes, dpi: int, max_pages: int, *, max_pixels: int = DEFAULT
     reader = _check_encryption(data)
     # before pdfium sees the file: it would unpack a content-stream bomb whole
     active = scan_pdf(data, deadline=deadline, max_stream_bytes=max_stream_bytes)
+    # one pdfium document for the page sizes and the text layer, opened and closed under the lock
+    # (it is only memory in between, while pypdf reads the form fields)
     with PDFIUM_LOCK:
-        pages, pdfium_active = _page_sizes(data, dpi, max_pages, max_pixels, min_dpi)
-    deadline.check("page sizes")
-    acro = read_acroform(data, dpi / 72.0, page_scales={p.index + 1: p.dpi / 72.0 for p in pages},
-                         deadline=deadline, reader=reader)
-    info = PdfInfo(pages=pages, acroform=acro, active_content=sorted(set(active) | set(pdfium_active)))
-    _read_text_layer(data, pages, deadline, words=not (defer_words_of_filled_form and info.has_filled_form))
+        doc, pages, pdfium_active = _page_sizes(data, dpi, max_pages, max_pixels, min_dpi)
+    try:
+        deadline.check("page sizes")
+        acro = read_acroform(data, dpi / 72.0, page_scales={p.index + 1: p.dpi / 72.0 for p in pages},
+                             deadline=deadline, reader=reader)
+        info = PdfInfo(pages=pages, acroform=acro, active_content=sorted(set(active) | set(pdfium_active)))
+        with PDFIUM_LOCK:
+            _read_text_layer(doc, pages, deadline,
+                             words=not (defer_words_of_filled_form and info.has_filled_form))
+    finally:
+        with PDFIUM_LOCK:
+            doc.close()
     return info
 
 
@@ -209,7 +217,9 @@ def text_layer_words(data: bytes, pages: dict[int, int]) -> dict[int, list[Word]
 
 
 def _page_sizes(data: bytes, dpi: int, max_pages: int, max_pixels: int,
-                min_dpi: int) -> tuple[list[PdfPageInfo], list[str]]:
+                min_dpi: int) -> tuple[pdfium.PdfDocument, list[PdfPageInfo], list[str]]:
+    """The document opened by pdfium (the caller closes it, under the lock), its pages' sizes and
+    pdfium's view of its active content. Callers hold ``PDFIUM_LOCK``."""
     doc = open_pdf(data)
     try:
         n = len(doc)
@@ -232,19 +242,20 @@ def _page_sizes(data: bytes, dpi: int, max_pages: int, max_pixels: int,
             active.append("javascript")
         if doc.count_attachments() > 0:
             active.append("embedded_file")
-        return pages, active
+        return doc, pages, active
     except BadInputError:
+        doc.close()
         raise
     except Exception as exc:  # whatever else pdfium trips over is the file's fault
-        raise CorruptFileError(detail=f"{type(exc).__name__}: {exc}") from exc
-    finally:
         doc.close()
+        raise CorruptFileError(detail=f"{type(exc).__name__}: {exc}") from exc
 
 
-def _read_text_layer(data: bytes, pages: list[PdfPageInfo], deadline: Deadline | None = None,
+def _read_text_layer(doc: pdfium.PdfDocument, pages: list[PdfPageInfo], deadline: Deadline | None = None,
                      words: bool = True) -> None:
-    """Text-layer words of every page, by pdfium (``formwerk.documents.pdftext``); with
-    ``words=False`` only their visible characters, counted in one call per page.
+    """Text-layer words of every page of ``doc``, by pdfium (``formwerk.documents.pdftext``); with
+    ``words=False`` only their visible characters, counted in one call per page. Callers hold
+    ``PDFIUM_LOCK``.
 
     pdfplumber found the same words ten times slower (0.46 s vs 0.06 s for the
     real GewA 1 form); its grouping and reading order are kept.
@@ -252,24 +263,19 @@ def _read_text_layer(data: bytes, pages: list[PdfPageInfo], deadline: Deadline |
     from formwerk.documents.pdftext import page_words, visible_chars
 
     try:
-        with PDFIUM_LOCK:
-            doc = pdfium.PdfDocument(data)
+        for info in pages:
+            if deadline is not None:
+                deadline.check(f"text layer of page {info.index + 1}")
+            page = doc[info.index]
             try:
-                for info in pages:
-                    if deadline is not None:
-                        deadline.check(f"text layer of page {info.index + 1}")
-                    page = doc[info.index]
-                    try:
-                        if words:
-                            info.words = page_words(page, info.index + 1, info.dpi / 72.0)
-                        else:
-                            info.text_chars = visible_chars(page)
-                    except Exception as exc:  # one broken content stream: that page is a scan
-                        log.warning("text layer of page %d unreadable: %s", info.index + 1, exc)
-                    finally:
-                        page.close()
+                if words:
+                    info.words = page_words(page, info.index + 1, info.dpi / 72.0)
+                else:
+                    info.text_chars = visible_chars(page)
+            except Exception as exc:  # one broken content stream: that page is a scan
+                log.warning("text layer of page %d unreadable: %s", info.index + 1, exc)
             finally:
-                doc.close()
+                page.close()
     except DocumentTooComplexError:
         raise
     except Exception as exc:
