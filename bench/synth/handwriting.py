@@ -158,8 +158,19 @@ def writable(text: str) -> str:
 # --------------------------------------------------------------------------
 
 
-def foreign_person(seed: int, sex: str) -> dict[str, Any]:
-    """Given and family names (and sometimes a birth name) from a Faker locale other than de_DE."""
+#: letters the real forms' typed fill-ins cannot show: the GewA 1's text
+#: fields use Helvetica with WinAnsi encoding, and the renderer of a filled form
+#: (pdfium) draws most other letters from a fallback font ("ł", "ś", "č", "ş")
+#: but drops these, and with "ğ", "ı" or "İ" in a line it draws that line's
+#: "a" as "ª" ("Isaxanlı" showed as "Isªxªnl"). Measured by rendering each
+#: letter of the name locales' Faker names in the form's name field.
+UNDRAWN_TYPED = frozenset("ėĞğİıũūƏơưȘșțəạảầặếễọồ")
+
+
+def foreign_person(seed: int, sex: str, typed: bool = False) -> dict[str, Any]:
+    """Given and family names (and sometimes a birth name) from a Faker locale other than de_DE.
+
+    ``typed``: names a typed fill-in shows as written (none of :data:`UNDRAWN_TYPED`)."""
     from faker import Faker
 
     rng = random.Random(f"names:{seed}")
@@ -175,6 +186,8 @@ def foreign_person(seed: int, sex: str) -> dict[str, Any]:
         last = fk.last_name()
         birth = fk.last_name() if rng.random() < 0.2 else None
         vals = [writable(v) if v else v for v in (first, last, birth)]
+        if typed and any(c in UNDRAWN_TYPED for v in vals if v for c in v):
+            continue
         if all(v is None or (v.strip() and len(v) == len(o or "")) for v, o in zip(vals, (first, last, birth))):
             return {"given_names": vals[0], "family_name": vals[1], "birth_name": vals[2], "locale": loc}
     return {"given_names": vals[0], "family_name": vals[1], "birth_name": vals[2], "locale": loc}
@@ -374,7 +387,7 @@ def handfilled_form(doc_type: str, seed: int, source: str | None = None, tick_st
     style = tick_style or rng.choice([s for s in TICK_STYLES if s != "form" or writing == "typed"])
     fake = FakeGermany(_sub_seed(doc_type, seed) ^ 0x5EED)
     truth, values = FORM_MODULES[doc_type].make(fake)
-    names = foreign_person(seed, truth.get("sex", "female"))
+    names = foreign_person(seed, truth.get("sex", "female"), typed=writing == "typed")
     old_family = truth.get("family_name")
     for k in ("given_names", "family_name", "birth_name"):
         if k in truth:
