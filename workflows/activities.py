@@ -216,7 +216,9 @@ class CaseActivities:
             done = [PageJob.model_validate(d) for d in details[0]]
         acroform_key = None
         if kind == FileKind.PDF:
-            info = read_pdf(data, opts.dpi, opts.max_pages, defer_words_of_filled_form=True)
+            # the text layer is counted or read only on the pages asked for: the others are skipped below
+            info = read_pdf(data, opts.dpi, opts.max_pages, defer_words_of_filled_form=True,
+                            text_pages=None if inp.pages is None else set(inp.pages))
             if info.has_filled_form:
                 acroform_key = self._put_json([v.model_dump() for v in info.acroform])
             done = []

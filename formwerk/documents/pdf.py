@@ -161,8 +161,12 @@ def read_pdf(data: bytes, dpi: int, max_pages: int, *, max_pixels: int = DEFAULT
              min_dpi: int = DEFAULT_MIN_RENDER_DPI,
              max_seconds: float | None = DEFAULT_MAX_READ_SECONDS,
              max_stream_bytes: int | None = DEFAULT_MAX_STREAM_BYTES,
-             defer_words_of_filled_form: bool = False) -> PdfInfo:
+             defer_words_of_filled_form: bool = False, text_pages: set[int] | None = None) -> PdfInfo:
     """Pages (sizes, text layer), form values and active content of a PDF, within bounds.
+
+    ``text_pages``: the pages (1-based) whose text layer is read or counted (None: all); the
+    others' is not looked at (their ``has_text_layer`` is False: a caller that asks for some
+    pages only does nothing with the others).
 
     ``defer_words_of_filled_form``: a PDF whose form fields are filled is read from
     them; its pages' words (the printed form: most of the reading time) are then
@@ -189,7 +193,7 @@ def read_pdf(data: bytes, dpi: int, max_pages: int, *, max_pixels: int = DEFAULT
                              deadline=deadline, reader=reader)
         info = PdfInfo(pages=pages, acroform=acro, active_content=sorted(set(active) | set(pdfium_active)))
         with PDFIUM_LOCK:
-            _read_text_layer(doc, pages, deadline,
+            _read_text_layer(doc, [p for p in pages if text_pages is None or p.index + 1 in text_pages], deadline,
                              words=not (defer_words_of_filled_form and info.has_filled_form))
     finally:
         with PDFIUM_LOCK:

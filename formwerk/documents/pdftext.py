@@ -66,10 +66,13 @@ def page_words(page: pdfium.PdfPage, page_number: int, scale: float) -> list[Wor
 
 
 def visible_chars(page: pdfium.PdfPage) -> int:
-    """Characters of the page's text layer other than white space (one call into pdfium)."""
+    """Characters of the page's text layer other than white space (one call into pdfium).
+
+    Counted by ``str.split`` (white space as ``str.isspace`` has it), in C: a generator over the
+    characters took 0.34 ms of a real GewA 1 page's 3.3."""
     textpage = page.get_textpage()
     try:
-        return sum(1 for ch in textpage.get_text_range() if not ch.isspace())
+        return len("".join(textpage.get_text_range().split()))
     finally:
         textpage.close()
 
