@@ -342,7 +342,8 @@ def read_acroform(data: bytes, scale: float, *, page_scales: dict[int, float] | 
         if "/AcroForm" not in reader.trailer["/Root"]:
             return []
         try:
-            return _widget_values(reader, scale, page_scales, deadline, WidgetDicts(data, reader).get_object)
+            widgets = WidgetDicts(data, reader)
+            return _widget_values(reader, scale, page_scales, deadline, widgets.get_object, widgets.annotations)
         except NotPlain as exc:
             log.debug("form fields read by pypdf: %s", exc)
         return _widget_values(reader, scale, page_scales, deadline, _get_object)
@@ -354,7 +355,7 @@ def read_acroform(data: bytes, scale: float, *, page_scales: dict[int, float] | 
 
 
 def _widget_values(reader, scale: float, page_scales: dict[int, float] | None, deadline: Deadline | None,
-                   get_object) -> list[AcroFormValue]:
+                   get_object, annotations=None) -> list[AcroFormValue]:
     from formwerk.documents.widgets import NotPlain
 
     out: list[AcroFormValue] = []
@@ -365,7 +366,10 @@ def _widget_values(reader, scale: float, page_scales: dict[int, float] | None, d
         box = page.mediabox
         page_top = float(box.top)
         left = float(box.left)
-        for annot_ref in page.get("/Annots") or []:
+        annots = page.get("/Annots")
+        if annotations is not None:
+            annots = annotations(annots)
+        for annot_ref in annots or []:
             try:
                 annot = get_object(annot_ref)
                 if annot.get("/Subtype") != "/Widget":

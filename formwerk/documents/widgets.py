@@ -49,6 +49,7 @@ class NotPlain(Exception):
 _WS = re.compile(rb"[\x00\t\n\x0c\r ]*")
 # an object header as written: "12 0 obj" and white space, the dictionary next
 _HEADER = re.compile(rb"(\d{1,10})[\t\n\r ]+(\d{1,5})[\t\n\r ]+obj[\x00\t\n\x0c\r ]*(?=<<)")
+_ARRAY_HEADER = re.compile(rb"(\d{1,10})[\t\n\r ]+(\d{1,5})[\t\n\r ]+obj[\x00\t\n\x0c\r ]*(?=\[)")
 # One token as pypdf's read_object delimits it, by its group: a name ends where
 # NameObject.delimiter_pattern matches; a hex string holds nothing pypdf would refuse;
 # a reference is IndirectPattern; a number runs to the first byte outside "+,-.0-9"
@@ -98,6 +99,7 @@ class WidgetDicts:
         self.data = data
         self.reader = reader
         self._known: dict[tuple[int, int], DictionaryObject] = {}
+        self._streams: dict[int, tuple] = {}  # object stream -> (its bytes, object -> start, memo key)
 
     def get_object(self, ref):
         """``ref.get_object()``, for a reference into this file: its reduced dictionary."""
@@ -118,7 +120,7 @@ class WidgetDicts:
                 raise NotPlain("resolved object is no dictionary")
             return obj
         if generation == 0 and idnum in reader.xref_objStm:
-            raise NotPlain("object in an object stream")
+            return self._from_stream(idnum)
         offsets = reader.xref.get(generation)
         if not offsets or idnum not in offsets or reader.xref_free_entry.get(generation, {}).get(idnum, False):
             raise NotPlain("object not in the cross-reference table")
@@ -128,22 +130,137 @@ class WidgetDicts:
         # copies of one form share most widgets byte for byte: an object's entries are
         # remembered by a hash of its bytes up to "endobj", when they are all it was read from
         stop = self.data.find(b"endobj", m.end())
-        key = _MEMO.key(memoryview(self.data)[m.end():stop]) if stop >= 0 else None
+        key = _MEMO.key(memoryview(self.data)[m.end():stop], b"object") if stop >= 0 else None
         items = _MEMO.get(key) if key is not None else None
         if items is None:
             entries, end = _dictionary(self.data, m.end())
             after = _WS.match(self.data, end).end()
             if self.data.startswith(b"stream", after):
                 raise NotPlain("a stream")
-            items = [(NameObject(name), _value(self.data, start, stop_, reader))
-                     for name, (start, stop_) in entries.items()]
-            items = [(k, (v.idnum, v.generation) if isinstance(v, IndirectObject) else v) for k, v in items]
+            items = _items(self.data, entries, reader)
             if key is not None and after <= stop:
                 _MEMO.put(key, items)
-        out = DictionaryObject()
-        for name, value in items:
-            out[name] = IndirectObject(value[0], value[1], reader) if isinstance(value, tuple) else value
-        return out
+        return _reduced(items, reader)
+
+
+    def annotations(self, value):
+        """A page's /Annots as iterating it gives them: an array object read here when plain (of
+        references only), whatever else as it is (pypdf resolves it when iterated)."""
+        reader = self.reader
+        if not isinstance(value, IndirectObject) or value.pdf is not reader \
+                or (value.generation, value.idnum) in reader.resolved_objects:
+            return value
+        if value.generation == 0 and value.idnum in reader.xref_objStm:
+            data, starts, _ = self._stream_of(value.idnum)
+            at = starts.get(value.idnum)
+        else:
+            offsets = reader.xref.get(value.generation)
+            if not offsets or value.idnum not in offsets \
+                    or reader.xref_free_entry.get(value.generation, {}).get(value.idnum, False):
+                raise NotPlain("array not in the cross-reference table")
+            m = _ARRAY_HEADER.match(self.data, offsets[value.idnum])
+            if m is None or int(m.group(1)) != value.idnum or int(m.group(2)) != value.generation:
+                raise NotPlain("array header not where the table says")
+            data, at = self.data, m.end()
+        if at is None or not data.startswith(b"[", at):
+            raise NotPlain("no array")
+        refs = []
+        pos = _WS.match(data, at + 1).end()
+        while not data.startswith(b"]", pos):
+            m = _TOKEN.match(data, pos)
+            if m is None or m.lastindex != _REF or m.end(_REF) - pos > 19:
+                raise NotPlain("array of other things than references")
+            ref = IndirectPattern.match(data[pos:pos + 20])
+            refs.append(IndirectObject(int(data[pos:pos + ref.end(1)]), int(ref.group(2)), reader))
+            pos = m.end()
+            if len(refs) > _MAX_TOKENS:
+                raise NotPlain("too many annotations")
+        return ArrayObject(refs)
+
+    def _stream_of(self, idnum: int):
+        stmnum = self.reader.xref_objStm[idnum][0]
+        known = self._streams.get(stmnum)
+        if known is None:
+            known = self._streams[stmnum] = _object_stream(self.reader, stmnum)
+        return known
+
+    def _from_stream(self, idnum: int) -> DictionaryObject:
+        """An object of an object stream, as pypdf's _get_object_from_stream reads it.
+
+        pypdf reads every object of the stream when one of them is asked for, and an
+        error in any of them fails the one asked for: all of them are walked here too
+        (and must be plain); the index must be plain digits, in order, in the stream.
+        """
+        data, starts, stream_key = self._stream_of(idnum)
+        at = starts.get(idnum)
+        if at is None or not data.startswith(b"<<", at):
+            raise NotPlain("object not in its stream, or no dictionary")
+        key = stream_key + at.to_bytes(8, "big")
+        items = _MEMO.get(key)
+        if items is None:
+            entries, _ = _dictionary(data, at)
+            items = _items(data, entries, self.reader)
+            _MEMO.put(key, items)
+        return _reduced(items, self.reader)
+
+
+def _items(data: bytes, entries: dict[str, tuple[int, int]], reader) -> list:
+    """The wanted entries as pypdf objects; a reference as (number, generation), for any reader."""
+    items = []
+    for name, (start, stop) in entries.items():
+        value = _value(data, start, stop, reader)
+        items.append((NameObject(name), (value.idnum, value.generation) if isinstance(value, IndirectObject)
+                      else value))
+    return items
+
+
+def _reduced(items: list, reader) -> DictionaryObject:
+    out = DictionaryObject()
+    for name, value in items:
+        out[name] = IndirectObject(value[0], value[1], reader) if isinstance(value, tuple) else value
+    return out
+
+
+_INDEX_ENTRY = re.compile(rb"[\x00\t\n\x0c\r ]*(\d{1,15})[\x00\t\n\x0c\r ]+(\d{1,15})(?![+,\-.0-9])")
+
+
+def _object_stream(reader, stmnum: int) -> tuple[bytes, dict[int, int], bytes]:
+    """The decoded bytes of object stream ``stmnum`` and where each of its objects' value starts."""
+    try:
+        stream = IndirectObject(stmnum, 0, reader).get_object()
+        if stream.get("/Type") != "/ObjStm":
+            raise NotPlain("no object stream")
+        data = stream.get_data()
+        n, first = stream.get("/N"), stream.get("/First")
+    except NotPlain:
+        raise
+    except Exception as exc:  # pypdf's to judge
+        raise NotPlain(f"object stream unreadable: {type(exc).__name__}") from exc
+    if type(n) is not NumberObject or type(first) is not NumberObject or not 0 <= first <= len(data) \
+            or not 0 <= n <= len(data) // 3:
+        raise NotPlain("object stream header out of bounds")
+    # copies of one form keep its object streams: their walk is remembered by a hash of the bytes
+    stream_key = _MEMO.key(b"%d %d " % (int(n), int(first)) + data, b"objstm")
+    starts = _MEMO.get(stream_key)
+    if starts is not None:
+        return data, starts, stream_key
+    starts = {}
+    pos, last = 0, -1
+    for _ in range(int(n)):
+        m = _INDEX_ENTRY.match(data, pos)
+        if m is None:
+            raise NotPlain("object stream index not plain")
+        number, offset = int(m.group(1)), int(m.group(2))
+        if offset <= last or first + offset > len(data) or number in starts:
+            raise NotPlain("object stream index out of order")
+        last, pos = offset, m.end()
+        at = _WS.match(data, first + offset).end()
+        end = _value_end(data, at)  # every object read, as pypdf reads them all
+        if data.startswith(b"stream", _WS.match(data, end).end()):
+            raise NotPlain("a stream in an object stream")
+        starts[number] = at
+    _MEMO.put(stream_key, starts)
+    return data, starts, stream_key
 
 
 class _Memo:
@@ -158,10 +275,11 @@ class _Memo:
         self._lock = threading.Lock()
 
     @staticmethod
-    def key(raw) -> bytes:
+    def key(raw, kind: bytes) -> bytes:
+        """A hash of ``raw``, personalised by ``kind``: an object's and a stream's never meet."""
         import hashlib
 
-        return hashlib.blake2b(raw, digest_size=16).digest()
+        return hashlib.blake2b(raw, digest_size=16, person=kind).digest()
 
     def get(self, key: bytes):
         with self._lock:
