@@ -81,7 +81,8 @@ async def calibrate(settings: Settings, args) -> int:
         if cmd == "show":
             cal = store.get(args.version)
             print(f"{cal.version}: fitted {cal.created_at:%Y-%m-%d %H:%M} from {cal.cases} reviewed cases, "
-                  f"target {cal.target:.3%} at {cal.level:.0%} confidence")
+                  f"target {cal.target:.3%} at {cal.level:.0%} confidence over all its fields "
+                  f"({cal.family_level:.4%} each)")
             _table(cal.fits if args.all else cal.changed())
             return 0
         if cmd == "activate":

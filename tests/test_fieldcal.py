@@ -219,3 +219,19 @@ def test_the_calibrate_command(tmp_path, capsys):
     log = AuditLog(cases.engine)
     assert [e.action for e in log.entries()][-3:] == ["calibration.fit", "calibration.off", "calibration.activate"]
     assert log.verify().ok
+
+
+def test_a_fit_over_many_fields_does_not_move_one_on_a_fluke():
+    # one correction among 6 accepted values: alone, evidence enough that the field is below
+    # 99.5 %; among 100 fields tested at once, what chance alone gives somewhere
+    one = [Evidence("wohngeld", "phone", 0.97, i > 0, False) for i in range(6)]
+    assert fit(one, POLICIES, version="fc1", created_at=T0).thresholds() == {
+        "wohngeld": {"phone": pytest.approx(ALWAYS_REVIEW)}}
+    many = one + [Evidence("wohngeld", f"f{k}", 0.97, True, False) for k in range(99) for _ in range(6)]
+    cal = fit(many, POLICIES, version="fc1", created_at=T0)
+    assert cal.family_level == pytest.approx(1 - 0.05 / 100)
+    assert cal.thresholds() == {}
+    # four corrections among 14 stay evidence even then
+    bad = [Evidence("wohngeld", "phone", 0.97, i > 3, False) for i in range(14)]
+    cal = fit(bad + many[6:], POLICIES, version="fc1", created_at=T0)
+    assert cal.thresholds() == {"wohngeld": {"phone": pytest.approx(ALWAYS_REVIEW)}}
