@@ -176,3 +176,17 @@ def test_widgets_in_object_streams_read_alike():
                 assert fast == slow and len(fast) > 20, path.name
         assert sum(v["value"].startswith("Wert") for v in fast) > 0
 
+
+
+def test_a_failure_of_the_shortcut_loses_no_widget(monkeypatch):
+    data = form_pdf(ODD_WIDGETS[:4] + [ODD_WIDGETS[7]])
+    expected = pdf.read_acroform(data, 300 / 72)
+    assert len(expected) == 5
+
+    def broken(self, ref):
+        raise IndexError("a bug in the shortcut")
+
+    monkeypatch.setattr(WidgetDicts, "get_object", broken)
+    assert pdf.read_acroform(data, 300 / 72) == expected  # pypdf read them all
+    monkeypatch.setattr(WidgetDicts, "annotations", broken)
+    assert pdf.read_acroform(data, 300 / 72) == expected

@@ -343,9 +343,23 @@ def read_acroform(data: bytes, scale: float, *, page_scales: dict[int, float] | 
             return []
         try:
             widgets = WidgetDicts(data, reader)
-            return _widget_values(reader, scale, page_scales, deadline, widgets.get_object, widgets.annotations)
-        except NotPlain as exc:
-            log.debug("form fields read by pypdf: %s", exc)
+
+            def plain_object(ref):
+                # whatever the fast reader trips over, pypdf reads the whole form instead: a
+                # widget must never be lost to the shortcut (pypdf alone would skip it only if
+                # it trips over it too)
+                try:
+                    return widgets.get_object(ref)
+                except NotPlain:
+                    raise
+                except Exception as exc:
+                    raise NotPlain(f"{type(exc).__name__} in the widget reader") from exc
+
+            return _widget_values(reader, scale, page_scales, deadline, plain_object, widgets.annotations)
+        except DocumentTooComplexError:
+            raise
+        except Exception as exc:  # NotPlain, or the shortcut's own failure
+            log.debug("form fields read by pypdf: %s", type(exc).__name__)
         return _widget_values(reader, scale, page_scales, deadline, _get_object)
     except DocumentTooComplexError:
         raise
