@@ -323,12 +323,8 @@ def _line_region(r: DocumentReader, page: int, box: list[float],
         # start ("DE44" merged into debris left of "4618 7045 …"), so the words
         # say which line to read but not where it begins or ends
         region[0], region[2] = box[0], box[2]
-    # inside the box's fill: its edge against the paper reads as "(" or "|"; and
-    # below its top edge (a value does not overflow upwards, and the text printed
-    # above the box with the edge between them reads as noise: "Tincuta", whose
-    # page-read word reached from the box's top to its bottom, was read "a")
+    # inside the box's fill: its edge against the paper reads as "(" or "|"
     region[0], region[2] = max(region[0], box[0] + 0.5 * k), min(region[2], box[2] - 0.5 * k)
-    region[1] = max(region[1], box[1] + 0.5 * k)
     return region, len(lines) > 1
 
 

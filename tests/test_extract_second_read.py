@@ -176,18 +176,6 @@ def test_line_region_stays_inside_the_box_and_above_the_next_label():
     assert region[1] < 730
 
 
-def test_line_region_starts_below_the_box_top():
-    """dev2 42078: the page read's word "Tincuta" reached from the grey box's top
-    edge to its bottom; a region widened above it took the edge and the printed
-    line above, and the second and third reads made "a" and "ma" of it."""
-    box = [1232, 711, 1920, 789]
-    words = [w("Tincuta", 1236, 713, 1397, 792)]
-    r = SimpleNamespace(pages={1: SimpleNamespace(dpi=300)}, words_in=lambda p, b: words)
-    region, multiline = _line_region(r, 1, box)
-    assert not multiline and box[1] < region[1] <= box[1] + 300 / 72
-    assert region[3] > 792  # a value still may overflow the box downwards
-
-
 def test_ocr_line_reads_a_value_on_a_grey_widget_fill():
     """A grey box on white paper: the crop's edge must not read as "(" or "|"."""
     img = Image.new("L", (900, 140), 246)
