@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Iterator, Mapping
 
 from sqlalchemy import JSON, Boolean, Column, DateTime, MetaData, String, Table, and_, false, func, or_, select, update
@@ -156,7 +156,3 @@ def calibrated_policies(base: Mapping[str, RoutingPolicy], url: str) -> dict[str
     from formwerk.fieldcal import apply
 
     return apply(base, CalibrationStore.from_url(url).active())
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)
