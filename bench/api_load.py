@@ -106,8 +106,8 @@ async def run(args) -> dict:
     to_hook: dict[str, list[float]] = {"baseline": [], "digital": []}
     errors: list[str] = []
     memory: dict[str, int] = {}
-    open_stack = (up_stack(tmp) if args.up else process_stack(tmp, args.processes) if args.processes
-                  else in_process_stack(tmp))
+    open_stack = (up_stack(tmp) if args.up else process_stack(tmp, args.processes, args.split_roles)
+                  if args.processes else in_process_stack(tmp))
     async with open_stack as stack:
         sub = SubscriberStore(stack.cases.engine).add("bench", receiver.url, ["case.completed", "case.rejected",
                                                                               "case.needs_review"])
@@ -149,11 +149,13 @@ async def run(args) -> dict:
                     for kind, data in jobs:
                         await post(ci, data, kind, "load")
 
+            cpu0 = stack.cpu_seconds()
             t_load = time.perf_counter()
             await asyncio.gather(*(client(i) for i in range(args.clients)))
             post_phase_s = time.perf_counter() - t_load
             await _await_hooks(receiver, pending, args.timeout)
             load_s = time.perf_counter() - t_load
+            cpu1 = stack.cpu_seconds()
         for phase, items in (("baseline", base_pending), ("digital", pending)):
             for _, case_id, t0 in items:
                 if case_id in receiver.arrived:
@@ -172,6 +174,7 @@ async def run(args) -> dict:
     return {
         "clients": args.clients, "digital_per_client": args.digital, "scans_per_client": args.scans,
         "stack": ("formwerk up (API process, its worker child process) + Temporal dev server" if args.up
+                  else "a case worker, a page worker, an API process + Temporal dev server" if args.split_roles
                   else f"{args.processes} worker process(es) + API process + Temporal dev server"
                   if args.processes else "API and worker in one process (bench.ui_stack), Temporal dev server"),
         "peak_rss_mib": memory,
@@ -184,14 +187,32 @@ async def run(args) -> dict:
         "goal": {"post_to_webhook_digital_p95_s": 2.0,
                  "met": (pct(to_hook["digital"], 0.95) or 1e9) < 2.0},
         "where_the_time_goes_digital_s": waits,
+        # CPU seconds each process spent from the first load POST to the last webhook (/proc)
+        "load_cpu_s": {k: round(cpu1[k] - cpu0.get(k, 0.0), 2) for k in cpu1},
         "case_statuses": statuses, "bad_signatures": receiver.bad_signatures, "errors": errors[:20],
         "n_errors": len(errors),
     }
 
 
+def _cpu(pid: int) -> float:
+    from bench.digital import cpu_seconds
+
+    try:
+        return cpu_seconds(pid)
+    except OSError:  # the process has gone
+        return 0.0
+
+
 class _InProcess:
-    def __init__(self, stack) -> None:
+    def __init__(self, stack, temporal_pid: int | None = None) -> None:
         self.base_url, self.cases, self.client = stack.base_url, stack.cases, stack.client
+        self.temporal_pid = temporal_pid
+
+    def cpu_seconds(self) -> dict[str, float]:
+        out = {"benchmark + API + worker (one process)": _cpu(os.getpid())}
+        if self.temporal_pid:
+            out["Temporal dev server"] = _cpu(self.temporal_pid)
+        return out
 
     def peak_rss_mib(self) -> dict[str, int]:
         from bench.procstack import peak_rss_kib
@@ -224,6 +245,13 @@ class _Processes:
         self.ps, self.api, self.client, self.base_url = ps, api, client, base_url
         self.cases = ps.cases()
 
+    def cpu_seconds(self) -> dict[str, float]:
+        out = {f"worker {i + 1}": _cpu(p.pid) for i, p in enumerate(self.ps.workers)}
+        out["API process"] = _cpu(self.api.pid)
+        out["Temporal dev server"] = _cpu(self.ps.temporal.pid)
+        out["load clients (this process)"] = _cpu(os.getpid())
+        return out
+
     def peak_rss_mib(self) -> dict[str, int]:
         from bench.procstack import peak_rss_kib
 
@@ -233,10 +261,12 @@ class _Processes:
 
 
 @asynccontextmanager
-async def process_stack(tmp: Path, workers: int):
+async def process_stack(tmp: Path, workers: int, split_roles: bool = False):
     """As an operator runs it: the Temporal dev server, ``workers`` ``formwerk worker``
     processes (the cores' OCR slots shared between them) and a ``formwerk api`` process;
-    the load clients stay in this process."""
+    the load clients stay in this process. ``split_roles``: two workers, one for the cases
+    (workflows and their light steps, webhooks) and one for the pages (OCR and scans' analysis,
+    all the cores' OCR slots)."""
     import subprocess
 
     import httpx
@@ -251,8 +281,12 @@ async def process_stack(tmp: Path, workers: int):
     try:
         ps.blobs()  # the keyring, before any process reads it
         ps.start_temporal()
-        for _ in range(workers):
-            ps.start_worker()
+        if split_roles:
+            ps.start_worker(worker_queues="cases")
+            ps.start_worker(worker_queues="ocr", ocr_workers=cores)
+        else:
+            for _ in range(workers):
+                ps.start_worker()
         for proc in ps.workers:
             ps.wait_ready(proc, 120)
         log = open(tmp / "api.log", "wb")
@@ -281,6 +315,17 @@ async def process_stack(tmp: Path, workers: int):
 
 
 class _Up(_Processes):
+    def _children(self) -> list[int]:
+        children = Path(f"/proc/{self.api.pid}/task/{self.api.pid}/children")
+        return [int(pid) for pid in (children.read_text().split() if children.exists() else [])]
+
+    def cpu_seconds(self) -> dict[str, float]:
+        out = {"formwerk up (API)": _cpu(self.api.pid)}
+        out.update({f"worker child {i + 1}": _cpu(pid) for i, pid in enumerate(self._children())})
+        out["Temporal dev server"] = _cpu(self.ps.temporal.pid)
+        out["load clients (this process)"] = _cpu(os.getpid())
+        return out
+
     def peak_rss_mib(self) -> dict[str, int]:
         from bench.procstack import peak_rss_kib
 
@@ -415,7 +460,11 @@ def main(argv=None) -> int:
                     help="the embedded stack as `formwerk up` runs it (its own child processes)")
     ap.add_argument("--processes", type=int, default=0,
                     help="N worker processes + an API process (0: API and worker in this process)")
+    ap.add_argument("--split-roles", action="store_true",
+                    help="two worker processes, one for the cases and one for the pages (OCR, scans' analysis)")
     args = ap.parse_args(argv)
+    if args.split_roles:
+        args.processes = 2
     result = asyncio.run(run(args))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "api_load.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
@@ -423,6 +472,10 @@ def main(argv=None) -> int:
     print("where a digital case's time goes under load (mean s per case, from its Temporal history):")
     for k, v in result["where_the_time_goes_digital_s"].items():
         print(f"  {k:<40} {v:7.3f}")
+    n = max(1, result["load"]["post_to_webhook_digital"]["n"] + result["load"]["post_scan"]["n"])
+    print(f"CPU seconds from the first load POST to the last webhook ({n} documents):")
+    for k, v in result["load_cpu_s"].items():
+        print(f"  {k:<40} {v:7.2f}")
     print(f"written: {args.out / 'api_load.json'}")
     return 0 if result["n_errors"] == 0 else 1
 

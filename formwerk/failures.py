@@ -24,6 +24,7 @@ ACTIVITY_TIMEOUT = "activity_timeout"
 STEP_OF_ACTIVITY = {
     "register_original": "Prüfen des Originals",
     "prepare_document": "Lesen der Seiten",
+    "read_document": "Lesen des Dokuments",
     "ocr_page": "Texterkennung",
     "classify_document": "Erkennen des Dokumenttyps",
     "extract_fields": "Auslesen der Felder",

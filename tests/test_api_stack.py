@@ -254,6 +254,13 @@ async def test_webhooks_are_signed_retried_with_one_id_and_recorded(temporal_env
 
             # the delivery step replays deterministically from its history
             history = await stack.client.get_workflow_handle(case_id).fetch_history()
+            # the first attempt ran locally, right after routing; the retries as one activity on the queue
+            local = [json.loads(e.marker_recorded_event_attributes.details["data"].payloads[0].data)["activity_type"]
+                     for e in history.events if e.HasField("marker_recorded_event_attributes")
+                     and e.marker_recorded_event_attributes.marker_name == "core_local_activity"]
+            queued = [e.activity_task_scheduled_event_attributes.activity_type.name for e in history.events
+                      if e.HasField("activity_task_scheduled_event_attributes")]
+            assert local.count("deliver_webhook") == 1 and queued == ["deliver_webhook"]
             await Replayer(workflows=[CaseWorkflow], data_converter=pydantic_data_converter).replay_workflow(history)
     finally:
         receiver.close()

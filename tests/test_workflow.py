@@ -224,8 +224,8 @@ def _local_steps(history) -> list[str]:
 
 
 async def test_a_digital_document_runs_its_steps_in_the_workflow_worker(temporal_env, queues, stores):
-    """A PDF with a text layer needs no OCR: register, prepare, classify, extract and the saves run
-    as local activities (no task queue round trip); nothing is scheduled on a queue."""
+    """A PDF with a text layer needs no OCR: registered, read, classified and extracted in one local
+    activity, then saved once when routed (no task queue round trip); nothing is scheduled on a queue."""
     client = temporal_env.client
     async with make_workers(client, _activities(stores), *queues, ocr_slots=2):
         sub = await _submit(client, stores[0], badfiles.simple_pdf("Gewerbe-Anmeldung, leichte Schritte"), queues,
@@ -234,9 +234,8 @@ async def test_a_digital_document_runs_its_steps_in_the_workflow_worker(temporal
     assert final.status == CaseStatus.COMPLETED and final.page_count == 1
     history = await sub.handle.fetch_history()
     assert _activity_queues(history) == {}
-    steps = _local_steps(history)
-    assert steps[:4] == ["register_original", "save_result", "prepare_document", "classify_document"]
-    assert steps[4:] == ["extract_fields", "save_result"]
+    assert _local_steps(history) == ["read_document", "save_result"]
+    assert final.sha256 and final.document_type and final.timings_ms["ocr"] == 0
     await Replayer(workflows=[CaseWorkflow], data_converter=pydantic_data_converter).replay_workflow(history)
 
 
@@ -271,3 +270,60 @@ async def test_a_run_started_before_the_light_steps_were_local_still_replays():
     history = WorkflowHistory.from_json("case-OLD-1", recorded.read_text())
     assert "save_result" in _activity_queues(history)  # it is an old run indeed
     await Replayer(workflows=[CaseWorkflow], data_converter=pydantic_data_converter).replay_workflow(history)
+
+
+@pytest.mark.parametrize("kind", ["digital", "scanned"])
+async def test_a_run_started_before_a_pdf_was_read_in_one_step_still_replays(kind):
+    """Runs recorded when register, prepare, classify and extract were separate local activities
+    (a digital PDF, and a scanned PDF whose pages went to OCR) replay on the code that reads a PDF
+    in one step: the patch marker keeps them on their old path."""
+    from pathlib import Path
+
+    from temporalio.client import WorkflowHistory
+
+    recorded = Path(__file__).parent / "histories" / f"case_{kind}_pdf_separate_light_steps.json"
+    history = WorkflowHistory.from_json(f"case-REC-{kind}", recorded.read_text())
+    assert _local_steps(history)[:3] == ["register_original", "save_result", "prepare_document"]  # old indeed
+    await Replayer(workflows=[CaseWorkflow], data_converter=pydantic_data_converter).replay_workflow(history)
+
+
+async def test_a_run_whose_webhook_was_delivered_as_an_activity_still_replays():
+    """A run recorded when every webhook attempt was an activity on the queue (the first one
+    answered 503, the second delivered) replays on the code that makes the first attempt locally."""
+    from pathlib import Path
+
+    from temporalio.client import WorkflowHistory
+
+    recorded = Path(__file__).parent / "histories" / "case_webhook_retried_as_activity.json"
+    history = WorkflowHistory.from_json("case-REC-webhook", recorded.read_text())
+    assert _activity_queues(history).keys() == {"deliver_webhook"}  # an old run indeed
+    await Replayer(workflows=[CaseWorkflow], data_converter=pydantic_data_converter).replay_workflow(history)
+
+
+async def test_a_scanned_pdf_is_saved_as_processing_before_its_pages_are_read(temporal_env, queues, stores):
+    """A PDF without a text layer: read_document registers it and finds pages to OCR; the case is
+    stored (processing) before the OCR, whose pages, classification and extraction go to their queues."""
+    from workflows.names import analysis_task_queue
+
+    client = temporal_env.client
+    async with make_workers(client, _activities(stores), *queues, ocr_slots=2):
+        sub = await _submit(client, stores[0], _scanned_pdf(), queues, name="scan.pdf")
+        final = await sub.handle.result()
+    history = await sub.handle.fetch_history()
+    assert _local_steps(history) == ["read_document", "save_result", "save_result"]
+    assert _activity_queues(history) == {"ocr_page": queues[1],
+                                         "classify_document": analysis_task_queue(queues[0]),
+                                         "extract_fields": analysis_task_queue(queues[0])}
+    assert final.status == CaseStatus.COMPLETED and final.sha256 and final.timings_ms["ocr"] > 0
+    await Replayer(workflows=[CaseWorkflow], data_converter=pydantic_data_converter).replay_workflow(history)
+
+
+def _scanned_pdf() -> bytes:
+    import io
+
+    from PIL import Image
+
+    page = Image.open(io.BytesIO(badfiles.text_image(["Gewerbe-Anmeldung", "Gescannt"]))).convert("L")
+    out = io.BytesIO()
+    page.save(out, format="PDF", resolution=150)
+    return out.getvalue()

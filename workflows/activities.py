@@ -55,6 +55,8 @@ from workflows.messages import (
     PageJob,
     PrepareInput,
     PrepareOutput,
+    ReadDocumentInput,
+    ReadDocumentOutput,
     RegisterInput,
     RegisterOutput,
     DeliverWebhookInput,
@@ -183,7 +185,10 @@ class CaseActivities:
     @boundary
     def register_original(self, inp: RegisterInput) -> RegisterOutput:
         """Check the stored original is intact (its key is its SHA-256)."""
-        data = self.blobs.get(inp.blob_key)
+        return self._register(inp, self.blobs.get(inp.blob_key))
+
+    @staticmethod
+    def _register(inp: RegisterInput, data: bytes) -> RegisterOutput:
         digest = sha256_hex(data)
         if inp.blob_key != f"sha256:{digest}":
             raise FormwerkError(detail=f"blob {inp.blob_key} does not match its content")
@@ -200,8 +205,10 @@ class CaseActivities:
         OCR slot, so rendering runs in parallel and no image travels through
         the blob store twice. Pages of image files are decoded here once.
         """
+        return self._prepare(inp, self.blobs.get(inp.blob_key))
+
+    def _prepare(self, inp: PrepareInput, data: bytes) -> PrepareOutput:
         start = time.perf_counter()
-        data = self.blobs.get(inp.blob_key)
         opts = self.options
         if len(data) > opts.max_file_bytes:
             raise UnsupportedTypeError(
@@ -245,6 +252,31 @@ class CaseActivities:
                 activity.heartbeat([j.model_dump() for j in done])
         return PrepareOutput(kind=kind.value, pages=done, acroform_key=acroform_key,
                              duration_ms=_ms(start))
+
+    @activity.defn(name="read_document")
+    @boundary
+    def read_document(self, inp: ReadDocumentInput) -> ReadDocumentOutput:
+        """Register and prepare a PDF and, when none of its pages needs OCR, classify and extract it.
+
+        A filled or digital form needs no OCR: as four local activities its steps cost a
+        workflow activation, two payload conversions and a marker in the history each, more
+        than the steps themselves. Here they run on one read of the original. A PDF with pages
+        to OCR returns after ``prepared``; the workflow reads its pages and goes on step by step.
+        """
+        data = self.blobs.get(inp.original.blob_key)
+        out = ReadDocumentOutput(registered=self._register(inp.original, data),
+                                 prepared=self._prepare(inp.prepare, data))
+        if any(p.needs_ocr for p in out.prepared.pages):
+            return out
+        content = ContentRef(content_keys=[p.content_key for p in out.prepared.pages],
+                             acroform_key=out.prepared.acroform_key)
+        out.classified = self.classify_document(ClassifyInput(content=content, split=inp.split))
+        if out.classified.segments:
+            return out
+        out.extracted = self.extract_fields(ExtractInput(
+            document_type=out.classified.classification.document_type, content=content,
+            case_id=inp.original.case_id, parent_case_id=inp.parent_case_id))
+        return out
 
     def _page_pixels(self, inp: OcrPageInput) -> Image.Image:
         if inp.image_key:  # an image file's page, or a history from before pages were rendered here
@@ -432,6 +464,7 @@ class CaseActivities:
         from formwerk import webhooks
 
         info = activity.info()
+        attempt = inp.attempts_before + info.attempt
         subs = webhooks.SubscriberStore(self.cases.engine)
         attempts = webhooks.AttemptStore(self.cases.engine)
         target = inp.target
@@ -439,7 +472,7 @@ class CaseActivities:
 
         def record(outcome: "webhooks.AttemptOutcome", result: str):
             return asyncio.to_thread(attempts.record, case_id=inp.case_id, webhook_id=inp.webhook_id,
-                                     attempt=info.attempt, event=inp.event, url=target.url,
+                                     attempt=attempt, event=inp.event, url=target.url,
                                      outcome=outcome, result=result)
 
         if sub is None:
@@ -452,7 +485,7 @@ class CaseActivities:
         outcome = await asyncio.to_thread(webhooks.post, target.url, headers, body, target.timeout_seconds)
         if outcome.delivered:
             await record(outcome, "delivered")
-            return DeliverWebhookOutput(status_code=outcome.status_code, attempt=info.attempt,
+            return DeliverWebhookOutput(status_code=outcome.status_code, attempt=attempt,
                                         duration_ms=outcome.duration_ms)
         what = f"HTTP {outcome.status_code}" if outcome.status_code else outcome.error
         if outcome.permanent:
@@ -468,6 +501,6 @@ class CaseActivities:
 
     def all(self) -> list:
         return [
-            self.register_original, self.prepare_document, self.classify_document,
+            self.register_original, self.prepare_document, self.read_document, self.classify_document,
             self.extract_fields, self.save_result, self.save_corrections, self.deliver_webhook,
         ]

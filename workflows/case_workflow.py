@@ -65,6 +65,8 @@ with workflow.unsafe.imports_passed_through():
         ExtractInput,
         OcrPageInput,
         PrepareInput,
+        ReadDocumentInput,
+        ReadDocumentOutput,
         RegisterInput,
         SaveCorrectionsInput,
         SaveResultInput,
@@ -96,6 +98,15 @@ PREPARE_LOCAL = dict(start_to_close_timeout=timedelta(minutes=10), retry_policy=
 #: routed in one or two workflow tasks. Heavy steps (OCR, the encoder and second reads of scans,
 #: webhooks with their day of retries) stay activities. Runs started before keep their history.
 LIGHT_STEPS_LOCAL = "light-steps-local-1"
+#: Runs started with this marker read a PDF in one local activity (``read_document``): register,
+#: pages and, when no page needs OCR, classification and extraction; the case is first saved
+#: when it is routed (or, with pages to OCR, before they are read). A filled form is then routed
+#: in one workflow task with three local activities instead of six.
+READ_IN_ONE_STEP = "read-in-one-step-1"
+#: Runs started with this marker make a webhook's first attempt as a local activity, right after
+#: the case is routed, in the same workflow task; only if it fails do the retries (seconds up to
+#: an hour, for a day) go to the task queue as an activity, with the same message id.
+WEBHOOK_FIRST_ATTEMPT_LOCAL = "webhook-first-attempt-local-1"
 
 FINAL = {CaseStatus.COMPLETED, CaseStatus.REJECTED}
 CLAIM_ACTIONS = {ReviewAction.CLAIM, ReviewAction.EXTEND, ReviewAction.RELEASE, ReviewAction.REASSIGN}
@@ -325,19 +336,35 @@ class CaseWorkflow:
         self._result = result
         timings: dict[str, int] = {}
         try:
-            reg = await self._light(
-                "register_original",
-                RegisterInput(case_id=info.workflow_id, reference=inp.reference,
-                              blob_key=inp.blob_key, filename=inp.filename), RegisterOutput)
-            result.sha256 = reg.sha256
-            await self._save()
-            content, ocr_ms = await self._read_pages(inp, timings)
+            register = RegisterInput(case_id=info.workflow_id, reference=inp.reference,
+                                     blob_key=inp.blob_key, filename=inp.filename)
+            read: ReadDocumentOutput | None = None
+            if self._local and inp.filename.lower().endswith(".pdf") and workflow.patched(READ_IN_ONE_STEP):
+                read = await self._read_in_one_step(inp, register, timings)
+                content = self._content_read(read)
+                if content is None:  # pages to OCR: the case is saved as processing while they are read
+                    await self._save()
+                    content = await self._ocr_timed(read.prepared, timings)
+                else:
+                    timings["ocr"] = 0
+            else:
+                reg = await self._light("register_original", register, RegisterOutput)
+                result.sha256 = reg.sha256
+                await self._save()
+                content, ocr_ms = await self._read_pages(inp, timings)
             result.content_keys = content.content_keys
-            classification, segments = await self._classify(inp, content, timings)
+            if read is not None and read.classified is not None:
+                classification, segments = read.classified.classification, read.classified.segments
+                timings["classify"] = read.classified.duration_ms
+            else:
+                classification, segments = await self._classify(inp, content, timings)
             if segments:  # a scanned batch of several documents
                 await self._run_batch(inp, segments, started, timings)
                 return result
-            extraction = await self._extract(classification.document_type, content, timings)
+            if read is not None and read.extracted is not None:
+                extraction = self._took_extraction(read.extracted, timings)
+            else:
+                extraction = await self._extract(classification.document_type, content, timings)
             for extra in inp.extra_files:  # further files of the submission: the case's attachments
                 await self._attach(ReviewDecision(action=ReviewAction.ATTACH, clerk="", blob_key=extra.blob_key,
                                                   filename=extra.filename))
@@ -349,6 +376,10 @@ class CaseWorkflow:
                 await self._fail(inp, err, timings, started)
             result.status = CaseStatus.REJECTED
             result.reason_code, result.reason = rejection
+            if not result.sha256 and isinstance(err, ActivityError) and err.activity_type == "read_document":
+                # read_document registers the original before it reads it: a file it refuses was
+                # found intact under its key, which is its SHA-256 (the original is kept)
+                result.sha256 = inp.blob_key.removeprefix("sha256:")
             result.timings_ms = {**timings, "total": self._ms_since(started)}
             result.routed_at = workflow.now()
             self._event("routed", status=result.status.value, reasons=[result.reason_code])
@@ -442,10 +473,35 @@ class CaseWorkflow:
                                                     pages=inp.pages))
         self._result.page_count = len(prepared.pages)
         timings["pages"] = self._ms_since(t0)
+        content = await self._ocr_timed(prepared, timings)
+        return content, timings["ocr"]
+
+    async def _read_in_one_step(self, inp: CaseInput, register: RegisterInput,
+                                timings: dict[str, int]) -> ReadDocumentOutput:
+        t0 = workflow.now()
+        read = await self._light(
+            "read_document",
+            ReadDocumentInput(original=register, split=inp.pages is None, parent_case_id=inp.parent_case_id,
+                              prepare=PrepareInput(blob_key=inp.blob_key, filename=inp.filename, pages=inp.pages)),
+            ReadDocumentOutput, **PREPARE_LOCAL)
+        self._result.sha256 = read.registered.sha256
+        self._result.page_count = len(read.prepared.pages)
+        timings["pages"] = read.prepared.duration_ms if read.classified is not None else self._ms_since(t0)
+        return read
+
+    @staticmethod
+    def _content_read(read: ReadDocumentOutput) -> ContentRef | None:
+        """The pages ``read_document`` read from the PDF itself; None if some need OCR."""
+        if read.classified is None:
+            return None
+        return ContentRef(content_keys=[p.content_key for p in read.prepared.pages],
+                          acroform_key=read.prepared.acroform_key)
+
+    async def _ocr_timed(self, prepared: PrepareOutput, timings: dict[str, int]) -> ContentRef:
         t1 = workflow.now()
         content = await self._ocr(prepared)
         timings["ocr"] = self._ms_since(t1) if any(p.needs_ocr for p in prepared.pages) else 0
-        return content, timings["ocr"]
+        return content
 
     async def _ocr(self, prepared: PrepareOutput) -> ContentRef:
         # one activity per page, all pages at once: the OCR workers' slots
@@ -552,6 +608,9 @@ class CaseWorkflow:
                                            case_id=self._result.case_id,
                                            parent_case_id=self._result.parent_case_id),
             content, ExtractOutput)
+        return self._took_extraction(out, timings)
+
+    def _took_extraction(self, out: ExtractOutput, timings: dict[str, int]) -> Extraction | None:
         timings["extract"] = out.duration_ms
         self._result.pairs = list(out.pairs)  # unknown type only; a reclassification to a form clears them
         self._result.linked_case_id, self._result.linked_reference = out.linked_case_id, out.linked_reference
@@ -786,15 +845,21 @@ class CaseWorkflow:
                             backoff_coefficient=2.0,
                             maximum_interval=timedelta(seconds=target.retry_max_seconds),
                             maximum_attempts=0, non_retryable_error_types=WEBHOOK_FINAL_ERRORS)
+        message = DeliverWebhookInput(case_id=r.case_id, webhook_id=delivery.webhook_id, event=event,
+                                      target=target, result=snapshot, created_at=delivery.created_at)
         try:
-            out = await workflow.execute_activity(
-                "deliver_webhook",
-                DeliverWebhookInput(case_id=r.case_id, webhook_id=delivery.webhook_id, event=event,
-                                    target=target, result=snapshot, created_at=delivery.created_at),
-                result_type=DeliverWebhookOutput,
-                start_to_close_timeout=timedelta(seconds=target.timeout_seconds + 10),
-                schedule_to_close_timeout=timedelta(seconds=target.retry_for_seconds),
-                retry_policy=retry)
+            out = None
+            if self._local and workflow.patched(WEBHOOK_FIRST_ATTEMPT_LOCAL):
+                out, wait = await self._first_attempt(message)
+                if out is None:  # not delivered, not refused: the durable retries take over after the backoff
+                    message.attempts_before = 1
+                    await workflow.sleep(wait)
+            if out is None:
+                out = await workflow.execute_activity(
+                    "deliver_webhook", message, result_type=DeliverWebhookOutput,
+                    start_to_close_timeout=timedelta(seconds=target.timeout_seconds + 10),
+                    schedule_to_close_timeout=timedelta(seconds=target.retry_for_seconds),
+                    retry_policy=retry)
             delivery.status, delivery.attempts, delivery.status_code = "delivered", out.attempt, out.status_code
             self._event("webhook_delivered", webhook_id=delivery.webhook_id, event=event,
                         status_code=out.status_code, attempts=out.attempt)
@@ -808,6 +873,30 @@ class CaseWorkflow:
                         error=delivery.error, status_code=delivery.status_code)
         delivery.finished_at = workflow.now()
         await self._save()
+
+    async def _first_attempt(self, message: DeliverWebhookInput) -> tuple[DeliverWebhookOutput | None, timedelta]:
+        """One attempt as a local activity: (the delivery, 0) or (None, the wait before the next attempt).
+
+        A refusal for good (``WEBHOOK_FINAL_ERRORS``) is raised as from the activity.
+        """
+        target = message.target
+        try:
+            out = await workflow.execute_local_activity(
+                "deliver_webhook", message, result_type=DeliverWebhookOutput,
+                start_to_close_timeout=timedelta(seconds=target.timeout_seconds + 10),
+                retry_policy=RetryPolicy(maximum_attempts=1))
+            return out, timedelta(0)
+        except ActivityError as err:
+            cause = err.cause
+        except (ApplicationError, TemporalTimeoutError) as err:
+            cause = err
+        if isinstance(cause, ApplicationError) and cause.type in WEBHOOK_FINAL_ERRORS:
+            raise ActivityError("webhook refused", scheduled_event_id=0, started_event_id=0, identity="",
+                                activity_type="deliver_webhook", activity_id="", retry_state=None) from cause
+        wait = timedelta(seconds=target.retry_initial_seconds)
+        if isinstance(cause, ApplicationError) and cause.next_retry_delay is not None:  # the receiver's Retry-After
+            wait = cause.next_retry_delay
+        return None, wait
 
     async def _save(self) -> None:
         self._result.revision += 1

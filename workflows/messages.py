@@ -102,6 +102,23 @@ class ExtractOutput(BaseModel):
     linked_reference: str | None = None  # as the letter writes it
 
 
+class ReadDocumentInput(BaseModel):
+    """A PDF read in one step: registered, split into pages and, if no page needs OCR, classified
+    and extracted (a filled or digital form in one local activity)."""
+
+    original: RegisterInput
+    prepare: PrepareInput
+    split: bool = True  # look for several documents in a multi-page batch
+    parent_case_id: str | None = None  # a document of a batch: never linked to its batch
+
+
+class ReadDocumentOutput(BaseModel):
+    registered: RegisterOutput
+    prepared: PrepareOutput
+    classified: ClassifyOutput | None = None  # None: pages to OCR first
+    extracted: ExtractOutput | None = None  # None: pages to OCR first, or a batch to split
+
+
 class SaveCorrectionsInput(BaseModel):
     case_id: str
     corrections: list[Correction] = Field(default_factory=list)
@@ -120,6 +137,7 @@ class DeliverWebhookInput(BaseModel):
     target: WebhookTarget
     result: CaseResult  # the case as it stood when the event happened
     created_at: datetime  # workflow time of the event: the body's timestamp
+    attempts_before: int = 0  # attempts already made (the first one, made locally): attempts are numbered on
 
 
 class DeliverWebhookOutput(BaseModel):
