@@ -215,7 +215,8 @@ async def submit_case(
         raise
     if idempotency_key:
         await asyncio.to_thread(idem.complete, engine, token.id, idempotency_key, sub.case_id)
-    stored = await asyncio.to_thread(st.cases.get, sub.case_id)
+    # a case started by this request is processing; an existing one says where it stands
+    stored = None if sub.created else await asyncio.to_thread(st.cases.get, sub.case_id)
     status = stored.status.value if stored else CaseStatus.PROCESSING.value
     return _accepted(sub.case_id, stored.reference if stored else (reference or files_key(files)), status,
                      sub.created)

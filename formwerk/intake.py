@@ -8,6 +8,8 @@ second one (also after it has finished).
 
 from __future__ import annotations
 
+import asyncio
+
 import re
 import unicodedata
 import uuid
@@ -176,8 +178,11 @@ async def submit(
     # a reference that cannot name a case is refused before anything is stored
     reference = check_reference(reference)
     filename = display_filename(filename)
-    blob_key = blobs.put(data)  # first: nothing is lost whatever happens next
-    extras = [FileRef(blob_key=blobs.put(d), filename=display_filename(n)) for n, d in (extra_files or [])]
+    # first: nothing is lost whatever happens next (in a thread: the write waits for the disk, and
+    # the API's event loop serves the other requests meanwhile)
+    blob_key = await asyncio.to_thread(blobs.put, data)
+    extras = [FileRef(blob_key=await asyncio.to_thread(blobs.put, d), filename=display_filename(n))
+              for n, d in (extra_files or [])]
     keys = [blob_key, *(f.blob_key for f in extras)]
     reference = reference or blob_key  # same file, same case
     case_id = case_workflow_id(reference)
@@ -198,6 +203,11 @@ async def submit(
         )
     except WorkflowAlreadyStartedError:  # finished already (the id is never reused)
         handle = client.get_workflow_handle(case_id, result_type=CaseResult)
+    # the server says whether this request started the run; the SDK keeps its answer on the handle
+    # (not a public attribute: without it, the memo tells, at the cost of one more round trip)
+    answer = getattr(handle, "_start_workflow_response", None)
+    if answer is not None and getattr(answer, "started", False):
+        return Submission(case_id, handle, created=True)
     started_with, started_by = await _started_with(client, handle)
     if started_by == submission_id:
         return Submission(case_id, handle, created=True)
