@@ -22,6 +22,7 @@ metrics, with ``FORMWERK_TEMPORAL_METRICS_PORT`` the Temporal SDK's own.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import threading
@@ -192,8 +193,28 @@ async def connect(settings: Settings, runtime=None) -> Client:
         data_converter=data_converter(settings),
         tls=settings.temporal_tls_config(),
         api_key=settings.temporal_api_key or None,
-        runtime=runtime,
+        runtime=runtime or default_runtime(),
     )
+
+
+def _core_logging():
+    """The SDK core's own warnings through Python's logging (stderr, the CLI's format).
+
+    By default the core prints them to stdout: a cold worker's first long workflow task
+    ("Workflow task duration exceeded 5 seconds") landed in ``formwerk process --json``'s output.
+    """
+    from temporalio.runtime import LogForwardingConfig, LoggingConfig, TelemetryFilter
+
+    return LoggingConfig(filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+                         forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")))
+
+
+@functools.cache
+def default_runtime():
+    """One Temporal runtime per process, its core logging forwarded (``_core_logging``)."""
+    from temporalio.runtime import Runtime, TelemetryConfig
+
+    return Runtime(telemetry=TelemetryConfig(logging=_core_logging()))
 
 
 def metrics_runtime(host: str, port: int):
@@ -201,6 +222,7 @@ def metrics_runtime(host: str, port: int):
     from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
     return Runtime(telemetry=TelemetryConfig(
+        logging=_core_logging(),
         metrics=PrometheusConfig(bind_address=f"{host}:{port}", durations_as_seconds=True)))
 
 

@@ -121,3 +121,19 @@ def test_submit_status_and_watch_folder(cli_env, tmp_path):
     finally:
         watcher.terminate()
         watcher.wait(timeout=30)
+
+
+def test_a_cold_worker_reading_a_digital_form_writes_only_json_to_stdout(tmp_path):
+    """A fresh data directory, a digital form first: the worker's first workflow task waits for
+    the classifier to load (several seconds), and the Temporal SDK core warns about long workflow
+    tasks. Those warnings go to stderr through Python's logging, never into the JSON on stdout."""
+    env = dict(os.environ, FORMWERK_DATA_DIR=str(tmp_path / "data"),
+               FORMWERK_TEMPORAL_ADDRESS=f"127.0.0.1:{_free_port()}",
+               FORMWERK_TEMPORAL_UI_PORT=str(_free_port()), OMP_THREAD_LIMIT="1")
+    form = tmp_path / "antrag.pdf"
+    form.write_bytes(render_document("gewerbeanmeldung", seed=12).pdf_bytes)
+    try:
+        [out] = _process(env, form)  # every stdout line must parse as JSON
+    finally:
+        subprocess.run([FORMWERK, "down"], env=env, capture_output=True, timeout=30)
+    assert out["document_type"] == "gewerbeanmeldung" and out["timings_ms"]["ocr"] == 0
