@@ -260,7 +260,7 @@ async def test_webhooks_are_signed_retried_with_one_id_and_recorded(temporal_env
                      and e.marker_recorded_event_attributes.marker_name == "core_local_activity"]
             queued = [e.activity_task_scheduled_event_attributes.activity_type.name for e in history.events
                       if e.HasField("activity_task_scheduled_event_attributes")]
-            assert local.count("deliver_webhook") == 1 and queued == ["deliver_webhook"]
+            assert local.count("deliver_webhook") == 1 and queued.count("deliver_webhook") == 1
             await Replayer(workflows=[CaseWorkflow], data_converter=pydantic_data_converter).replay_workflow(history)
     finally:
         receiver.close()
