@@ -101,7 +101,7 @@ LIGHT_STEPS_LOCAL = "light-steps-local-1"
 #: Runs started with this marker read a PDF in one local activity (``read_document``): register,
 #: pages and, when no page needs OCR, classification and extraction; the case is first saved
 #: when it is routed (or, with pages to OCR, before they are read). A filled form is then routed
-#: in one workflow task with three local activities instead of six.
+#: in one workflow task with two local activities (read, save) instead of six.
 READ_IN_ONE_STEP = "read-in-one-step-1"
 #: Runs started with this marker make a webhook's first attempt as a local activity, right after
 #: the case is routed, in the same workflow task; only if it fails do the retries (seconds up to
