@@ -272,8 +272,10 @@ def run_pipeline(env: dict, engine: str, files: list[Path], digital: list[Path],
         _process(env, _fresh([warmup], f"warm-{engine}"), extra=("--no-worker",))  # models loaded
         rss_ready = _peak_rss_mib(worker.pid)
         scan_s, outs = _process(env, _fresh(files, f"run-{engine}"), extra=("--no-worker",))
-        digital_s, douts = _process(env, _fresh(digital, f"dig-{engine}"), extra=("--no-worker",))
-        one_s, _ = _process(env, _fresh(digital[:1], f"one-{engine}"), extra=("--no-worker",))
+        digital_s, douts, one_s = 0.0, [], 0.0
+        if digital:  # --digital 0: scans only
+            digital_s, douts = _process(env, _fresh(digital, f"dig-{engine}"), extra=("--no-worker",))
+            one_s, _ = _process(env, _fresh(digital[:1], f"one-{engine}"), extra=("--no-worker",))
         rss_peak = _peak_rss_mib(worker.pid)
     finally:
         worker.send_signal(signal.SIGINT)
@@ -288,9 +290,9 @@ def run_pipeline(env: dict, engine: str, files: list[Path], digital: list[Path],
         "statuses": [o["status"] for o in outs],
         "stages_ms_mean_per_document": {k: round(v) for k, v in _stage_means(outs).items()},
         "digital": {"documents": len(digital), "seconds": round(digital_s, 1),
-                    "documents_per_minute": round(60 * len(digital) / digital_s, 1),
-                    "latency_ms_median": round(statistics.median(totals)),
-                    "latency_ms_max": totals[-1], "one_document_alone_s": round(one_s, 2),
+                    "documents_per_minute": round(60 * len(digital) / digital_s, 1) if digital_s else None,
+                    "latency_ms_median": round(statistics.median(totals)) if totals else None,
+                    "latency_ms_max": totals[-1] if totals else None, "one_document_alone_s": round(one_s, 2),
                     "statuses": [o["status"] for o in douts]},
         "worker_rss_mib": {"models_loaded": rss_ready and round(rss_ready),
                            "peak": rss_peak and round(rss_peak)},
@@ -378,8 +380,8 @@ def main(argv=None) -> int:
           f"{'RSS ready MiB':>14} {'RSS peak MiB':>13}")
     for r in runs:
         d, m = r["digital"], r["worker_rss_mib"]
-        print(f"{r['label'] + ' (' + r['engine'] + ')':20} {d['documents_per_minute']:16.1f} "
-              f"{d['latency_ms_median']:18} {d['latency_ms_max']:7} {d['one_document_alone_s']:12.2f} "
+        print(f"{r['label'] + ' (' + r['engine'] + ')':20} {d['documents_per_minute'] or 0:16.1f} "
+              f"{d['latency_ms_median'] or '-':>18} {d['latency_ms_max'] or '-':>7} {d['one_document_alone_s']:12.2f} "
               f"{m['models_loaded'] or 0:14} {m['peak'] or 0:13}")
     print("\nworker memory by step, fresh process (RSS / peak MiB):")
     names = [st["step"] for st in next(iter(memory.values()))]
