@@ -439,7 +439,7 @@ async def test_blob_store_full_or_unwritable_fails_loudly_and_keeps_the_original
 
             # full: retried (space may be freed); read-only: given up at once
             attempts = _activity_attempts(await handle.fetch_history())
-            assert attempts["prepare_document"] == ([5] if retried else [1]), attempts
+            assert attempts["read_document"] == ([5] if retried else [1]), attempts  # a PDF: one local activity
             assert disk.refused == (5 if retried else 1)
 
             # nothing lost: the original is intact, in the store and over the API

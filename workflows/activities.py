@@ -117,12 +117,32 @@ def boundary(fn):
             # a file we refuse is an expected outcome, not a worker fault: the SDK
             # then logs it at debug level instead of a traceback on stderr
             expected = isinstance(exc, BadInputError)
+            step = getattr(exc, "step", None)  # set by read_document: which of its steps failed
             raise ApplicationError(
-                exc.message, exc.code, type=exc.code, non_retryable=not exc.retryable,
+                exc.message, exc.code, *([{STEP_DETAIL: step}] if step else []), type=exc.code,
+                non_retryable=not exc.retryable,
                 category=ApplicationErrorCategory.BENIGN if expected else ApplicationErrorCategory.UNSPECIFIED,
             ) from exc
 
     return wrapper
+
+
+#: the failure detail that names which step of ``read_document`` failed (an activity's name)
+STEP_DETAIL = "step"
+
+
+def _in_step(exc: Exception, step: str) -> Exception:
+    """The error of one of ``read_document``'s steps, marked with the step: the case's failure
+    reason names the step a clerk recognises ("Lesen der Seiten"), not the combined activity.
+    The message of an unforeseen error is not repeated (it may quote the document)."""
+    if isinstance(exc, FormwerkError):
+        exc.step = step  # boundary passes it on
+        return exc
+    if isinstance(exc, ApplicationError):  # a step's own boundary converted it already
+        return ApplicationError(exc.message, *exc.details, {STEP_DETAIL: step}, type=exc.type,
+                                non_retryable=exc.non_retryable, next_retry_delay=exc.next_retry_delay,
+                                category=exc.category)
+    return ApplicationError(f"{type(exc).__name__} in {step}", {STEP_DETAIL: step}, type=type(exc).__name__)
 
 
 def _ms(start: float) -> int:
@@ -263,20 +283,32 @@ class CaseActivities:
         than the steps themselves. Here they run on one read of the original. A PDF with pages
         to OCR returns after ``prepared``; the workflow reads its pages and goes on step by step.
         """
-        data = self.blobs.get(inp.original.blob_key)
-        out = ReadDocumentOutput(registered=self._register(inp.original, data),
-                                 prepared=self._prepare(inp.prepare, data))
-        if any(p.needs_ocr for p in out.prepared.pages):
+        step = "register_original"
+        try:
+            data = self.blobs.get(inp.original.blob_key)
+            registered = self._register(inp.original, data)
+            step = "prepare_document"
+            out = ReadDocumentOutput(registered=registered, prepared=self._prepare(inp.prepare, data))
+            if any(p.needs_ocr for p in out.prepared.pages):
+                return out
+            content = ContentRef(content_keys=[p.content_key for p in out.prepared.pages],
+                                 acroform_key=out.prepared.acroform_key)
+            step = "classify_document"
+            out.classified = self.classify_document(ClassifyInput(content=content, split=inp.split))
+            if out.classified.segments:
+                return out
+            step = "extract_fields"
+            out.extracted = self.extract_fields(ExtractInput(
+                document_type=out.classified.classification.document_type, content=content,
+                case_id=inp.original.case_id, parent_case_id=inp.parent_case_id))
             return out
-        content = ContentRef(content_keys=[p.content_key for p in out.prepared.pages],
-                             acroform_key=out.prepared.acroform_key)
-        out.classified = self.classify_document(ClassifyInput(content=content, split=inp.split))
-        if out.classified.segments:
-            return out
-        out.extracted = self.extract_fields(ExtractInput(
-            document_type=out.classified.classification.document_type, content=content,
-            case_id=inp.original.case_id, parent_case_id=inp.parent_case_id))
-        return out
+        except Exception as exc:  # noqa: BLE001 - marked with its step and raised again
+            if is_interruption(exc):
+                raise  # a cancellation is retried, never a failure of the step
+            marked = _in_step(exc, step)
+            if marked is exc:
+                raise  # a Formwerk error, marked: boundary converts it with its own cause
+            raise marked from exc
 
     def _page_pixels(self, inp: OcrPageInput) -> Image.Image:
         if inp.image_key:  # an image file's page, or a history from before pages were rendered here

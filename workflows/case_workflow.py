@@ -132,6 +132,15 @@ def _rejection(err: BaseException) -> tuple[str, str] | None:
     return None
 
 
+def _failed_step(cause: BaseException | None) -> str | None:
+    """The step ``read_document`` names in its failure (``{"step": ...}``), if any."""
+    details = cause.details if isinstance(cause, ApplicationError) else ()
+    for d in details:
+        if isinstance(d, dict) and isinstance(d.get("step"), str):
+            return d["step"]
+    return None
+
+
 def _json_value(value: Any) -> Any:
     """A correction value as it goes into an event's detail (plain JSON)."""
     if value is None or isinstance(value, (str, int, float, bool)):
@@ -376,10 +385,7 @@ class CaseWorkflow:
                 await self._fail(inp, err, timings, started)
             result.status = CaseStatus.REJECTED
             result.reason_code, result.reason = rejection
-            if not result.sha256 and isinstance(err, ActivityError) and err.activity_type == "read_document":
-                # read_document registers the original before it reads it: a file it refuses was
-                # found intact under its key, which is its SHA-256 (the original is kept)
-                result.sha256 = inp.blob_key.removeprefix("sha256:")
+            self._keep_registration(inp, err)
             result.timings_ms = {**timings, "total": self._ms_since(started)}
             result.routed_at = workflow.now()
             self._event("routed", status=result.status.value, reasons=[result.reason_code])
@@ -430,7 +436,7 @@ class CaseWorkflow:
         step = ""
         if isinstance(err, ActivityError):
             cause = err.cause
-            step = err.activity_type or ""
+            step = _failed_step(cause) or err.activity_type or ""
             # a FormwerkError crosses the boundary with its code as type and first detail
             known = (isinstance(cause, ApplicationError) and bool(cause.details)
                      and cause.details[0] == cause.type)
@@ -441,6 +447,7 @@ class CaseWorkflow:
         else:
             code, reason = failures.workflow_failure()
             error_type = type(err).__name__
+        self._keep_registration(inp, err)
         r.status = CaseStatus.FAILED
         r.reason_code, r.reason = code, reason
         r.timings_ms = {**timings, "total": self._ms_since(started)}
@@ -464,6 +471,14 @@ class CaseWorkflow:
             await asyncio.gather(*self._notifications, return_exceptions=True)
         await workflow.wait_condition(workflow.all_handlers_finished)
         raise ApplicationError(reason, code, type=code, non_retryable=True)
+
+    def _keep_registration(self, inp: CaseInput, err: Exception) -> None:
+        """``read_document`` registers the original before it reads it: when a later step of it
+        failed, the original was found intact under its key, which is its SHA-256 (kept, and
+        offered for download on the case)."""
+        if (not self._result.sha256 and isinstance(err, ActivityError) and err.activity_type == "read_document"
+                and _failed_step(err.cause) not in (None, "register_original")):
+            self._result.sha256 = inp.blob_key.removeprefix("sha256:")
 
     # -- steps -------------------------------------------------------------
 
