@@ -102,17 +102,17 @@ async def calibrate(settings: Settings, args) -> int:
 
 
 def _fit(settings: Settings, store, args) -> int:
-    from formwerk import fieldcal
     from datetime import datetime, timezone
 
+    from formwerk import fieldcal
     from formwerk.fieldcal_store import reviewed_evidence
     from formwerk.intake import policies_from_catalogue
 
     evidence, n_cases = reviewed_evidence(store.engine)
     options = {k: v for k, v in (("target", args.target), ("level", args.level), ("min_band", args.min_band))
                if v is not None}
-    cal = fieldcal.fit(evidence, policies_from_catalogue(), version=store.next_version(), created_at=datetime.now(timezone.utc),
-                       created_by="cli", cases=n_cases, **options)
+    cal = fieldcal.fit(evidence, policies_from_catalogue(), version=store.next_version(),
+                       created_at=datetime.now(timezone.utc), created_by="cli", cases=n_cases, **options)
     accepted, right = fieldcal.accepted_accuracy(evidence)
     if args.json:
         print(json.dumps({"calibration": cal.model_dump(mode="json"), "stored": not args.dry_run,

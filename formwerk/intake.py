@@ -9,7 +9,6 @@ second one (also after it has finished).
 from __future__ import annotations
 
 import asyncio
-
 import re
 import unicodedata
 import uuid

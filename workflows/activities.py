@@ -59,6 +59,7 @@ from workflows.messages import (
     ReadDocumentOutput,
     RegisterInput,
     RegisterOutput,
+    STEP_DETAIL,
     DeliverWebhookInput,
     DeliverWebhookOutput,
     SaveCorrectionsInput,
@@ -127,17 +128,10 @@ def boundary(fn):
     return wrapper
 
 
-#: the failure detail that names which step of ``read_document`` failed (an activity's name)
-STEP_DETAIL = "step"
-
-
-def _in_step(exc: Exception, step: str) -> Exception:
+def _in_step(exc: Exception, step: str) -> ApplicationError:
     """The error of one of ``read_document``'s steps, marked with the step: the case's failure
     reason names the step a clerk recognises ("Lesen der Seiten"), not the combined activity.
     The message of an unforeseen error is not repeated (it may quote the document)."""
-    if isinstance(exc, FormwerkError):
-        exc.step = step  # boundary passes it on
-        return exc
     if isinstance(exc, ApplicationError):  # a step's own boundary converted it already
         return ApplicationError(exc.message, *exc.details, {STEP_DETAIL: step}, type=exc.type,
                                 non_retryable=exc.non_retryable, next_retry_delay=exc.next_retry_delay,
@@ -302,13 +296,13 @@ class CaseActivities:
                 document_type=out.classified.classification.document_type, content=content,
                 case_id=inp.original.case_id, parent_case_id=inp.parent_case_id))
             return out
+        except FormwerkError as exc:
+            exc.step = step  # boundary converts it, naming the step
+            raise
         except Exception as exc:  # noqa: BLE001 - marked with its step and raised again
             if is_interruption(exc):
                 raise  # a cancellation is retried, never a failure of the step
-            marked = _in_step(exc, step)
-            if marked is exc:
-                raise  # a Formwerk error, marked: boundary converts it with its own cause
-            raise marked from exc
+            raise _in_step(exc, step) from exc
 
     def _page_pixels(self, inp: OcrPageInput) -> Image.Image:
         if inp.image_key:  # an image file's page, or a history from before pages were rendered here

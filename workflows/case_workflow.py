@@ -68,6 +68,7 @@ with workflow.unsafe.imports_passed_through():
         ReadDocumentInput,
         ReadDocumentOutput,
         RegisterInput,
+        STEP_DETAIL,
         SaveCorrectionsInput,
         SaveResultInput,
     )
@@ -133,12 +134,19 @@ def _rejection(err: BaseException) -> tuple[str, str] | None:
 
 
 def _failed_step(cause: BaseException | None) -> str | None:
-    """The step ``read_document`` names in its failure (``{"step": ...}``), if any."""
+    """The step ``read_document`` names in its failure (``{STEP_DETAIL: ...}``), if any."""
     details = cause.details if isinstance(cause, ApplicationError) else ()
     for d in details:
-        if isinstance(d, dict) and isinstance(d.get("step"), str):
-            return d["step"]
+        if isinstance(d, dict) and isinstance(d.get(STEP_DETAIL), str):
+            return d[STEP_DETAIL]
     return None
+
+
+def _as_activity_error(name: str) -> ActivityError:
+    """A local activity's failure arrives unwrapped; wrapped like an activity's, the rest of the
+    workflow (rejection, `failed` with its step) reads both alike."""
+    return ActivityError(f"local activity {name} failed", scheduled_event_id=0, started_event_id=0,
+                         identity="", activity_type=name, activity_id="", retry_state=None)
 
 
 def _json_value(value: Any) -> Any:
@@ -493,7 +501,6 @@ class CaseWorkflow:
 
     async def _read_in_one_step(self, inp: CaseInput, register: RegisterInput,
                                 timings: dict[str, int]) -> ReadDocumentOutput:
-        t0 = workflow.now()
         read = await self._light(
             "read_document",
             ReadDocumentInput(original=register, split=inp.pages is None, parent_case_id=inp.parent_case_id,
@@ -501,7 +508,7 @@ class CaseWorkflow:
             ReadDocumentOutput, **PREPARE_LOCAL)
         self._result.sha256 = read.registered.sha256
         self._result.page_count = len(read.prepared.pages)
-        timings["pages"] = read.prepared.duration_ms if read.classified is not None else self._ms_since(t0)
+        timings["pages"] = read.prepared.duration_ms
         return read
 
     @staticmethod
@@ -540,10 +547,7 @@ class CaseWorkflow:
         try:
             return await workflow.execute_local_activity(name, arg, result_type=result_type, **options)
         except (ApplicationError, TemporalTimeoutError) as exc:
-            # a local activity's failure arrives unwrapped; wrapped like an activity's, the
-            # rest of the workflow (rejection, `failed` with its step) reads both alike
-            raise ActivityError(f"local activity {name} failed", scheduled_event_id=0, started_event_id=0,
-                                identity="", activity_type=name, activity_id="", retry_state=None) from exc
+            raise _as_activity_error(name) from exc
 
     async def _prepare(self, inp: PrepareInput) -> PrepareOutput:
         """Split into pages: a PDF locally; an image file (decoded page by page, resumed after a
@@ -906,8 +910,7 @@ class CaseWorkflow:
         except (ApplicationError, TemporalTimeoutError) as err:
             cause = err
         if isinstance(cause, ApplicationError) and cause.type in WEBHOOK_FINAL_ERRORS:
-            raise ActivityError("webhook refused", scheduled_event_id=0, started_event_id=0, identity="",
-                                activity_type="deliver_webhook", activity_id="", retry_state=None) from cause
+            raise _as_activity_error("deliver_webhook") from cause
         wait = timedelta(seconds=target.retry_initial_seconds)
         if isinstance(cause, ApplicationError) and cause.next_retry_delay is not None:  # the receiver's Retry-After
             wait = cause.next_retry_delay

@@ -102,6 +102,10 @@ class ExtractOutput(BaseModel):
     linked_reference: str | None = None  # as the letter writes it
 
 
+#: the failure detail (``{STEP_DETAIL: activity name}``) that names which step of ``read_document`` failed
+STEP_DETAIL = "step"
+
+
 class ReadDocumentInput(BaseModel):
     """A PDF read in one step: registered, split into pages and, if no page needs OCR, classified
     and extracted (a filled or digital form in one local activity)."""
