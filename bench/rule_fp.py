@@ -14,10 +14,13 @@ over two corpora of the fields it applies to and prints, per rule:
   ones, else ``remove``.
 
 The right values come from sources neither the extractor nor the benchmark's
-generator (Faker ``de_DE``) uses: hand-written lists of real spellings below,
-Faker locales other than ``de_DE`` (only to count right values flagged), and,
-when ``../shared/data`` is there, the names and addresses of the KoSIT
-XGewerbeanzeige test messages and of the e-invoice samples. Every wrong value
+generator (Faker ``de_DE``) uses: hand-written lists of real spellings below
+(names, activities, addresses, register entries, places of birth, phone
+numbers in the writing styles of forms), Faker locales other than ``de_DE``
+(names and towns, only to count right values flagged), and, when
+``../shared/data`` is there, the names and addresses of the KoSIT
+XGewerbeanzeige test messages and of the e-invoice samples and the phone
+numbers written on the real forms of XFUND-de. Every wrong value
 is derived from one right value, one corruption each, so both corpora have
 the same size.
 """
@@ -98,6 +101,44 @@ REAL_ADDRESSES = [
     "Hinter der Mauer 9, 38100 Braunschweig", "Gasse 2, 97070 Würzburg", "Lange Str. 31, 26122 Oldenburg",
 ]
 
+#: register entries as firms write them on the GewA 1 (court, kind of register, number, the
+#: court's letters some courts add: Charlottenburg "B", Kiel "KI", Lübeck "HL")
+REAL_REGISTER_ENTRIES = [
+    "Amtsgericht Köln HRB 12345", "AG Köln, HRB 12345", "HRB 12345, Amtsgericht Köln", "Amtsgericht Münster HRA 1234",
+    "Amtsgericht Charlottenburg HRB 98765 B", "Amtsgericht Charlottenburg (Berlin) HRB 123456 B",
+    "Amtsgericht Kiel HRB 12345 KI", "Amtsgericht Lübeck HRB 1234 HL", "Amtsgericht Jena GnR 123",
+    "Amtsgericht München VR 20123", "Amtsgericht Essen PR 1234", "Registergericht: Amtsgericht Hamburg, HRA 98765",
+    "Amtsgericht Frankfurt am Main HRB 11111", "Amtsgericht Freiburg i. Br. HRB 700123", "AG Düsseldorf HRB 87654",
+    "Amtsgericht Schwerin HRB 3456", "Amtsgericht Rostock HRA 2345", "Amtsgericht Neuruppin GnR 45",
+    "Amtsgericht Stuttgart HRB 723456", "Amtsgericht Mannheim HRB 712345", "Amtsgericht Bonn VR 9876",
+    "Amtsgericht Hannover HRB 201234", "Amtsgericht Dresden HRB 34567", "Amtsgericht Leipzig HRA 17654",
+    "Amtsgericht Bad Homburg v. d. Höhe HRB 14123", "Amtsgericht Offenbach am Main HRA 41234",
+    "Amtsgericht Wuppertal HRB 25678", "Amtsgericht Aachen HRB 4567", "AG Nürnberg HRB 31234",
+    "Amtsgericht Montabaur HRB 23456", "Amtsgericht Potsdam HRB 31234 P", "Amtsgericht Cottbus HRB 9876 CB",
+]
+#: places of birth as applicants write them (town, and the country when not Germany)
+REAL_PLACES = [
+    "Istanbul, Türkei", "Izmir, Türkei", "Iași, Rumänien", "Ivano-Frankivsk, Ukraine", "Ioannina, Griechenland",
+    "Irbid, Jordanien", "Isfahan, Iran", "Ibadan, Nigeria", "Innsbruck, Österreich", "Ingolstadt", "Iserlohn",
+    "Idar-Oberstein", "Itzehoe", "Ilmenau", "Leipzig", "Lyon, Frankreich", "La Paz, Bolivien",
+    "Los Angeles, USA", "Las Palmas de Gran Canaria, Spanien", "L'Aquila, Italien", "Villeneuve-lès-Avignon, Frankreich",
+    "Santa Cruz de la Sierra, Bolivien", "Châlons-en-Champagne, Frankreich", "Łódź, Polen", "Lviv, Ukraine",
+    "Halle (Saale)", "Frankfurt (Oder)", "Rothenburg ob der Tauber", "Mülheim an der Ruhr", "Weil am Rhein",
+    "Ho-Chi-Minh-Stadt, Vietnam", "Kraków, Polen", "São Paulo, Brasilien", "Reykjavík, Island", "Brčko, Bosnien",
+]
+#: German phone numbers as applicants write them: the area codes of real places (and mobile
+#: and service ranges) in the writing styles of forms ("0221 123456", "(0511) 430-19 70",
+#: "+49 (0)30 ...", "0049 ..."); the subscriber digits are made up
+REAL_PHONES = [
+    "030 12345678", "040/4711230", "089 2345678", "(0221) 12 34 56", "069-98765432", "0211/582248",
+    "+49 711 2345678", "+49 (0)351 4567890", "0049 341 2345678", "0511 430-1970", "0421 361-0",
+    "0231 50-12345", "0201 88-0", "0911/2313456", "0385 5450", "0381 3812345", "0331/2891234",
+    "0361 6550", "(0391) 540-0", "0681 905-0", "0611/312345", "06131 123456", "0431 901-0", "0251 4920",
+    "0228 770", "0241 432-0", "0355 612-0", "03834 8536-0", "038203 12345", "07071 204-0", "09131 86-0",
+    "04621 87-0", "05251 88-0", "0761 201-0", "+49 6221 58-0", "0621 293-0", "02131 90-0", "0209 169-0",
+    "0151 12345678", "0171/1234567", "+49 160 1234567", "01522 3456789", "0176 98765432", "0800 1234567",
+]
+
 #: Faker locales with Latin-script names (never de_DE: the generator's own)
 OTHER_LOCALES = ["de_AT", "de_CH", "tr_TR", "pl_PL", "it_IT", "fr_FR", "en_GB", "en_IE", "nl_NL", "es_ES",
                  "pt_PT", "pt_BR", "cs_CZ", "hu_HU", "ro_RO", "hr_HR", "sv_SE", "no_NO", "da_DK", "fi_FI",
@@ -158,6 +199,46 @@ def _shared_texts() -> list[str]:
     return sorted(out - {""})
 
 
+#: a phone number in running text ("Telefon: (0511) 430-19 70,", "T 033234 74-118")
+_PHONE_IN_TEXT = re.compile(r"(?:\+49\s*(?:\(0\)\s*)?|\(0\d{2,5}\)\s*|(?<![\d.,/])0\d{2,5}\s*[/ \-]\s*)\d[\d \-/]{2,}\d")
+
+
+def _shared_phones() -> list[str]:
+    """Phone numbers written on the real German forms of XFUND-de (labels and values
+    alike, as their writers set them), the KoSIT messages and the e-invoices."""
+    out: set[str] = set()
+    for name in ("de.train.json", "de.val.json"):
+        path = SHARED_DATA / "xfund_de" / name
+        if not path.is_file():
+            continue
+        for doc in json.loads(path.read_text(encoding="utf-8"))["documents"]:
+            for ent in doc["document"]:
+                if not re.search(r"IBAN|\b[A-Z]{2}\d{2} \d{4}", ent["text"]):  # not an IBAN's groups
+                    out |= {m.group(0).strip(" -/") for m in _PHONE_IN_TEXT.finditer(ent["text"])}
+    for path in sorted((SHARED_DATA / "xgewerbeanzeige" / "beispiele").glob("*.xml")) \
+            if (SHARED_DATA / "xgewerbeanzeige" / "beispiele").is_dir() else []:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        out |= set(re.findall(r"<(?:\w+:)?telefon>([^<]+)<", text))
+        m = re.search(r"<(?:\w+:)?telefonVorwahl>([^<]+)<.*?<(?:\w+:)?telefonNummer>([^<]+)<", text, re.S)
+        if m:
+            out.add(f"{m[1]} {m[2]}")
+    cii = SHARED_DATA / "invoices" / "XML-Rechnung" / "CII"
+    for path in sorted(cii.glob("*.xml")) if cii.is_dir() else []:
+        out |= {p.strip() for p in re.findall(r"<ram:CompleteNumber>([^<]+)<", path.read_text(encoding="utf-8"))}
+    return sorted(v for v in out if sum(c.isdigit() for c in v) >= 6)
+
+
+def _faker_places(per_locale: int, seed: int) -> list[str]:
+    from faker import Faker
+
+    out = []
+    for loc in OTHER_LOCALES:
+        fk = Faker(loc)
+        fk.seed_instance(seed)
+        out += [fk.city() for _ in range(max(1, per_locale // 4))]
+    return out
+
+
 def _faker_persons(per_locale: int, seed: int) -> tuple[list[Person], list[str]]:
     from faker import Faker
 
@@ -209,6 +290,14 @@ def right_values(per_locale: int = 40, seed: int = 17) -> list[dict]:
     for a, src in addresses:
         out.append({"field": "home_address", "type": "address", "value": a, "others": {}, "required": True,
                     "source": src})
+    for t in REAL_REGISTER_ENTRIES:
+        out.append({"field": "register_entry", "type": "text", "value": t, "others": {}, "required": False,
+                    "source": "hand-written"})
+    for t, src in [(t, "hand-written") for t in REAL_PLACES] + [(t, "faker") for t in _faker_places(per_locale, seed)]:
+        out.append({"field": "birth_place", "type": "text", "value": t, "others": {}, "required": False,
+                    "source": src})
+    for t, src in [(t, "hand-written") for t in REAL_PHONES] + [(t, "shared/data") for t in _shared_phones()]:
+        out.append({"field": "phone", "type": "phone", "value": t, "others": {}, "required": False, "source": src})
     return out
 
 
@@ -243,10 +332,29 @@ def _corruptions(rec: dict) -> list[tuple[str, str]]:
     m = re.search(r"(?:^|(?<=\s))I(?=[a-zäöü])", v)
     if m and rec["field"] in PERSON_NAME_FIELDS:  # a capital "I" read as a small "l" ("Emilian lustinian")
         out.append(("capital_i_as_l", v[:m.start()] + "l" + v[m.end():]))
+    m = re.search(r"(?:^|(?<=[\s\-]))I(?=[a-zäöüș])", v)
+    if m and (rec["field"] == "birth_place" or rec["type"] == "address"):  # "loannis-Str.", "lm Winkel", "lstanbul"
+        out.append(("capital_i_as_l_place", v[:m.start()] + "l" + v[m.end():]))
+    if rec["field"] in PERSON_NAME_FIELDS and len(v) > 2 and v[1].islower() and v[2].islower():
+        out.append(("second_capital", v[0] + v[1].upper() + v[2:]))  # "Bùi" read "BUi"
     if v.startswith("Il"):
         out.append(("capital_i_pair", "II" + v[2:]))
     if rec["type"] == "text" and len(v) > 4:
         out.append(("cut_start", v[2:]))
+    if rec["field"] == "activity" and len(v) > 4:
+        out.append(("fragment", v[:2]))  # the value region cut to a word's first letters ("De")
+    if rec["field"] == "register_entry":
+        m = re.search(r"\d+(?!.*\d)", v)
+        rng = random.Random(v)
+        out.append(("glyph_after_number", v[:m.end()] + rng.choice("?!|") + v[m.end():]))
+        out.append(("dot_after_number", v[:m.end()] + "." + v[m.end():]))
+        for a, b in (("0", "O"), ("1", "l"), ("5", "S")):
+            if a in v[m.start():m.end()]:
+                out.append(("digit_as_letter", v[:m.start()] + v[m.start():m.end()].replace(a, b, 1) + v[m.end():]))
+                break
+        out.append(("digit_dropped", v[:m.end() - 1] + v[m.end():]))
+    if rec["type"] == "phone":
+        out += _phone_corruptions(v)
     if rec["type"] == "text" and rec["field"] in ("given_names", "family_name"):
         other = rec["others"]["family_name" if rec["field"] == "given_names" else "given_names"]
         out.append(("neighbour", f"{v} {other}" if rec["field"] == "given_names" else f"{v}, {other}"))
@@ -263,6 +371,8 @@ def _corruptions(rec: dict) -> list[tuple[str, str]]:
             out.append(("dot_after_street", v[:m.end(1)] + "." + v[m.end(1):]))
         if "," in v:
             out.append(("semicolon", v.replace(",", ";", 1)))
+        if ". " in v:
+            out.append(("doubled_dot", v.replace(". ", "..", 1)))  # the space read as a dot ("Trübstr..132")
         m = re.search(r"\d{5}", v)
         if m:
             out.append(("cut_digit", v[:m.start() + 2] + v[m.start() + 3:]))
@@ -271,6 +381,28 @@ def _corruptions(rec: dict) -> list[tuple[str, str]]:
         if "g" in domain:
             out.append(("g_as_q", f"{local}@{domain.replace('g', 'q', 1)}"))
     return [(k, w) for k, w in out if w != v]
+
+
+_DIGIT_CONFUSIONS = {"3": "8", "8": "3", "1": "7", "7": "1", "0": "8", "5": "6", "6": "5", "2": "7", "4": "1", "9": "8"}
+
+
+def _phone_corruptions(v: str) -> list[tuple[str, str]]:
+    """A digit put in, dropped or misread in the number's first group (the area code
+    where one is written apart) or in its last digits."""
+    out = []
+    m = re.match(r"(?:\+49\s*(?:\(0\)\s*)?|0049\s*)?\(?(\d+)", v)
+    if m is None:
+        return out
+    s, e = m.span(1)
+    digits = [i for i in range(s, e) if v[i].isdigit()]
+    rng = random.Random(v)
+    i = rng.choice(digits[1:] or digits)
+    out.append(("area_digit_inserted", v[:i] + v[rng.choice(digits)] + v[i:]))
+    out.append(("area_digit_dropped", v[:i] + v[i + 1:]))
+    out.append(("area_digit_misread", v[:i] + _DIGIT_CONFUSIONS[v[i]] + v[i + 1:]))
+    j = max(k for k, c in enumerate(v) if c.isdigit())
+    out.append(("last_digit_misread", v[:j] + _DIGIT_CONFUSIONS[v[j]] + v[j + 1:]))
+    return out
 
 
 # printed texts of the GewA 1 that a value region slides onto

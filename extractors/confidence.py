@@ -123,7 +123,10 @@ CALIBRATION = [(0.0, 0.0), (0.4, 0.4), (0.5, 0.86), (0.8, 0.9), (0.85, 0.97), (0
 # c8: the handwriting verdict counts the baseline spread beyond one pixel and stems parallel
 # whatever their slant (document and value)
 # c9: a later name word starting small, no particle, is an unlikely reading ("Emilian lustinian")
-CONFIDENCE_VERSION = "c9"
+# c10: unlikely readings of places, register entries, activities and phone numbers (a small "l"
+# for a capital "I", a glyph or letter in a register number, a two-letter activity, an area code
+# that is none) and name words of two capitals then small letters ("BUi")
+CONFIDENCE_VERSION = "c10"
 
 
 def word_factor(c: float) -> float:

@@ -132,6 +132,12 @@ def q_after_consonant(value: str) -> bool:
 
 #: fields that hold one part of a person's name
 PERSON_NAME_FIELDS = ("family_name", "given_names", "birth_name")
+#: fields that hold the name of a place (GewA 1 "Geburtsort und -land")
+PLACE_FIELDS = ("birth_place",)
+#: fields that hold a register entry (GewA 1 "Ort und Nummer des Registereintrags")
+REGISTER_FIELDS = ("register_entry",)
+#: fields that describe the business activity (GewA 1 "Angemeldete Tätigkeit")
+ACTIVITY_FIELDS = ("activity",)
 
 # a capital right after a small letter inside a word ("Reichmann-VoR")
 _CAPITAL_INSIDE = re.compile(r"[a-zäöüßà-ÿ][A-ZÄÖÜÀ-Þ]")
@@ -159,6 +165,15 @@ def capital_inside_word(value: str) -> bool:
     return False
 
 
+def capitals_then_small(value: str) -> bool:
+    """A name word of two capitals and then small letters ("BUi" for "Bùi",
+    "MÜller"): a small letter with a mark read as a capital (a fax merges the
+    mark into the letter). Names are written capitalised or in block capitals,
+    not so; the Dutch "IJ" ("IJzerman") is one letter."""
+    return any(len(w) >= 3 and w[0].isupper() and w[1].isupper() and w[2].islower() and not w.startswith("IJ")
+               for w in re.split(r"[\s\-'’]+", value))
+
+
 def separator_in_name(value: str) -> bool:
     """A ";" or "," inside one name part ("Jäger, Margita", "Hecker; Edit"):
     the value region also took the neighbouring name box, since a single name
@@ -177,6 +192,12 @@ def semicolon_in_value(value: str) -> bool:
 _DOT_AFTER_STREET = re.compile(
     r"(?:straße|strasse|weg|platz|allee|ring|gasse|damm|ufer|chaussee|steig|pfad)\.\s*\d", re.I
 )
+
+
+def double_dot(value: str) -> bool:
+    """Two dots in a row in an address ("Trübstr..132"): a space or a speck read
+    as a second dot; no street, number or town is written so."""
+    return ".." in value
 
 
 def dot_after_street_word(value: str) -> bool:
@@ -212,6 +233,97 @@ def small_later_word(value: str) -> bool:
     "van der Berg" are particles)."""
     return any(w[:1].islower() and w.casefold().split("-")[0] not in _NAME_PARTICLES
                and not _ELIDED_PARTICLE.match(w) for w in value.split()[1:])
+
+
+# words of German (and of the foreign names in German addresses) that are written small
+# and start with "l": "Villers-lès-Nancy", "Santa Cruz de la Sierra", "Am Kanal links"
+_SMALL_L_WORDS = {"la", "le", "les", "lès", "lo", "los", "las", "links", "längs"}
+# the other small words of German place names and addresses ("Straße des 17. Juni",
+# "Frankfurt a. M.", "Rothenburg ob der Tauber", "Halle (Saale)", "Saint-Jean-de-Luz")
+_SMALL_PLACE_WORDS = {"an", "am", "auf", "aus", "bei", "beim", "d", "da", "de", "del", "dem", "den", "der", "des",
+                      "di", "die", "do", "dos", "du", "en", "et", "hinter", "i", "im", "in", "ob", "sur", "über",
+                      "und", "unter", "vom", "von", "vor", "y", "zu", "zum", "zur", "a", "v", "b", "o", "e"}
+_WORD_SPLIT = re.compile(r"[\s\-/,.()]+")
+
+
+def small_l_word(value: str) -> bool:
+    """A word of a place or address that starts with a small "l" and a letter
+    ("loannis-Metaxa-Str.", "lm Winkel 3", "lstanbul"): the capital "I" of
+    sans-serif print read as an "l". Street, town and place names start with
+    a capital; the few small words among them ("an der", "la", "links") are no
+    "l" + letter pattern the rule flags ("l'Église" is elided). Only where the
+    value's other words are written so: a value with other small words
+    ("Buyer address line 1") is not written as German addresses are."""
+    words = [w for w in _WORD_SPLIT.split(value) if w[:1].isalpha()]
+    small_l = [w for w in words if len(w) > 1 and w[0] == "l" and w[1].isalpha()
+               and w.casefold() not in _SMALL_L_WORDS]
+    others_small = [w for w in words if w[0].islower() and w not in small_l
+                    and w.casefold() not in _SMALL_L_WORDS | _SMALL_PLACE_WORDS]
+    return bool(small_l) and not others_small
+
+
+#: the kinds of German register (Handels-, Genossenschafts-, Partnerschafts-,
+#: Vereins-, Gesellschaftsregister) and the number after them: digits, an optional
+#: court letter ("HRB 98765 B")
+_REGISTER_NUMBER = re.compile(r"\b(?:HRA|HRB|GnR|GsR|PR|VR)\s*(?=[\dOoIlS|])(\S+)")
+#: characters a register entry has ("Amtsgericht Charlottenburg (Berlin), HRB 98765 B")
+_REGISTER_CHARS = re.compile(r"[^\w\s.,:;()\-/&'’]")
+
+
+def odd_register_entry(value: str) -> bool:
+    """A register entry with something no register number has: a glyph outside
+    the letters, digits and punctuation of a court's name and number
+    ("… HRB 1051?"), a number with letters in it ("HRB 1O51"), or a dot right
+    after the number ("HRB 12345." — the number is the entry's end)."""
+    if _REGISTER_CHARS.search(value):
+        return True
+    for m in _REGISTER_NUMBER.finditer(value):
+        number = m.group(1).rstrip(",;")
+        if not re.fullmatch(r"\d{1,6}", number):
+            return True
+    return False
+
+
+#: a description of an activity has at least this many letters ("Bar", "EDV"):
+#: fewer is a piece of a word the value region cut ("De", "Be")
+MIN_ACTIVITY_LETTERS = 3
+
+
+def activity_fragment(value: str) -> bool:
+    """An activity of fewer than ``MIN_ACTIVITY_LETTERS`` letters ("De"): a piece
+    of the description, not the description."""
+    return sum(c.isalpha() for c in value) < MIN_ACTIVITY_LETTERS
+
+
+def _area_codes() -> frozenset[str]:
+    from phonenumbers.geodata import GEOCODE_DATA
+
+    return frozenset("0" + k[2:] for k in GEOCODE_DATA if k.startswith("49"))
+
+
+_AREA_CODES: frozenset[str] | None = None
+# the area code as the writer set it apart: "0385/522952", "(0211) 58 22 48", "+49 385 522952"
+_WRITTEN_AREA = re.compile(r"^(?:\((0[1-9]\d{1,4})\)|(0[1-9]\d{1,4})(?=\s*[/\-\s]))"
+                           r"|^(?:\+|00)49\s*(?:\(0\)\s*)?([1-9]\d{1,4})(?=\s*[/\-\s])")
+
+
+def unknown_area_code(value: str) -> bool:
+    """A landline number whose area code, as written apart from the number
+    ("03835/522952"), is no German area code (Ortsnetzkennzahl,
+    ``phonenumbers``' list of the numbering plan's places): a digit the read
+    put in or dropped, which the number's length alone does not show (the plan
+    allows local numbers of many lengths). Mobile and service numbers (01…,
+    032, 0700, 0800, 0900) and numbers written without a gap are not checked."""
+    global _AREA_CODES
+    m = _WRITTEN_AREA.match(value.strip())
+    if m is None:
+        return False
+    code = m.group(1) or m.group(2) or "0" + m.group(3)
+    if code[1] == "1" or code.startswith(("032", "0700", "0800", "0900")):
+        return False
+    if _AREA_CODES is None:
+        _AREA_CODES = _area_codes()
+    return code not in _AREA_CODES
 
 
 # --------------------------------------------------------------------------
@@ -279,6 +391,9 @@ RULES: list[PlausibilityRule] = [
     PlausibilityRule("capital_inside_name", "a capital after a small letter in a name (\"Reichmann-VoR\")",
                      lambda v, c: capital_inside_word(v), "UNLIKELY_READING", fields=PERSON_NAME_FIELDS,
                      sources=("ocr",), group="name_shape"),
+    PlausibilityRule("capitals_then_small", 'a name word of two capitals, then small letters ("BUi" for "Bùi")',
+                     lambda v, c: capitals_then_small(v), "UNLIKELY_READING", fields=PERSON_NAME_FIELDS,
+                     sources=("ocr",), group="name_shape"),
     PlausibilityRule("small_name_start", "a name part starting with a small letter (a piece of the name)",
                      lambda v, c: small_name_start(c.field, v), "UNLIKELY_READING", fields=PERSON_NAME_FIELDS,
                      sources=("ocr",), group="name_shape"),
@@ -288,6 +403,21 @@ RULES: list[PlausibilityRule] = [
     PlausibilityRule("dot_after_street_word", 'a dot after a spelled-out street word ("Mentzelweg. 21")',
                      lambda v, c: dot_after_street_word(v), "UNLIKELY_READING", types=("address",),
                      sources=("ocr",)),
+    PlausibilityRule("double_dot", 'two dots in a row in an address ("Trübstr..132")',
+                     lambda v, c: double_dot(v), "UNLIKELY_READING", types=("address",), sources=("ocr",),
+                     group="odd_glyph"),
+    PlausibilityRule("small_l_word", 'a place or address word starting with a small "l" (a capital "I": "loannis-Str.")',
+                     lambda v, c: small_l_word(v), "UNLIKELY_READING", types=("address",), sources=("ocr",)),
+    PlausibilityRule("small_l_place", 'a place name word starting with a small "l" ("lstanbul")',
+                     lambda v, c: small_l_word(v), "UNLIKELY_READING", fields=PLACE_FIELDS, sources=("ocr",)),
+    PlausibilityRule("odd_register_entry", 'a register entry with a glyph or number no register has ("HRB 1051?")',
+                     lambda v, c: odd_register_entry(v), "UNLIKELY_READING", fields=REGISTER_FIELDS,
+                     sources=("ocr",)),
+    PlausibilityRule("activity_fragment", 'an activity of fewer than three letters (a cut piece: "De")',
+                     lambda v, c: activity_fragment(v), "UNLIKELY_READING", fields=ACTIVITY_FIELDS,
+                     sources=("ocr",)),
+    PlausibilityRule("unknown_area_code", 'a landline number whose written area code is none ("03835/522952")',
+                     lambda v, c: unknown_area_code(v), "UNLIKELY_READING", types=("phone",), sources=("ocr",)),
 ]
 
 

@@ -1,0 +1,146 @@
+"""Issue 17: plausibility rules that send doubtful readings of names of places,
+register entries, activities and phone numbers to the clerk."""
+
+from __future__ import annotations
+
+import pytest
+
+from extractors import confidence as conf
+from extractors.plausibility import (
+    RULES,
+    Context,
+    activity_fragment,
+    capitals_then_small,
+    double_dot,
+    flagging_rules,
+    odd_register_entry,
+    small_l_word,
+    unknown_area_code,
+)
+
+
+@pytest.mark.parametrize("value", [
+    "loannis-Metaxa-Str. 4, 19053 Schwerin", "lm Winkel 3, 12345 Berlin", "An der lllm 3, 99423 Weimar",
+    "lstanbul, Türkei", "lzmir",
+])
+def test_small_l_word_flags_a_capital_i_read_as_l(value):
+    assert small_l_word(value)
+
+
+@pytest.mark.parametrize("value", [
+    "Ioannis-Metaxa-Str. 4, 19053 Schwerin", "Im Winkel 3, 12345 Berlin", "Lindenstraße 4, 10117 Berlin",
+    "Villeneuve-lès-Avignon, Frankreich", "Santa Cruz de la Sierra, Bolivien", "Las Palmas de Gran Canaria",
+    "L'Aquila, Italien", "Straße des 17. Juni 135, 10623 Berlin", "Am Kanal links 2, 12345 Berlin",
+    "Frankfurt a. M.", "Rothenburg ob der Tauber", "Buyer address line 1, 34562 Buyer city",
+])
+def test_small_l_word_passes_real_places(value):
+    assert not small_l_word(value)
+
+
+@pytest.mark.parametrize("value, flagged", [
+    ("Amtsgericht Düsseldorf HRB 1051?", True),
+    ("Amtsgericht Köln HRB 12345.", True),
+    ("Amtsgericht Köln HRB 1O51", True),
+    ("Amtsgericht Köln HRA 12|45", True),
+    ("Amtsgericht Charlottenburg HRB 98765 B", False),
+    ("AG Köln, HRB 12345", False),
+    ("HRB 12345, Amtsgericht Köln", False),
+    ("Amtsgericht Freiburg i. Br. HRB 700123", False),
+    ("Registergericht: Amtsgericht Hamburg, HRA 98765", False),
+    ("Amtsgericht Jena GnR 123", False),
+])
+def test_odd_register_entry(value, flagged):
+    assert odd_register_entry(value) is flagged
+
+
+@pytest.mark.parametrize("value, flagged", [
+    ("De", True), ("Be", True), ("B", True), ("Bar", False), ("EDV", False), ("Friseursalon", False),
+])
+def test_activity_fragment(value, flagged):
+    assert activity_fragment(value) is flagged
+
+
+@pytest.mark.parametrize("value, flagged", [
+    ("03835/522952", True),  # 0385 (Schwerin) with a digit put in
+    ("02411/582248", True),  # 0211 (Düsseldorf) with a digit put in
+    ("(02221) 12 34 56", True),
+    ("0385/522952", False),
+    ("0211/582248", False),
+    ("(0511) 430-19 70", False),
+    ("+49 385 522952", False),
+    ("+49 (0)30 30877-1407", False),
+    ("0049 341 2345678", False),
+    ("033234 74-118", False),
+    ("0151 23456789", False),  # mobile: not an area code
+    ("0800 400 12 400", False),  # service number
+    ("0385522952", False),  # no area code written apart: nothing to check
+])
+def test_unknown_area_code(value, flagged):
+    assert unknown_area_code(value) is flagged
+
+
+def test_rules_apply_to_their_fields_only():
+    names = {r.name for r in flagging_rules("03835/522952", Context(field="phone", type="phone"))}
+    assert names == {"unknown_area_code"}
+    names = {r.name for r in flagging_rules("Amtsgericht Düsseldorf HRB 1051?",
+                                            Context(field="register_entry", type="text"))}
+    assert "odd_register_entry" in names
+    # a two-letter value is a fragment as an activity, not as a register entry
+    assert "activity_fragment" in {r.name for r in flagging_rules("De", Context(field="activity", type="text"))}
+    assert "activity_fragment" not in {r.name for r in flagging_rules("De", Context(field="registered_name", type="text"))}
+    # the page's text layer is not OCR: its letters are what was typed
+    assert not [r for r in flagging_rules("03835/522952", Context(field="phone", type="phone"), source="text_layer")
+                if r.name == "unknown_area_code"]
+    assert all(hasattr(conf, r.factor) for r in RULES)
+
+
+def test_flagged_value_goes_below_the_threshold():
+    """End to end through apply_rules: a flagged value's calibrated confidence drops below GewA 1's 0.94."""
+    from extractors.plausibility import apply_rules
+    from forms import load_catalogue
+    from formwerk.models import ExtractedField
+
+    gew = load_catalogue().get("gewerbeanmeldung")
+    fields = {
+        "phone": ExtractedField(name="phone", value="03835/522952", confidence=0.999, source="ocr"),
+        "register_entry": ExtractedField(name="register_entry", value="Amtsgericht Düsseldorf HRB 1051?",
+                                         confidence=0.999, source="ocr"),
+        "home_address": ExtractedField(name="home_address", value="loannis-Metaxa-Str. 4, 19053 Schwerin",
+                                       confidence=0.999, source="ocr"),
+        "business_address": ExtractedField(name="business_address", value="Ioannis-Metaxa-Str. 4, 19053 Schwerin",
+                                           confidence=0.999, source="ocr"),
+    }
+    apply_rules(gew, fields, set())
+    threshold = gew.policy.min_field_confidence
+    for name in ("phone", "register_entry", "home_address"):
+        assert conf.calibrate(fields[name].confidence) < threshold, name
+    assert conf.calibrate(fields["business_address"].confidence) >= threshold
+
+
+@pytest.mark.parametrize("value, flagged", [
+    ("BUi", True), ("MÜller", True), ("Trung BUi", True), ("Bùi", False), ("BÙI", False), ("IJzerman", False),
+    ("McLean", False), ("DeLuca", False), ("O'Brien", False), ("Müller-Lüdenscheidt", False), ("Ødegaard", False),
+])
+def test_capitals_then_small(value, flagged):
+    assert capitals_then_small(value) is flagged
+
+
+def test_double_dot_in_an_address():
+    assert double_dot("Trübstr..132, 89341 Freising")
+    assert not double_dot("Trübstr. 132, 89341 Freising")
+    names = {r.name for r in flagging_rules("Trübstr..132, 89341 Freising", Context(field="home_address", type="address"))}
+    assert "double_dot" in names
+
+
+def test_rule_fp_table_counts_the_new_rules(tmp_path, monkeypatch):
+    """bench.rule_fp (without ../shared/data): each new rule catches corruptions of its
+    kind and flags no more right values than it catches wrong ones."""
+    from bench import rule_fp
+
+    monkeypatch.setattr(rule_fp, "SHARED_DATA", tmp_path / "absent")
+    rights = rule_fp.right_values(per_locale=5)
+    rows = {r["rule"]: r for r in rule_fp.count(rights, rule_fp.wrong_values(rights), set(), retired=False)}
+    for name in ("small_l_place", "odd_register_entry", "activity_fragment", "unknown_area_code",
+                 "capitals_then_small", "double_dot"):
+        assert rows[name]["wrong_caught"] > 0, name
+        assert rows[name]["right_flagged"] <= rows[name]["wrong_caught"], name
