@@ -371,6 +371,9 @@ def _corruptions(rec: dict) -> list[tuple[str, str]]:
             out.append(("dot_after_street", v[:m.end(1)] + "." + v[m.end(1):]))
         if "," in v:
             out.append(("semicolon", v.replace(",", ";", 1)))
+        m = re.search(r"(?<=[a-zäöüß]{2})-(?=[A-ZÄÖÜ])", v)
+        if m:
+            out.append(("hyphen_as_dot", v[:m.start()] + "." + v[m.end():]))  # "Harri.Hendriks-Platz"
         if ". " in v:
             out.append(("doubled_dot", v.replace(". ", "..", 1)))  # the space read as a dot ("Trübstr..132")
         m = re.search(r"\d{5}", v)

@@ -200,6 +200,16 @@ def double_dot(value: str) -> bool:
     return ".." in value
 
 
+# a dot between a word of small letters and a capitalised one, no space ("Harri.Hendriks-Platz"):
+# the hyphen of a street named after a person read as a dot; "Hauptstr.Ecke", "Prof.Dr." excepted
+_DOT_FOR_HYPHEN = re.compile(r"(?<![A-Za-zÄÖÜäöüß])([A-ZÄÖÜ]?[a-zäöüß]{2,})\.(?=[A-ZÄÖÜ][a-zäöüß])")
+
+
+def dot_for_hyphen(value: str) -> bool:
+    """A dot glued between two words of an address ("Harri.Hendriks-Platz 3")."""
+    return any(not m.group(1).casefold().endswith(("str", "prof")) for m in _DOT_FOR_HYPHEN.finditer(value))
+
+
 def dot_after_street_word(value: str) -> bool:
     """A dot glued to a spelled-out street name before the number ("Mentzelweg. 21")."""
     return bool(_DOT_AFTER_STREET.search(value))
@@ -405,6 +415,9 @@ RULES: list[PlausibilityRule] = [
                      sources=("ocr",)),
     PlausibilityRule("double_dot", 'two dots in a row in an address ("Trübstr..132")',
                      lambda v, c: double_dot(v), "UNLIKELY_READING", types=("address",), sources=("ocr",),
+                     group="odd_glyph"),
+    PlausibilityRule("dot_for_hyphen", 'a dot glued between two words of an address ("Harri.Hendriks-Platz")',
+                     lambda v, c: dot_for_hyphen(v), "UNLIKELY_READING", types=("address",), sources=("ocr",),
                      group="odd_glyph"),
     PlausibilityRule("small_l_word", 'a place or address word starting with a small "l" (a capital "I": "loannis-Str.")',
                      lambda v, c: small_l_word(v), "UNLIKELY_READING", types=("address",), sources=("ocr",)),

@@ -11,6 +11,7 @@ from extractors.plausibility import (
     Context,
     activity_fragment,
     capitals_then_small,
+    dot_for_hyphen,
     double_dot,
     flagging_rules,
     odd_register_entry,
@@ -141,6 +142,16 @@ def test_rule_fp_table_counts_the_new_rules(tmp_path, monkeypatch):
     rights = rule_fp.right_values(per_locale=5)
     rows = {r["rule"]: r for r in rule_fp.count(rights, rule_fp.wrong_values(rights), set(), retired=False)}
     for name in ("small_l_place", "odd_register_entry", "activity_fragment", "unknown_area_code",
-                 "capitals_then_small", "double_dot"):
+                 "capitals_then_small", "double_dot", "dot_for_hyphen"):
         assert rows[name]["wrong_caught"] > 0, name
         assert rows[name]["right_flagged"] <= rows[name]["wrong_caught"], name
+
+
+@pytest.mark.parametrize("value, flagged", [
+    ("Harri.Hendriks-Platz 3, 35327 Berchtesgaden", True), ("Karl.Marx-Allee 3, 10178 Berlin", True),
+    ("Harri-Hendriks-Platz 3, 35327 Berchtesgaden", False), ("Hauptstr.Ecke Lindenweg, 12345 Berlin", False),
+    ("Bahnhofstr. 1, 19053 Schwerin", False), ("St.Johann-Str. 4, 12345 Berlin", False),
+    ("Prof.Dr.-Ing.-Müller-Weg 2, 12345 Berlin", False),
+])
+def test_dot_for_hyphen(value, flagged):
+    assert dot_for_hyphen(value) is flagged
