@@ -305,13 +305,6 @@ def activity_fragment(value: str) -> bool:
     return sum(c.isalpha() for c in value) < MIN_ACTIVITY_LETTERS
 
 
-def _area_codes() -> frozenset[str]:
-    from phonenumbers.geodata import GEOCODE_DATA
-
-    return frozenset("0" + k[2:] for k in GEOCODE_DATA if k.startswith("49"))
-
-
-_AREA_CODES: frozenset[str] | None = None
 # the area code as the writer set it apart: "0385/522952", "(0211) 58 22 48", "+49 385 522952"
 _WRITTEN_AREA = re.compile(r"^(?:\((0[1-9]\d{1,4})\)|(0[1-9]\d{1,4})(?=\s*[/\-\s]))"
                            r"|^(?:\+|00)49\s*(?:\(0\)\s*)?([1-9]\d{1,4})(?=\s*[/\-\s])")
@@ -319,21 +312,26 @@ _WRITTEN_AREA = re.compile(r"^(?:\((0[1-9]\d{1,4})\)|(0[1-9]\d{1,4})(?=\s*[/\-\s
 
 def unknown_area_code(value: str) -> bool:
     """A landline number whose area code, as written apart from the number
-    ("03835/522952"), is no German area code (Ortsnetzkennzahl,
-    ``phonenumbers``' list of the numbering plan's places): a digit the read
-    put in or dropped, which the number's length alone does not show (the plan
-    allows local numbers of many lengths). Mobile and service numbers (01…,
-    032, 0700, 0800, 0900) and numbers written without a gap are not checked."""
-    global _AREA_CODES
+    ("03835/522952"), is not the area code of the numbering plan for these
+    digits (``phonenumbers``' national format splits off "038355", the
+    Ortsnetzkennzahl of Züssow): a digit the read put in or dropped, which the
+    number's length alone does not show (the plan allows local numbers of many
+    lengths). Mobile and service numbers (01…, 032, 0700, 0800, 0900) and numbers
+    written without a gap are not checked."""
+    import phonenumbers
+
     m = _WRITTEN_AREA.match(value.strip())
     if m is None:
         return False
     code = m.group(1) or m.group(2) or "0" + m.group(3)
     if code[1] == "1" or code.startswith(("032", "0700", "0800", "0900")):
         return False
-    if _AREA_CODES is None:
-        _AREA_CODES = _area_codes()
-    return code not in _AREA_CODES
+    try:
+        number = phonenumbers.parse(value, "DE")
+    except phonenumbers.NumberParseException:
+        return False
+    plan_code, gap, _ = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL).partition(" ")
+    return bool(gap) and plan_code != code
 
 
 # --------------------------------------------------------------------------

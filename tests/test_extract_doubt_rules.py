@@ -64,7 +64,7 @@ def test_activity_fragment(value, flagged):
 @pytest.mark.parametrize("value, flagged", [
     ("03835/522952", True),  # 0385 (Schwerin) with a digit put in
     ("02411/582248", True),  # 0211 (Düsseldorf) with a digit put in
-    ("(02221) 12 34 56", True),
+    ("(03835) 52 29 52", True),
     ("0385/522952", False),
     ("0211/582248", False),
     ("(0511) 430-19 70", False),
