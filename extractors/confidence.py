@@ -125,8 +125,8 @@ CALIBRATION = [(0.0, 0.0), (0.4, 0.4), (0.5, 0.86), (0.8, 0.9), (0.85, 0.97), (0
 # c9: a later name word starting small, no particle, is an unlikely reading ("Emilian lustinian")
 # c10: unlikely readings of places, register entries, activities and phone numbers (a small "l"
 # for a capital "I", a glyph or letter in a register number, a two-letter activity, an area code
-# the numbering plan does not split off), name words of two capitals then small letters ("BUi"), a doubled dot or a dot
-# for a hyphen in an address ("Trübstr..132", "Harri.Hendriks-Platz")
+# the numbering plan does not split off), name words of two capitals then small letters ("BUi"),
+# a doubled dot or a dot for a hyphen in an address ("Trübstr..132", "Harri.Hendriks-Platz")
 CONFIDENCE_VERSION = "c10"
 
 

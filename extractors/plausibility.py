@@ -417,7 +417,7 @@ RULES: list[PlausibilityRule] = [
     PlausibilityRule("dot_for_hyphen", 'a dot glued between two words of an address ("Harri.Hendriks-Platz")',
                      lambda v, c: dot_for_hyphen(v), "UNLIKELY_READING", types=("address",), sources=("ocr",),
                      group="odd_glyph"),
-    PlausibilityRule("small_l_word", 'a place or address word starting with a small "l" (a capital "I": "loannis-Str.")',
+    PlausibilityRule("small_l_address", 'an address word starting with a small "l" (a capital "I": "loannis-Str.")',
                      lambda v, c: small_l_word(v), "UNLIKELY_READING", types=("address",), sources=("ocr",)),
     PlausibilityRule("small_l_place", 'a place name word starting with a small "l" ("lstanbul")',
                      lambda v, c: small_l_word(v), "UNLIKELY_READING", fields=PLACE_FIELDS, sources=("ocr",)),
