@@ -21,6 +21,8 @@ import re
 from dataclasses import dataclass, field as dc_field
 from typing import Callable
 
+import phonenumbers
+
 from formwerk.models import ExtractedField
 
 from extractors import confidence as conf
@@ -250,9 +252,10 @@ def small_later_word(value: str) -> bool:
 _SMALL_L_WORDS = {"la", "le", "les", "lès", "lo", "los", "las", "links", "längs"}
 # the other small words of German place names and addresses ("Straße des 17. Juni",
 # "Frankfurt a. M.", "Rothenburg ob der Tauber", "Halle (Saale)", "Saint-Jean-de-Luz")
-_SMALL_PLACE_WORDS = {"an", "am", "auf", "aus", "bei", "beim", "d", "da", "de", "del", "dem", "den", "der", "des",
-                      "di", "die", "do", "dos", "du", "en", "et", "hinter", "i", "im", "in", "ob", "sur", "über",
-                      "und", "unter", "vom", "von", "vor", "y", "zu", "zum", "zur", "a", "v", "b", "o", "e"}
+_SMALL_PLACE_WORDS = {"an", "am", "auf", "aus", "bei", "beim", "dem", "den", "der", "des", "die", "hinter", "im", "in",
+                      "ob", "über", "und", "unter", "vom", "von", "vor", "zu", "zum", "zur",
+                      "a", "b", "d", "i", "v",  # "Frankfurt a. M.", "Freiburg i. Br.", "Bad Homburg v. d. Höhe"
+                      "da", "de", "del", "di", "do", "dos", "du", "e", "en", "et", "o", "sur", "y"}
 _WORD_SPLIT = re.compile(r"[\s\-/,.()]+")
 
 
@@ -318,8 +321,6 @@ def unknown_area_code(value: str) -> bool:
     number's length alone does not show (the plan allows local numbers of many
     lengths). Mobile and service numbers (01…, 032, 0700, 0800, 0900) and numbers
     written without a gap are not checked."""
-    import phonenumbers
-
     m = _WRITTEN_AREA.match(value.strip())
     if m is None:
         return False
@@ -427,7 +428,7 @@ RULES: list[PlausibilityRule] = [
     PlausibilityRule("activity_fragment", 'an activity of fewer than three letters (a cut piece: "De")',
                      lambda v, c: activity_fragment(v), "UNLIKELY_READING", fields=ACTIVITY_FIELDS,
                      sources=("ocr",)),
-    PlausibilityRule("unknown_area_code", 'a landline number whose written area code is none ("03835/522952")',
+    PlausibilityRule("unknown_area_code", 'a landline number whose written area code is not the plan\'s ("03835/522952")',
                      lambda v, c: unknown_area_code(v), "UNLIKELY_READING", types=("phone",), sources=("ocr",)),
 ]
 
