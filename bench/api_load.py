@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import statistics
 import sys
 import threading
@@ -336,6 +337,17 @@ class _Up(_Processes):
         return out
 
 
+def _workers_warm(up_pid: int, log: str) -> bool:
+    """Every worker child of ``formwerk up`` polls and has its classifier loaded: the load must not
+    meet a worker still starting (importing and compiling the encoder takes seconds of CPU)."""
+    from bench.procstack import READY_LINE
+
+    children = Path(f"/proc/{up_pid}/task/{up_pid}/children")
+    n = len(children.read_text().split()) if children.exists() else 0
+    classifiers = len(re.findall(r"classifier clf-\S+$", log, flags=re.M))
+    return n > 0 and log.count(READY_LINE) >= n and classifiers >= n
+
+
 @asynccontextmanager
 async def up_stack(tmp: Path):
     """``formwerk up`` itself (the API in its process, the worker as its child), on
@@ -344,7 +356,7 @@ async def up_stack(tmp: Path):
 
     import httpx
 
-    from bench.procstack import FORMWERK, READY_LINE, ProcessStack, free_port
+    from bench.procstack import FORMWERK, ProcessStack, free_port
 
     port = free_port()
     ps = ProcessStack(tmp, api_port=port, api_rate_limit_per_minute=1e6, api_rate_burst=10_000,
@@ -359,7 +371,7 @@ async def up_stack(tmp: Path):
         base_url = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient() as c:
             for _ in range(1800):
-                ready = READY_LINE in log_path.read_text(errors="replace")
+                ready = _workers_warm(up.pid, log_path.read_text(errors="replace"))
                 try:
                     if ready and (await c.get(base_url + "/openapi.json")).status_code == 200:
                         break

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import shutil
 import signal
 import sys
@@ -323,15 +324,36 @@ async def up(settings: Settings, args) -> int:
             async with _local_workers(settings, client):
                 await stop.wait()
         else:
-            # one worker process serving every queue: two (case and page worker) measured no faster
-            # on two cores (bench.api_load --up) and held a second copy of the models
-            await supervise_worker([sys.executable, "-m", "formwerk.cli",
-                                    *(["-v"] if getattr(args, "verbose", False) else []), "worker"], stop)
+            command = [sys.executable, "-m", "formwerk.cli", *(["-v"] if getattr(args, "verbose", False) else []),
+                       "worker"]
+            await asyncio.gather(*(supervise_worker(command, stop, env=env) for env in _worker_envs(settings)))
     finally:
         if server is not None:
             server.should_exit = True  # open requests are answered first
             await asyncio.wait_for(serving, 30)
     return 0
+
+
+def _worker_envs(settings: Settings) -> list[dict[str, str] | None]:
+    """The environments (beyond its own) of `formwerk up`'s worker processes.
+
+    One process (``case_worker_processes`` = 1) serves every queue. With more, that many serve
+    the case queue (workflows and the light steps of digital documents) and one more reads pages
+    (OCR and a scan's analysis): a scan's extraction is Python too, and in a process that also
+    runs digital cases it holds the interpreter lock they wait for. Metrics ports, if set, go one
+    further per process.
+    """
+    count = max(1, settings.case_worker_processes)
+    if count == 1:
+        return [None]
+    envs: list[dict[str, str] | None] = []
+    for number, queues in enumerate(["ocr"] + ["cases"] * count):
+        env = {"FORMWERK_WORKER_QUEUES": queues}
+        for name in ("worker_metrics_port", "temporal_metrics_port"):
+            if getattr(settings, name):
+                env[f"FORMWERK_{name.upper()}"] = str(getattr(settings, name) + number)
+        envs.append(env)
+    return envs
 
 
 def _end_with_parent() -> None:
@@ -346,7 +368,7 @@ def _end_with_parent() -> None:
 
 
 async def supervise_worker(command: list[str], stop: asyncio.Event | None = None,
-                           max_backoff_s: float = 30.0) -> None:
+                           max_backoff_s: float = 30.0, env: dict[str, str] | None = None) -> None:
     """Run the worker as a child process, started again if it dies, until ``stop`` (or cancellation).
 
     Apart from the web app, the worker's Python (workflow tasks, the light steps
@@ -361,7 +383,8 @@ async def supervise_worker(command: list[str], stop: asyncio.Event | None = None
     while not stop.is_set():
         started = time.monotonic()
         proc = await asyncio.create_subprocess_exec(*command, stdin=asyncio.subprocess.DEVNULL,
-                                                    preexec_fn=_end_with_parent)
+                                                    preexec_fn=_end_with_parent,
+                                                    env={**os.environ, **env} if env else None)
         waiter = asyncio.ensure_future(proc.wait())
         stopper = asyncio.ensure_future(stop.wait())
         try:

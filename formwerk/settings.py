@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     ocr_nice: int = 10
     # concurrent case activities (reading PDFs, classification, extraction, saving): mostly short
     case_slots: int = 8
+    # `formwerk up`: worker processes that run workflows and the light steps of digital documents.
+    # 1: one process serves every queue. N > 1: N case workers and one page worker (OCR and a
+    # scan's analysis). One process runs Python on one core at a time (its interpreter lock), so
+    # digital forms alone reach both cores only with two case workers (bench.digital --workers);
+    # each process holds its own copy of the models (about 1.1 GiB)
+    case_worker_processes: int = 1
     ocr_languages: str = "deu+eng"
     # page OCR: "tesserocr" (Tesseract loaded once per OCR slot, pages from memory) or "cli"
     # (one tesseract process per page, as before; also the fallback without tesserocr)

@@ -28,3 +28,15 @@ async def test_a_dying_worker_is_started_again_and_stopped_with_the_stack(tmp_pa
     stop.set()
     await asyncio.wait_for(task, 40)  # stopped (terminated), not left behind
     assert len(starts.read_text().splitlines()) == 3
+
+
+def test_up_runs_a_page_worker_and_case_workers_or_one_worker_for_everything():
+    from formwerk.commands import _worker_envs
+    from formwerk.settings import Settings
+
+    assert _worker_envs(Settings(case_worker_processes=1)) == [None]  # one process serves every queue
+    envs = _worker_envs(Settings(case_worker_processes=2, worker_metrics_port=9100, temporal_metrics_port=0))
+    assert [e["FORMWERK_WORKER_QUEUES"] for e in envs] == ["ocr", "cases", "cases"]
+    # each process's metrics on a port of its own; an unset port stays unset
+    assert [e["FORMWERK_WORKER_METRICS_PORT"] for e in envs] == ["9100", "9101", "9102"]
+    assert not any("FORMWERK_TEMPORAL_METRICS_PORT" in e for e in envs)
