@@ -415,12 +415,15 @@ class CaseStore:
         }
         upsert = _upsert_statement(self.engine.dialect.name, result.case_id, row)
         if upsert is not None:
-            # one statement, committed by itself: SQLite takes its write lock inside the statement
-            # and lets go before Python runs again. In a transaction (BEGIN, UPDATE, then COMMIT,
-            # each a step of Python) the lock stayed held while the saving thread waited for its
-            # process's interpreter lock, and the other processes' savers slept in SQLite's busy
-            # handler: under load (bench.api_load) most of a digital case's wall time
-            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            # one statement. On SQLite it is committed by itself: the write lock is taken inside
+            # the statement and let go before Python runs again. In a transaction (BEGIN, UPDATE,
+            # then COMMIT, each a step of Python) the lock stayed held while the saving thread
+            # waited for its process's interpreter lock, and the other savers slept in SQLite's
+            # busy handler. PostgreSQL locks the one row only: a transaction as before
+            sqlite = self.engine.dialect.name == "sqlite"
+            connection = (self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") if sqlite
+                          else self.engine.begin())
+            with connection as conn:
                 return conn.execute(upsert).first() is not None  # a row comes back if it was written
         newer_or_same = ((cases.c.case_id == result.case_id) & (cases.c.revision <= result.revision)
                          & _not_purged())  # a late save must not bring purged data back
