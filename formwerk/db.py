@@ -332,24 +332,6 @@ def _mirrored(result: CaseResult) -> dict[str, Any]:
     }
 
 
-def _upsert_statement(dialect: str, case_id: str, row: dict[str, Any]):
-    """INSERT ... ON CONFLICT DO UPDATE of a case row, updating only a stored row of the same or
-    a lower revision that the retention purge has not touched (a late save must not bring purged
-    data back); None for a database without it."""
-    if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    elif dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        return None
-    statement = insert(cases).values(case_id=case_id, created_at=_now(), **row)
-    return statement.on_conflict_do_update(
-        index_elements=[cases.c.case_id],
-        set_={name: statement.excluded[name] for name in row},
-        where=(cases.c.revision <= statement.excluded.revision) & _not_purged(),
-    ).returning(cases.c.case_id)
-
-
 def _not_purged():
     """Rows the retention purge has not touched (their stored result is final)."""
     return and_(cases.c.purged_originals_at.is_(None), cases.c.purged_data_at.is_(None))
@@ -413,18 +395,6 @@ class CaseStore:
             "updated_at": _now(),
             **_mirrored(result),
         }
-        upsert = _upsert_statement(self.engine.dialect.name, result.case_id, row)
-        if upsert is not None:
-            # one statement. On SQLite it is committed by itself: the write lock is taken inside
-            # the statement and let go before Python runs again. In a transaction (BEGIN, UPDATE,
-            # then COMMIT, each a step of Python) the lock stayed held while the saving thread
-            # waited for its process's interpreter lock, and the other savers slept in SQLite's
-            # busy handler. PostgreSQL locks the one row only: a transaction as before
-            sqlite = self.engine.dialect.name == "sqlite"
-            connection = (self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") if sqlite
-                          else self.engine.begin())
-            with connection as conn:
-                return conn.execute(upsert).first() is not None  # a row comes back if it was written
         newer_or_same = ((cases.c.case_id == result.case_id) & (cases.c.revision <= result.revision)
                          & _not_purged())  # a late save must not bring purged data back
         for _ in range(3):
