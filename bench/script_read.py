@@ -2,7 +2,7 @@
 
 ``python -m bench.script_read --out bench-out/script_read``
 
-Every person name of ``bench.rule_fp``'s corpus of real-world spellings (its
+Every person name of ``bench.rule_fp_corpus``'s corpus of real-world spellings (its
 hand-written lists of names from many countries, Faker locales other than
 ``de_DE``, the KoSIT XGewerbeanzeige messages when ``../shared/data`` is there)
 is drawn as one value line in a typeface of this machine (DejaVu or Liberation,
@@ -54,7 +54,7 @@ PAGE_LANG, SCRIPT_LANG = "deu+eng", "Latin"
 
 def names(per_locale: int, seed: int) -> list[str]:
     """Distinct person names (given and family) of ``bench.rule_fp``'s right values."""
-    from bench.rule_fp import right_values
+    from bench.rule_fp_corpus import right_values
 
     seen: dict[str, None] = {}
     for rec in right_values(per_locale, seed):

@@ -136,9 +136,9 @@ def test_double_dot_in_an_address():
 def test_rule_fp_table_counts_the_new_rules(tmp_path, monkeypatch):
     """bench.rule_fp (without ../shared/data): each new rule catches corruptions of its
     kind and flags no more right values than it catches wrong ones."""
-    from bench import rule_fp
+    from bench import rule_fp, rule_fp_corpus
 
-    monkeypatch.setattr(rule_fp, "SHARED_DATA", tmp_path / "absent")
+    monkeypatch.setattr(rule_fp_corpus, "SHARED_DATA", tmp_path / "absent")
     rights = rule_fp.right_values(per_locale=5)
     rows = {r["rule"]: r for r in rule_fp.count(rights, rule_fp.wrong_values(rights), set(), retired=False)}
     for name in ("small_l_place", "odd_register_entry", "activity_fragment", "unknown_area_code",

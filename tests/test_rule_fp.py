@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench import rule_fp
+from bench import rule_fp, rule_fp_corpus
 
 
 def test_table_without_shared_data(tmp_path: Path, monkeypatch, capsys):
-    monkeypatch.setattr(rule_fp, "SHARED_DATA", tmp_path / "absent")
+    monkeypatch.setattr(rule_fp_corpus, "SHARED_DATA", tmp_path / "absent")
     assert rule_fp.main(["--out", str(tmp_path / "out"), "--per-locale", "5"]) == 0
     report = json.loads((tmp_path / "out" / "rule_fp.json").read_text())
     assert report["shared_data"] is False and report["right_values"] == report["wrong_values"] > 400
@@ -30,7 +30,7 @@ def test_table_without_shared_data(tmp_path: Path, monkeypatch, capsys):
 def test_hand_written_spellings_pass_the_name_rules():
     from extractors.plausibility import PERSON_NAME_FIELDS, RULES, Context
 
-    for field, values in (("given_names", rule_fp.REAL_GIVEN), ("family_name", rule_fp.REAL_FAMILY)):
+    for field, values in (("given_names", rule_fp_corpus.REAL_GIVEN), ("family_name", rule_fp_corpus.REAL_FAMILY)):
         for v in values:
             flagged = [r.name for r in RULES if r.applies(field, "text") and field in PERSON_NAME_FIELDS
                        and r.name != "borrowed" and r.check(v, Context(field=field, type="text"))]
