@@ -36,7 +36,7 @@ from pathlib import Path
 from bench import rule_fp_corpus as corpus
 from bench.rule_fp_corpus import right_values
 from extractors.ocr_repairs import REPAIRS
-from extractors.plausibility import PERSON_NAME_FIELDS, RULES, Context, PlausibilityRule, label_vocabulary, unlikely_q
+from extractors.plausibility import PERSON_NAME_FIELDS, PLACE_FIELDS, RULES, Context, PlausibilityRule, label_vocabulary, unlikely_q
 from forms.catalogue import load_catalogue
 
 # --------------------------------------------------------------------------
@@ -121,6 +121,16 @@ def _corruptions(rec: dict) -> list[tuple[str, str]]:
         local, _, domain = v.partition("@")
         if "g" in domain:
             out.append(("g_as_q", f"{local}@{domain.replace('g', 'q', 1)}"))
+    if rec["field"] in PERSON_NAME_FIELDS:
+        out.append(("stroke", random.Random(v).choice(["/", "1", "—", "-", "7"])))  # a stroke read as the name
+    if rec["type"] == "address" and "ß" in v:
+        out.append(("sz_as_R", v.replace("ß", "R", 1)))  # "Heinz-Otto-Gieß-Platz" read "…-GieR-Platz"
+    if rec["type"] == "address":
+        m = re.search(r"(?<=[a-zäöüß])-(?=[A-ZÄÖÜ])", v)
+        if m:
+            out.append(("hyphen_then_space", v[:m.end()] + " " + v[m.end():]))  # "Ricarda- Sorgatz-Platz"
+    if (rec["type"] == "address" or rec["field"] == "birth_place") and v[-1:].isalpha():
+        out.append(("trailing_dot", v + "."))  # a speck after the town read as a full stop
     return [(k, w) for k, w in out if w != v]
 
 
@@ -193,6 +203,19 @@ RETIRED = [
                      fields=PERSON_NAME_FIELDS, sources=("ocr",)),
 ]
 
+#: wider forms of the new rules, counted beside them: why the rules are as narrow as they are
+VARIANTS = [
+    PlausibilityRule("r_for_sz (word end)", 'variant: a capital "R" after small letters only at a word\'s end or before a hyphen',
+                     lambda v, c: bool(re.search(r"[a-zäöü]R(?=$|[\s\-,.])", v)), "UNLIKELY_READING", types=("address",),
+                     sources=("ocr",)),
+    PlausibilityRule("trailing_dot (any)", "variant: any address ending with a dot",
+                     lambda v, c: v.rstrip().endswith("."), "UNLIKELY_READING", types=("address",),
+                     sources=("ocr",)),
+    PlausibilityRule("trailing_dot (any place)", "variant: any place ending with a dot",
+                     lambda v, c: v.rstrip().endswith("."), "UNLIKELY_READING", fields=PLACE_FIELDS,
+                     sources=("ocr",)),
+]
+
 
 # --------------------------------------------------------------------------
 # counting
@@ -207,12 +230,12 @@ def _ctx(rec: dict, vocab: set[str]) -> Context:
 def count(rights: list[dict], wrongs: list[dict], vocab: set[str], retired: bool = True) -> list[dict]:
     """Per rule and repair: right values it applies to and flags, wrong values it catches."""
     rows = []
-    for rule in RULES + (RETIRED if retired else []):
+    for rule in RULES + (RETIRED + VARIANTS if retired else []):
         r_in = [r for r in rights if rule.applies(r["field"], r["type"])]
         w_in = [w for w in wrongs if rule.applies(w["field"], w["type"])]
         fp = [r["value"] for r in r_in if rule.check(r["value"], _ctx(r, vocab))]
         tp = [w for w in w_in if rule.check(w["value"], _ctx(w, vocab))]
-        kind = "before" if rule in RETIRED else "plausibility"
+        kind = "before" if rule in RETIRED else "variant" if rule in VARIANTS else "plausibility"
         rows.append(_row(kind, rule.name, rule.flags, r_in, fp, w_in, tp))
     for rep in REPAIRS:
         r_in = [r for r in rights if r["type"] in rep.types]

@@ -79,6 +79,26 @@ REAL_ADDRESSES = [
     "Allee der Kosmonauten 28, 12681 Berlin", "Platz der Republik 1, 11011 Berlin", "Ring 4, 66119 Saarbrücken",
     "Hinter der Mauer 9, 38100 Braunschweig", "Gasse 2, 97070 Würzburg", "Lange Str. 31, 26122 Oldenburg",
 ]
+#: real German addresses with what the address rules look at: streets named after people
+#: (hyphens, "ß" in a name: "Groß-Berliner Damm"), towns whose names end with a shortened
+#: word and a dot ("Frankfurt a. M.", "Freiburg i. Br.", "Halle (Westf.)"), "St." and "ß"
+REAL_ADDRESSES_NAMED = [
+    "Friedrich-Ebert-Anlage 49, 60327 Frankfurt a. M.", "Kaiser-Joseph-Str. 179, 79098 Freiburg i. Br.",
+    "Rathausplatz 1, 66386 St. Ingbert", "Schloßplatz 1, 66606 St. Wendel", "Dr.-Eckener-Str. 4, 88045 Friedrichshafen",
+    "Konrad-Adenauer-Str. 1, 53113 Bonn", "Willy-Brandt-Allee 14, 53113 Bonn", "Rosa-Luxemburg-Platz 2, 10178 Berlin",
+    "Geschwister-Scholl-Platz 1, 80539 München", "Theodor-Heuss-Ring 1, 50668 Köln",
+    "Ernst-Reuter-Platz 7, 10587 Berlin", "Otto-von-Guericke-Str. 1, 39104 Magdeburg",
+    "Gustav-Heinemann-Ufer 74, 50968 Köln", "Bürgermeister-Smidt-Str. 1, 28195 Bremen",
+    "Heinrich-Heine-Allee 1, 40213 Düsseldorf", "St.-Anna-Platz 1, 80538 München", "Alt-Moabit 101, 10559 Berlin",
+    "Groß-Berliner Damm 73, 12487 Berlin", "Weißer Weg 5, 07743 Jena", "Am Gießhaus 1, 34125 Kassel",
+    "Rudolf-Breitscheid-Str. 19, 14482 Potsdam", "Hans-Böckler-Str. 39, 40476 Düsseldorf",
+    "Clara-Zetkin-Str. 1, 99099 Erfurt", "Käthe-Kollwitz-Ufer 82, 01309 Dresden", "Jakob-Kaiser-Platz 2, 13627 Berlin",
+    "Bischof-von-Ketteler-Str. 3, 55116 Mainz", "Ludwig-Erhard-Str. 4, 91052 Erlangen",
+    "Adalbert-Stifter-Weg 2, 94032 Passau", "Johann-Sebastian-Bach-Str. 6, 04109 Leipzig",
+    "Max-Planck-Str. 2, 37077 Göttingen", "Robert-Koch-Platz 7, 10115 Berlin", "Hinterm Schloß 3, 31134 Hildesheim",
+    "Hauptstr. 4, 92637 Weiden i. d. OPf.", "Marktplatz 2, 31535 Neustadt a. Rbge.", "Bahnhofstr. 12, 33602 Bielefeld",
+    "Am Markt 5, 19288 Ludwigslust", "Große Str. 8, 26721 Emden", "Straße der Einheit 1, 14612 Falkensee",
+]
 
 #: register entries as firms write them on the GewA 1 (court, kind of register, number, the
 #: court's letters some courts add: Charlottenburg "B", Kiel "KI", Lübeck "HL")
@@ -104,6 +124,12 @@ REAL_PLACES = [
     "Santa Cruz de la Sierra, Bolivien", "Châlons-en-Champagne, Frankreich", "Łódź, Polen", "Lviv, Ukraine",
     "Halle (Saale)", "Frankfurt (Oder)", "Rothenburg ob der Tauber", "Mülheim an der Ruhr", "Weil am Rhein",
     "Ho-Chi-Minh-Stadt, Vietnam", "Kraków, Polen", "São Paulo, Brasilien", "Reykjavík, Island", "Brčko, Bosnien",
+    # German towns with a shortened word and its dot at the end, and with "St." or "ß"
+    "Frankfurt a. M.", "Freiburg i. Br.", "Weiden i. d. OPf.", "Neumarkt i. d. OPf.", "Neustadt a. Rbge.",
+    "Halle (Westf.)", "Oldenburg (Oldb.)", "Burg (Dithm.)", "St. Ingbert", "St. Wendel", "St. Goar",
+    "Landsberg a. Lech", "Dillingen a. d. Donau", "Rothenburg o. d. T.", "Mühldorf a. Inn", "Hann. Münden",
+    "Brandenburg a. d. Havel", "Kempten (Allgäu)", "Lindau (Bodensee)", "Gießen", "Haßfurt", "Weißenfels",
+    "Großenhain", "Roßlau", "Bad Neustadt a. d. Saale", "Wörth a. Rhein", "Neustadt b. Coburg", "Pfaffenhofen a. d. Ilm",
 ]
 #: German phone numbers as applicants write them: the area codes of real places (and mobile
 #: and service ranges) in the writing styles of forms ("0221 123456", "(0511) 430-19 70",
@@ -247,7 +273,7 @@ def right_values(per_locale: int = 40, seed: int = 17) -> list[dict]:
     rng = random.Random(seed)
     persons = [Person(g, f, "hand-written") for g, f in zip(REAL_GIVEN, rng.sample(REAL_FAMILY, len(REAL_FAMILY)))]
     persons += [Person(rng.choice(REAL_GIVEN), f, "hand-written") for f in REAL_FAMILY[len(REAL_GIVEN):]]
-    addresses = [(a, "hand-written") for a in REAL_ADDRESSES]
+    addresses = [(a, "hand-written") for a in REAL_ADDRESSES + REAL_ADDRESSES_NAMED]
     shared_p, shared_a = _shared_persons()
     faker_p, faker_a = _faker_persons(per_locale, seed)
     persons += shared_p + faker_p

@@ -335,6 +335,57 @@ def unknown_area_code(value: str) -> bool:
     return bool(gap) and plan_code != code
 
 
+def letterless_name(value: str) -> bool:
+    """A name part without a single letter ("/", "1", "—"): a pen stroke, a
+    box edge or a dash written for "none" read as the name; no name is so."""
+    return not any(c.isalpha() for c in value)
+
+
+# a capital "R" right after a small letter in an address ("Heinz-Otto-GieR-Platz",
+# "GroRe Str."): the "ß" of a street or town read as an "R" (fax, soft print).
+# German street and town names have no capital after a small letter; counted
+# (bench.rule_fp) beside the narrower "at a word's end or before a hyphen" only,
+# which flags no more right addresses and catches a ninth of the misreads
+_R_FOR_SZ = re.compile(r"[a-zäöü]R")
+
+
+def r_for_sz(value: str) -> bool:
+    """A capital "R" after a small letter in an address ("GieR-Platz", "StraRe"): a misread "ß"."""
+    return bool(_R_FOR_SZ.search(value))
+
+
+# a word of letters, a hyphen, then a space and a capitalised word ("Ricarda- Sorgatz-Platz"):
+# the hyphen of a name joined to its next part, with a gap the read took for a space.
+# A hyphen before "und"/"oder" ("Ein- und Ausfahrt") is German's own suspended hyphen
+_HYPHEN_THEN_SPACE = re.compile(r"[A-Za-zÄÖÜäöüß]- +(?!(?:und|oder|bis|u\.|bzw\.)(?:\s|$))[A-ZÄÖÜ]")
+
+
+def hyphen_then_space(value: str) -> bool:
+    """A hyphen followed by a space and a capital inside an address ("Ricarda- Sorgatz-Platz")."""
+    return bool(_HYPHEN_THEN_SPACE.search(value))
+
+
+#: the shortened words that end German place names with a dot: "Frankfurt a. M.",
+#: "Freiburg i. Br.", "Weiden i. d. OPf.", "Neustadt a. Rbge.", "Halle (Westf.)",
+#: "Oldenburg (Oldb.)", "Burg (Dithm.)"; words of three letters or fewer count
+#: as shortened too ("St.", "Br.", "Ofr.")
+PLACE_ABBREVIATIONS = {"westf", "rbge", "oldb", "holst", "württ", "wttbg", "schwarzw", "ostfr", "vogtl",
+                       "erzgeb", "thür", "sachs", "mecklb", "dithm", "oberpf", "opf", "ndb", "obb",
+                       "mfr", "ofr", "ufr", "wstf", "rhld", "anh"}
+_LAST_WORD = re.compile(r"([A-Za-zÄÖÜäöüßà-ÿ]+)\.\)?$")
+
+
+def trailing_dot(value: str) -> bool:
+    """A place or address that ends with a dot after a whole word ("… 04103 Leipzig."):
+    a speck after the town read as a full stop; German places end with a dot only
+    after a shortened word ("a. M.", "i. Br.", "Westf.", ``PLACE_ABBREVIATIONS``)."""
+    m = _LAST_WORD.search(value.strip())
+    if m is None:
+        return False
+    word = m.group(1)
+    return len(word) > 3 and word.casefold() not in PLACE_ABBREVIATIONS
+
+
 # --------------------------------------------------------------------------
 # the rules
 # --------------------------------------------------------------------------
@@ -409,6 +460,9 @@ RULES: list[PlausibilityRule] = [
     PlausibilityRule("small_later_word", "a later name word starting with a small letter, no particle (\"Emilian lustinian\")",
                      lambda v, c: small_later_word(v), "UNLIKELY_READING", fields=PERSON_NAME_FIELDS,
                      sources=("ocr",), group="name_shape"),
+    PlausibilityRule("letterless_name", 'a name part without a letter ("/" read as the family name)',
+                     lambda v, c: letterless_name(v), "UNLIKELY_READING", fields=PERSON_NAME_FIELDS,
+                     sources=("ocr",), group="name_shape"),
     PlausibilityRule("dot_after_street_word", 'a dot after a spelled-out street word ("Mentzelweg. 21")',
                      lambda v, c: dot_after_street_word(v), "UNLIKELY_READING", types=("address",),
                      sources=("ocr",)),
@@ -418,6 +472,17 @@ RULES: list[PlausibilityRule] = [
     PlausibilityRule("dot_for_hyphen", 'a dot glued between two words of an address ("Harri.Hendriks-Platz")',
                      lambda v, c: dot_for_hyphen(v), "UNLIKELY_READING", types=("address",), sources=("ocr",),
                      group="odd_glyph"),
+    PlausibilityRule("r_for_sz", 'a capital "R" after a small letter in an address ("GieR-Platz": a "ß")',
+                     lambda v, c: r_for_sz(v), "UNLIKELY_READING", types=("address",), sources=("ocr",),
+                     group="odd_glyph"),
+    PlausibilityRule("hyphen_then_space", 'a hyphen, a space, then a capital in an address ("Ricarda- Sorgatz-Platz")',
+                     lambda v, c: hyphen_then_space(v), "UNLIKELY_READING", types=("address",),
+                     sources=("ocr",), group="odd_glyph"),
+    PlausibilityRule("trailing_dot_address", 'an address ending with a dot after a whole word ("04103 Leipzig.")',
+                     lambda v, c: trailing_dot(v), "UNLIKELY_READING", types=("address",), sources=("ocr",),
+                     group="odd_glyph"),
+    PlausibilityRule("trailing_dot_place", 'a place ending with a dot after a whole word ("Leipzig.")',
+                     lambda v, c: trailing_dot(v), "UNLIKELY_READING", fields=PLACE_FIELDS, sources=("ocr",)),
     PlausibilityRule("small_l_address", 'an address word starting with a small "l" (a capital "I": "loannis-Str.")',
                      lambda v, c: small_l_word(v), "UNLIKELY_READING", types=("address",), sources=("ocr",)),
     PlausibilityRule("small_l_place", 'a place name word starting with a small "l" ("lstanbul")',
