@@ -21,7 +21,15 @@ Per name it counts:
 * **wrong values restored** — the page read was wrong and the script read
   made it right, taken unseen or for a clerk to confirm;
 * the page read's and the final value's share of right names, split by
-  names with a letter outside German's alphabet and names without.
+  names with a letter outside German's alphabet and names without;
+* the review rule for the other disagreements of the two models, in three
+  variants: **any** (``fieldtext.models_disagree``: the reads differ other
+  than by added marks, case or spacing), **more** (``fieldtext.script_sees_more``:
+  the script read also has a letter outside German's alphabet the page read
+  lacks, or another number of letters) and **foreign** (``fieldtext.script_has_foreign_letter``:
+  only the letter outside German's alphabet). Per variant: right page reads it
+  sends to a clerk (its false positives) and wrong final values it sends
+  there (caught; without it they would pass unseen).
 
 The line is one value alone, without the form around it: the page read here
 is a line read, not a page read, so the figures are the repair's own, not the
@@ -50,6 +58,8 @@ FONTS = [
 ]
 GERMAN = set("abcdefghijklmnopqrstuvwxyzäöüßABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÜ -'.")
 PAGE_LANG, SCRIPT_LANG = "deu+eng", "Latin"
+#: the review rule's variants: any disagreement, or one where the script read sees more
+VARIANTS = ("any", "more", "foreign")
 
 
 def names(per_locale: int, seed: int) -> list[str]:
@@ -91,7 +101,7 @@ def read(img: Image.Image, lang: str) -> str:
 
 
 def measure(all_names: list[str], seed: int) -> dict:
-    from extractors.fieldtext import marks_added
+    from extractors.fieldtext import marks_added, models_disagree, script_has_foreign_letter, script_sees_more
 
     rng = random.Random(seed)
     fonts = _fonts()
@@ -105,7 +115,10 @@ def measure(all_names: list[str], seed: int) -> dict:
         kind = marks_added(page, script)
         final = script if kind else page
         rows.append({"name": name, "font": Path(font).stem, "dpi": dpi, "page": page, "script": script,
-                     "final": final, "kind": kind, "outside_german": bool(set(name) - GERMAN)})
+                     "final": final, "kind": kind, "outside_german": bool(set(name) - GERMAN),
+                     "review_any": kind is None and models_disagree(page, script),
+                     "review_more": kind is None and script_sees_more(page, script),
+                     "review_foreign": kind is None and script_has_foreign_letter(page, script)})
     return summarise(rows)
 
 
@@ -126,6 +139,13 @@ def summarise(rows: list[dict]) -> dict:
             "wrong_restored_to_review": sum(r["page"] != r["name"] and r["final"] == r["name"]
                                             and r["kind"] == "replaced" for r in rs),
             "changed": sum(r["final"] != r["page"] for r in rs),
+            # the review rule for other disagreements: right page reads sent to a clerk,
+            # wrong final values sent there (caught), wrong final values left unseen
+            **{f"{k}_{v}": n for v in VARIANTS for k, n in (
+                ("right_to_review", sum(r["final"] == r["name"] and r[f"review_{v}"] for r in rs)),
+                ("wrong_caught", sum(r["final"] != r["name"] and r[f"review_{v}"] for r in rs)),
+                ("wrong_unseen", sum(r["final"] != r["name"] and not r[f"review_{v}"] and r["kind"] != "replaced"
+                                     for r in rs)))},
         }
 
     return {
@@ -135,6 +155,8 @@ def summarise(rows: list[dict]) -> dict:
             "all": group(rows),
         },
         "broken": [r for r in rows if r["page"] == r["name"] and r["final"] != r["name"]],
+        "sent_right": {v: [r for r in rows if r["final"] == r["name"] and r[f"review_{v}"]] for v in VARIANTS},
+        "caught": {v: [r for r in rows if r["final"] != r["name"] and r[f"review_{v}"]] for v in VARIANTS},
         "restored_examples": [r for r in rows if r["page"] != r["name"] and r["final"] == r["name"]][:15],
         "rows": rows,
     }
@@ -151,9 +173,20 @@ def table(summary: dict) -> str:
              str(g["right_broken"]), str(g["right_broken_to_review"]), str(g["wrong_restored"]),
              str(g["wrong_restored_to_review"])) for k, g in summary["groups"].items()]
     lines = aligned([head, *body])
+    lines.append("")
+    lines.append("review rule for other disagreements of the two models (final value sent to a clerk):")
+    head2 = ("names", *(f"{v}: right to review / wrong caught / wrong unseen" for v in VARIANTS))
+    body2 = [(k, *(f"{g[f'right_to_review_{v}']} / {g[f'wrong_caught_{v}']} / {g[f'wrong_unseen_{v}']}"
+                   for v in VARIANTS)) for k, g in summary["groups"].items()]
+    lines += aligned([head2, *body2])
     for r in summary["broken"]:
         lines.append(f"  BROKEN ({r['kind']}) {r['name']!r}: page {r['page']!r} -> {r['final']!r} "
                      f"({r['font']}, {r['dpi']} dpi)")
+    for v in VARIANTS:
+        for r in summary["sent_right"][v]:
+            lines.append(f"  TO REVIEW, RIGHT ({v}) {r['name']!r}: script {r['script']!r} ({r['font']}, {r['dpi']} dpi)")
+        for r in summary["caught"][v]:
+            lines.append(f"  CAUGHT ({v}) {r['name']!r}: page {r['page']!r}, script {r['script']!r}")
     return "\n".join(lines)
 
 

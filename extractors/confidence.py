@@ -127,7 +127,10 @@ CALIBRATION = [(0.0, 0.0), (0.4, 0.4), (0.5, 0.86), (0.8, 0.9), (0.85, 0.97), (0
 # for a capital "I", a glyph or letter in a register number, a two-letter activity, an area code
 # the numbering plan does not split off), name words of two capitals then small letters ("BUi"),
 # a doubled dot or a dot for a hyphen in an address ("Trübstr..132", "Harri.Hendriks-Platz")
-CONFIDENCE_VERSION = "c10"
+# c11: a script read of a name that disagrees with the page read by a letter outside German's alphabet
+# (extractors.edition_fields.restore_script); a name without a letter, a capital "R" for "ß", a hyphen
+# then a space, a trailing dot after a whole word in an address or place (extractors.plausibility)
+CONFIDENCE_VERSION = "c11"
 
 
 def word_factor(c: float) -> float:

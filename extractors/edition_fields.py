@@ -19,7 +19,7 @@ from formwerk.models import ExtractedField, ValidationIssue
 
 from extractors import checkbox as cb
 from extractors import confidence as conf
-from extractors.fieldtext import COMB_TYPES, glyphs_restored, marks_added, option_value, pick_words, row_defaults, same_value, split_part, whitelist_for, worth_reocr
+from extractors.fieldtext import COMB_TYPES, glyphs_restored, marks_added, option_value, pick_words, row_defaults, same_value, script_has_foreign_letter, split_part, whitelist_for, worth_reocr
 from extractors.layout import group_lines, union
 from extractors.normalise import clean_text, find_date_text, join_split_day, normalise
 from extractors.reader import DocumentReader
@@ -87,13 +87,22 @@ class EditionReader:
         another mark in place of an umlaut (``fieldtext.marks_added``). The page model (deu+eng) cannot write
         "ñ", "ç", "ø" or "ł" and reads them as their base letters, confidently,
         so the reads of the same model agree on the bare name; the script model
-        has the marks and keeps the rest. Anything else it reads differently
-        changes nothing: its other readings are no better than deu's."""
+        has the marks and keeps the rest. Where it reads the name otherwise
+        and with a letter outside German's alphabet the page read lacks
+        (``fieldtext.script_has_foreign_letter``), the page read stands but a
+        clerk looks: the page model reads letters it cannot write as others
+        ("Gofi" for "Goñi", "Fi" for "Érica") as confidently as right ones.
+        Its other disagreements change nothing: they are mostly the Latin
+        model's own misreadings of names the page read got right ("Tran" read
+        "TFN", "Daniel" read "Danie!"; ``bench.script_read``)."""
         if not f.script_lang or not isinstance(ef.value, str) or ef.source != "ocr":
             return ef
         again = self._read_boxes(f, r, boxes, reocr="script")
         kind = marks_added(ef.value, again.value) if again.value is not None else None
         if kind is None:
+            if script_has_foreign_letter(ef.value, again.value):
+                # a letter the page model cannot write: its reading of it is a guess (a clerk looks)
+                ef.confidence *= conf.DISAGREEMENT
             return ef
         again.issues = ef.issues
         # marks the page model has not: its reading stands otherwise; a mark in place

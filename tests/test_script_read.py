@@ -134,6 +134,9 @@ def test_the_script_read_benchmark_counts_restored_and_broken_names():
     assert groups["outside German's alphabet"]["wrong_restored"] >= 1
     assert groups["all"]["right_broken"] == 0
     assert "right broken" in script_read.table(summary)
+    # the review rule for other disagreements sends none of these right reads to a clerk
+    assert groups["all"]["right_to_review_any"] == groups["all"]["right_to_review_more"] == 0
+    assert "right to review / wrong caught / wrong unseen" in script_read.table(summary)
 
 
 def test_a_mark_in_place_of_an_umlaut_goes_to_the_clerk():
@@ -176,3 +179,57 @@ def test_the_script_model_is_loaded_once_and_shared_by_threads():
     assert reads == ["Sørensen Nuñez"] * 8
     assert len(set(made)) == 1 and "Latin" in tess_inproc._shared
     assert isinstance(tess_inproc._shared["Latin"][1], type(threading.Lock()))
+
+
+@pytest.mark.parametrize("page_read,script_read,disagree,foreign", [
+    ("Gofi", "Goñi", True, True),  # a letter the page model cannot write, read as another
+    ("Opiota", "Opioła", True, True),
+    ("Fi", "Éi", True, True),  # heldout7's "Érica" as the two models read it
+    ("Möller", "Müller", True, False),  # a letter both models have: the script model's own reading
+    ("Tran", "TFN", True, False),  # the Latin model garbling a right name (heldout7)
+    ("Daniel", "Danie!", True, False),  # ... (dev)
+    ("Bùi", "Bùi", False, False),  # the page read has the letter already
+    ("Nunez", "Nuñez", False, False),  # only marks added: taken (marks_added), no disagreement
+    ("Weber", "weber", False, False),  # case only
+    ("Thi Lan", "Thi  Lan", False, False),  # spacing only
+    ("Weber", "", False, False),  # the script read saw nothing: no reading to disagree with
+])
+def test_the_two_models_disagree_on_a_name(page_read, script_read, disagree, foreign):
+    from extractors.fieldtext import models_disagree, script_has_foreign_letter
+
+    assert models_disagree(page_read, script_read) is disagree
+    assert script_has_foreign_letter(page_read, script_read) is foreign
+
+
+def test_the_wider_variant_counts_another_number_of_letters_too():
+    """bench.script_read's "more" variant, which the extractor does not use: another
+    number of letters alone ("Tran" / "TFN") was the Latin model's misreading on heldout7."""
+    from extractors.fieldtext import script_sees_more
+
+    assert script_sees_more("Tran", "TFN") and script_sees_more("Sain", "Saini")
+
+
+def _routed(name_drawn: str, page_read_as: str):
+    from formwerk.models import Classification
+    from formwerk.routing import route
+
+    content, imgs = _scan_with_name(name_drawn, page_read_as)
+    catalogue = load_catalogue()
+    res = CatalogueExtractor(catalogue, today=TODAY).extract("gewerbeanmeldung", content, lambda p: imgs.get(p))
+    decision = route(Classification(document_type="gewerbeanmeldung", confidence=1.0), res,
+                     catalogue.get("gewerbeanmeldung").policy)
+    return res.fields["family_name"], decision.fields_to_review
+
+
+def test_a_name_the_script_model_reads_otherwise_goes_to_the_clerk_as_read():
+    """heldout7: "Goñi" read "Gofi" by the page model went through unseen; the
+    Latin read ("Goñi") disagrees other than by marks: the page read stays, a clerk looks."""
+    field, to_review = _routed("Goñi", "Gofi")
+    assert field.value == "Gofi"
+    assert "family_name" in to_review
+
+
+def test_a_name_both_models_read_alike_is_not_sent_to_the_clerk():
+    field, to_review = _routed("Schröder", "Schröder")
+    assert field.value == "Schröder"
+    assert "family_name" not in to_review
