@@ -73,6 +73,38 @@ def names(per_locale: int, seed: int) -> list[str]:
     return list(seen)
 
 
+#: Faker's person-name lists read for the umlaut names (right values the script read must leave
+#: alone): Austrian and Swiss ones, which neither the generator nor the extractor draws from,
+#: and German ones
+UMLAUT_LOCALES = ("de_AT", "de_CH", "de_DE")
+UMLAUTS = set("äöüÄÖÜ")
+#: the script read's outcomes the extractor takes unseen (``fieldtext.marks_added``)
+TAKEN = ("added", "accented")
+
+
+def umlaut_names() -> list[str]:
+    """Distinct given and family names with an umlaut of Faker's Austrian, Swiss and German lists."""
+    import importlib
+
+    seen: dict[str, None] = {}
+    for loc in UMLAUT_LOCALES:
+        provider = importlib.import_module(f"faker.providers.person.{loc}").Provider
+        for attr in ("last_names", "first_names", "first_names_male", "first_names_female"):
+            values = getattr(provider, attr, ())
+            for v in (values.keys() if isinstance(values, dict) else values):
+                if set(v) & UMLAUTS:
+                    seen.setdefault(unicodedata.normalize("NFC", v), None)
+    return list(seen)
+
+
+def umlaut_marks(page: str, script: str) -> str:
+    """The marks the script read put where the page read wrote an umlaut ("Gaitän" / "Gaitán": "acute")."""
+    marks = sorted({unicodedata.name(unicodedata.normalize("NFD", b)[1]).removeprefix("COMBINING ").lower()
+                    if len(unicodedata.normalize("NFD", b)) == 2 else f"bare {b}"
+                    for a, b in zip(page, script) if a != b and a in UMLAUTS})
+    return " + ".join(marks)
+
+
 def _fonts() -> list[str]:
     return [f for f in FONTS if Path(f).is_file()]
 
@@ -100,7 +132,8 @@ def read(img: Image.Image, lang: str) -> str:
     return normalise_text(" ".join(w.text for w in words)) or ""
 
 
-def measure(all_names: list[str], seed: int) -> dict:
+def measure(all_names: list[str], seed: int, umlaut: frozenset[str] = frozenset()) -> dict:
+    """``umlaut``: those of ``all_names`` that are umlaut names (``umlaut_names``)."""
     from extractors.fieldtext import marks_added, models_disagree, script_has_foreign_letter, script_sees_more
 
     rng = random.Random(seed)
@@ -115,6 +148,8 @@ def measure(all_names: list[str], seed: int) -> dict:
         kind = marks_added(page, script)
         final = script if kind else page
         rows.append({"name": name, "font": Path(font).stem, "dpi": dpi, "page": page, "script": script,
+                     "umlaut_name": name in umlaut,
+                     "umlaut_marks": umlaut_marks(page, script) if kind in ("accented", "replaced") else None,
                      "final": final, "kind": kind, "outside_german": bool(set(name) - GERMAN),
                      "review_any": kind is None and models_disagree(page, script),
                      "review_more": kind is None and script_sees_more(page, script),
@@ -129,12 +164,12 @@ def summarise(rows: list[dict]) -> dict:
             "names": n,
             "page_right": sum(r["page"] == r["name"] for r in rs),
             "final_right": sum(r["final"] == r["name"] for r in rs),
-            # taken unseen ("added") or for a clerk to check ("replaced": another mark for an umlaut)
-            "right_broken": sum(r["page"] == r["name"] and r["final"] != r["name"] and r["kind"] == "added"
+            # taken unseen (TAKEN) or for a clerk to check ("replaced": another mark for an umlaut)
+            "right_broken": sum(r["page"] == r["name"] and r["final"] != r["name"] and r["kind"] in TAKEN
                                 for r in rs),
             "right_broken_to_review": sum(r["page"] == r["name"] and r["final"] != r["name"]
                                           and r["kind"] == "replaced" for r in rs),
-            "wrong_restored": sum(r["page"] != r["name"] and r["final"] == r["name"] and r["kind"] == "added"
+            "wrong_restored": sum(r["page"] != r["name"] and r["final"] == r["name"] and r["kind"] in TAKEN
                                   for r in rs),
             "wrong_restored_to_review": sum(r["page"] != r["name"] and r["final"] == r["name"]
                                             and r["kind"] == "replaced" for r in rs),
@@ -148,12 +183,22 @@ def summarise(rows: list[dict]) -> dict:
                                      for r in rs)))},
         }
 
+    marks: dict[str, dict[str, int]] = {}
+    for r in rows:
+        if r["umlaut_marks"] is not None:
+            outcome = ("script right" if r["script"] == r["name"] else
+                       "page right (a right umlaut changed)" if r["page"] == r["name"] else "both wrong")
+            per = marks.setdefault(f"{r['umlaut_marks']} ({r['kind']})", {})
+            per[outcome] = per.get(outcome, 0) + 1
     return {
         "groups": {
-            "outside German's alphabet": group([r for r in rows if r["outside_german"]]),
-            "German alphabet only": group([r for r in rows if not r["outside_german"]]),
+            "outside German's alphabet": group([r for r in rows if r["outside_german"] and not r["umlaut_name"]]),
+            "German alphabet only": group([r for r in rows if not r["outside_german"] and not r["umlaut_name"]]),
+            f"umlaut names ({', '.join(UMLAUT_LOCALES)})": group([r for r in rows if r["umlaut_name"]]),
             "all": group(rows),
         },
+        # a mark the script read put where the page read wrote an umlaut: what it was right about
+        "marks_for_umlauts": marks,
         "broken": [r for r in rows if r["page"] == r["name"] and r["final"] != r["name"]],
         "sent_right": {v: [r for r in rows if r["final"] == r["name"] and r[f"review_{v}"]] for v in VARIANTS},
         "caught": {v: [r for r in rows if r["final"] != r["name"] and r[f"review_{v}"]] for v in VARIANTS},
@@ -179,6 +224,11 @@ def table(summary: dict) -> str:
     body2 = [(k, *(f"{g[f'right_to_review_{v}']} / {g[f'wrong_caught_{v}']} / {g[f'wrong_unseen_{v}']}"
                    for v in VARIANTS)) for k, g in summary["groups"].items()]
     lines += aligned([head2, *body2])
+    lines.append("")
+    lines.append("a mark the script read put where the page read wrote an umlaut (kind: taken unseen if accented):")
+    outcomes = ("script right", "page right (a right umlaut changed)", "both wrong")
+    lines += aligned([("marks (kind)", *outcomes),
+                      *((k, *(str(v.get(o, 0)) for o in outcomes)) for k, v in sorted(summary["marks_for_umlauts"].items()))])
     for r in summary["broken"]:
         lines.append(f"  BROKEN ({r['kind']}) {r['name']!r}: page {r['page']!r} -> {r['final']!r} "
                      f"({r['font']}, {r['dpi']} dpi)")
@@ -199,7 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     if not _fonts():
         raise SystemExit("no DejaVu or Liberation font on this machine")
     t0 = time.perf_counter()
-    summary = measure(names(args.per_locale, args.seed), args.seed)
+    corpus = names(args.per_locale, args.seed)
+    umlaut = [n for n in umlaut_names() if n not in set(corpus)]
+    summary = measure(corpus + umlaut, args.seed, frozenset(umlaut))
     summary["wall_s"] = round(time.perf_counter() - t0, 1)
     print(table(summary))
     out = Path(args.out)

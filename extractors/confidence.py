@@ -130,7 +130,9 @@ CALIBRATION = [(0.0, 0.0), (0.4, 0.4), (0.5, 0.86), (0.8, 0.9), (0.85, 0.97), (0
 # c11: a script read of a name that disagrees with the page read by a letter outside German's alphabet
 # (extractors.edition_fields.restore_script); a name without a letter, a capital "R" for "ß", a hyphen
 # then a space, a trailing dot after a whole word in an address or place (extractors.plausibility)
-CONFIDENCE_VERSION = "c11"
+# c12: the script read's acute, double acute or tilde in place of an umlaut the page read wrote is
+# taken like an added mark ("Gaitän" / "Gaitán"; fieldtext.marks_added), no longer sent to a clerk
+CONFIDENCE_VERSION = "c12"
 
 
 def word_factor(c: float) -> float:

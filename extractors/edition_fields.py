@@ -83,8 +83,10 @@ class EditionReader:
     def restore_script(self, f: FieldDefinition, r: DocumentReader, boxes, ef: ExtractedField) -> ExtractedField:
         """The value line read with the field's script model (``f.script_lang``):
         its reading is taken where it only adds marks to letters the page read
-        saw bare ("Nunez" / "Nuñez"), or, for a clerk to check, where it puts
-        another mark in place of an umlaut (``fieldtext.marks_added``). The page model (deu+eng) cannot write
+        saw bare ("Nunez" / "Nuñez") or puts an acute, a double acute or a tilde
+        in place of an umlaut ("Gaitän" / "Gaitán"), and, for a clerk to check,
+        where it puts another mark there (a ring, a macron: "Ännchen" /
+        "Ånnchen"; ``fieldtext.marks_added``). The page model (deu+eng) cannot write
         "ñ", "ç", "ø" or "ł" and reads them as their base letters, confidently,
         so the reads of the same model agree on the bare name; the script model
         has the marks and keeps the rest. Where it reads the name otherwise
@@ -109,9 +111,9 @@ class EditionReader:
                 ef.confidence *= conf.DISAGREEMENT
             return ef
         again.issues = ef.issues
-        # marks the page model has not: its reading stands otherwise; a mark in place
-        # of an umlaut it wrote is a disagreement of the two models: a clerk looks
-        again.confidence = ef.confidence if kind == "added" else ef.confidence * conf.DISAGREEMENT
+        # marks the page model has not: its reading stands otherwise; a ring or a macron in
+        # place of an umlaut it wrote is a disagreement of the two models: a clerk looks
+        again.confidence = ef.confidence if kind in ("added", "accented") else ef.confidence * conf.DISAGREEMENT
         return again
 
     def _checked(self, f: FieldDefinition, r: DocumentReader, boxes, ef: ExtractedField,

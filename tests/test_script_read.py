@@ -33,8 +33,15 @@ TODAY = date(2026, 11, 27)
     ("Jorn", "Jörn", "added"),
     ("Goncalves", "Gonçalves", "added"),
     ("Horvath", "Horvåth", "added"),
-    ("Horväth", "Horváth", "replaced"),  # the umlaut deu wrote for a mark it lacks ...
-    ("Ännchen", "Ånnchen", "replaced"),  # ... or the script model's confusion: a clerk decides
+    ("Horväth", "Horváth", "accented"),  # the umlaut deu wrote for an acute it lacks: taken
+    ("Lajos Sändor", "Lajos Sándor", "accented"),
+    ("Szölösi", "Szőlősi", "accented"),  # double acute
+    ("Simäo", "Simão", "accented"),  # tilde
+    ("Nunez Gaitän", "Nuñez Gaitán", "accented"),  # a mark added and an acute for an umlaut
+    ("Ännchen", "Ånnchen", "replaced"),  # the script model's confusions of a right umlaut ...
+    ("Jürgen", "Jūrgen", "replaced"),  # ... ring, macron: a clerk decides
+    ("Büi", "Bùi", "replaced"),  # grave: not measured on right umlauts, a clerk decides
+    ("Horväth Jürgen", "Horváth Jūrgen", "replaced"),  # one replacement not taken: none is
     ("Müller", "Möller", None),  # another German letter: a reading, not a mark
     ("Jörn", "Jorn", None),  # a mark is never dropped
     ("Weber", "Weber", None),  # nothing added
@@ -139,18 +146,29 @@ def test_the_script_read_benchmark_counts_restored_and_broken_names():
     assert "right to review / wrong caught / wrong unseen" in script_read.table(summary)
 
 
-def test_a_mark_in_place_of_an_umlaut_goes_to_the_clerk():
-    """Seen in the full benchmark: "Ännchen" read "Ånnchen" by the script model."""
+def _routed_family_name(drawn: str, page_read_as: str):
     from formwerk.models import Classification
     from formwerk.routing import route
 
-    content, imgs = _scan_with_name("Horváth", "Horväth")
+    content, imgs = _scan_with_name(drawn, page_read_as)
     catalogue = load_catalogue()
     res = CatalogueExtractor(catalogue, today=TODAY).extract("gewerbeanmeldung", content, lambda p: imgs.get(p))
-    assert res.fields["family_name"].value == "Horváth"
     decision = route(Classification(document_type="gewerbeanmeldung", confidence=1.0), res,
                      catalogue.get("gewerbeanmeldung").policy)
-    assert "family_name" in decision.fields_to_review
+    return res.fields["family_name"].value, "family_name" in decision.fields_to_review
+
+
+def test_an_acute_in_place_of_an_umlaut_is_taken():
+    """heldout8: "Gaitän" / "Gaitán", "Zübrik" / "Zúbrik" held right names for a clerk;
+    the script model never put an acute on a right umlaut in bench.script_read."""
+    assert _routed_family_name("Horváth", "Horväth") == ("Horváth", False)
+
+
+def test_another_mark_in_place_of_an_umlaut_goes_to_the_clerk():
+    """Seen in the full benchmark: "Ännchen" read "Ånnchen" by the script model."""
+    value, to_review = _routed_family_name("Ångström", "Ängström")
+    assert to_review
+    assert value in ("Ångström", "Ängström")
 
 
 def test_the_script_model_is_loaded_once_and_shared_by_threads():
