@@ -134,7 +134,8 @@ def read(img: Image.Image, lang: str) -> str:
 
 def measure(all_names: list[str], seed: int, umlaut: frozenset[str] = frozenset()) -> dict:
     """``umlaut``: those of ``all_names`` that are umlaut names (``umlaut_names``)."""
-    from extractors.fieldtext import marks_added, models_disagree, script_has_foreign_letter, script_sees_more
+    from extractors.fieldtext import (drop_umlaut_stutter, marks_added, models_disagree, script_has_foreign_letter,
+                                      script_sees_more)
 
     rng = random.Random(seed)
     fonts = _fonts()
@@ -144,7 +145,7 @@ def measure(all_names: list[str], seed: int, umlaut: frozenset[str] = frozenset(
         dpi = rng.choice((300, 200))
         img = draw(name, font, dpi, rng)
         page = read(img, PAGE_LANG)
-        script = read(img, SCRIPT_LANG)
+        script = drop_umlaut_stutter(read(img, SCRIPT_LANG))  # as the extractor takes it
         kind = marks_added(page, script)
         final = script if kind else page
         rows.append({"name": name, "font": Path(font).stem, "dpi": dpi, "page": page, "script": script,

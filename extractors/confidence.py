@@ -132,7 +132,9 @@ CALIBRATION = [(0.0, 0.0), (0.4, 0.4), (0.5, 0.86), (0.8, 0.9), (0.85, 0.97), (0
 # then a space, a trailing dot after a whole word in an address or place (extractors.plausibility)
 # c12: the script read's acute, double acute or tilde in place of an umlaut the page read wrote is
 # taken like an added mark ("Gaitän" / "Gaitán"; fieldtext.marks_added), no longer sent to a clerk
-CONFIDENCE_VERSION = "c12"
+# c13: the script read's stutter beside an umlaut ("Grūünberger", "Hòödl") is dropped before it is
+# compared (fieldtext.drop_umlaut_stutter): no longer a foreign letter that sends a right name to a clerk
+CONFIDENCE_VERSION = "c13"
 
 
 def word_factor(c: float) -> float:

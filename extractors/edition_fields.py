@@ -19,7 +19,7 @@ from formwerk.models import ExtractedField, ValidationIssue
 
 from extractors import checkbox as cb
 from extractors import confidence as conf
-from extractors.fieldtext import COMB_TYPES, glyphs_restored, marks_added, option_value, pick_words, row_defaults, same_value, script_has_foreign_letter, split_part, whitelist_for, worth_reocr
+from extractors.fieldtext import COMB_TYPES, drop_umlaut_stutter, glyphs_restored, marks_added, option_value, pick_words, row_defaults, same_value, script_has_foreign_letter, split_part, whitelist_for, worth_reocr
 from extractors.layout import group_lines, union
 from extractors.normalise import clean_text, find_date_text, join_split_day, normalise
 from extractors.reader import DocumentReader
@@ -104,6 +104,8 @@ class EditionReader:
         if not f.script_lang or not isinstance(ef.value, str) or ef.source != "ocr":
             return ef
         again = self._read_boxes(f, r, boxes, reocr="script")
+        if again.value is not None:
+            again.value = drop_umlaut_stutter(again.value)
         kind = marks_added(ef.value, again.value) if again.value is not None else None
         if kind is None:
             if script_has_foreign_letter(ef.value, again.value):

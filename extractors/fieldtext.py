@@ -213,6 +213,35 @@ def _only_restored(first, second, g_for_q: bool, umlaut_for_mark: bool = False) 
     return bool(diffs) and all(restored(i) for i in diffs)
 
 
+def drop_umlaut_stutter(script: str) -> str:
+    """``script`` without the second reading the Latin model writes beside an umlaut:
+    "Grūünberger" → "Grünberger", "Hòödl" → "Hödl". On right umlaut names it wrote
+    a vowel of the same base letter, marked or bare, next to the umlaut (2 of 213
+    right names in ``bench.script_read``), which read as a letter German lacks."""
+    if not isinstance(script, str):
+        return script
+    chars = list(unicodedata.normalize("NFC", script))
+    out: list[str] = []
+    i = 0
+    while i < len(chars):
+        c, nxt = chars[i], chars[i + 1] if i + 1 < len(chars) else ""
+        if c in _GERMAN_MARKED and nxt and nxt not in _GERMAN_MARKED and _same_vowel(c, nxt):
+            out.append(c)
+            i += 2
+            continue
+        if nxt in _GERMAN_MARKED and c not in _GERMAN_MARKED and _same_vowel(c, nxt):
+            out.append(nxt)
+            i += 2
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def _same_vowel(a: str, b: str) -> bool:
+    return _base_letter(a).lower() == _base_letter(b).lower() and _base_letter(a).lower() in "aou"
+
+
 #: the letters of German's alphabet: a name the script model reads with a letter outside
 #: them saw a mark or a letter the page model (deu+eng) cannot write
 GERMAN_LETTERS = set("abcdefghijklmnopqrstuvwxyzäöüßABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÜ")

@@ -240,3 +240,24 @@ def test_a_name_both_models_read_alike_is_not_sent_to_the_clerk():
     field, to_review = _routed("Schröder", "Schröder")
     assert field.value == "Schröder"
     assert "family_name" not in to_review
+
+
+@pytest.mark.parametrize("script_read,kept", [
+    ("Grūünberger", "Grünberger"),  # bench.script_read: a right umlaut name the foreign-letter rule flagged
+    ("Schāäfer", "Schäfer"),  # the full benchmark's "Ernst-Schäfer" sent to a clerk by c11/c12
+    ("Hòödl", "Hödl"),  # the stutter around an umlaut the page read lost: restored as an added mark
+    ("Muülichen", "Mülichen"),
+    ("Poōschl", "Poōschl"),  # no umlaut beside it: left as read
+    ("Väätäinen", "Väätäinen"),  # two umlauts are two letters
+    ("Gaál", "Gaál"),  # a vowel beside its accented twin without an umlaut: a real name
+    ("Müller", "Müller"),
+])
+def test_the_script_models_stutter_beside_an_umlaut_is_dropped(script_read, kept):
+    from extractors.fieldtext import drop_umlaut_stutter, script_has_foreign_letter
+
+    assert drop_umlaut_stutter(script_read) == kept
+    if kept == "Grünberger":
+        assert script_has_foreign_letter("Grünberger", script_read)  # what c11 saw
+        assert not script_has_foreign_letter("Grünberger", kept)
+    if kept == "Hödl":
+        assert marks_added("Hodl", kept) == "added"
