@@ -119,6 +119,12 @@ Seed sets:
   been evaluated on c12. Written down 2026-12-07 before any figure of it
   was seen; to be evaluated once, de5c9ed's extractor beside the final
   code, in one run on the same cached documents.
+  Spent (2026-12-07), ebcec2e (de5c9ed's extractor) beside a978bd3 (c13)
+  on the same cached OCR, identical but one more fax field accepted
+  right: typed straight through 18/30 (60.0 %), accepted fields right
+  552/554 (99.6 %); hand 177/180 (98.3 %; two of the three on one
+  block-capital document), 0 straight through; fax 323/330 -> 324/331
+  (97.9 %), 0 straight through. A later change must pick a new range.
 
 Per source it reports fields read right, accepted fields right (fields the
 router would not ask the clerk about), the straight-through rate (cases with
