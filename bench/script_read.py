@@ -13,6 +13,14 @@ model ``deu+eng`` (the page read), once with the field's script model
 (``Latin``). The script reading is taken where it only adds marks
 (``extractors.fieldtext.marks_added``), as ``EditionReader.restore_script`` does.
 
+The umlaut names of Faker's Austrian, Swiss and German lists (``umlaut_names``)
+are read too, as right values the script read must leave alone; a table
+counts, per mark the script read put where the page read wrote an umlaut,
+whether it was right, broke a right umlaut, or both reads were wrong (the
+evidence for which marks ``fieldtext.marks_added`` takes in place of an
+umlaut). The script read is compared as the extractor compares it, after
+``fieldtext.drop_umlaut_stutter``.
+
 Per name it counts:
 
 * **right values broken** — the page read was right and the script read
