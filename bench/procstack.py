@@ -31,6 +31,33 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _ephemeral_low(default: int = 32768) -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return default
+
+
+def listen_port(low: int = 20000) -> int:
+    """A free port below the kernel's ephemeral range, for a server the tests kill and restart.
+
+    A port from :func:`free_port` is an ephemeral one: while its server is down, any
+    outgoing connection on the machine may be given it as its own port, and the
+    restarted server cannot bind it (a clean-clone CI run saw the Temporal dev
+    server's UI port taken so, with other jobs running beside it)."""
+    import random
+
+    high = _ephemeral_low()
+    for port in random.Random(uuid.uuid4().int).sample(range(low, high), min(200, high - low)):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    return free_port()
+
+
 class ProcessStack:
     def __init__(self, data_dir: Path, database_url: str = "", **overrides) -> None:
         tag = uuid.uuid4().hex[:8]
@@ -38,8 +65,9 @@ class ProcessStack:
         self.values = {
             "data_dir": str(self.data_dir),
             "database_url": database_url,
-            "temporal_address": f"127.0.0.1:{free_port()}",
-            "temporal_ui_port": str(free_port()),
+            # the server is restarted on the same ports by the fault tests (listen_port)
+            "temporal_address": f"127.0.0.1:{listen_port()}",
+            "temporal_ui_port": str(listen_port()),
             "task_queue": f"cases-{tag}",
             "ocr_task_queue": f"ocr-{tag}",
             **{k: str(v) for k, v in overrides.items()},
