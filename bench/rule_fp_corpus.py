@@ -160,27 +160,26 @@ class Person:
     source: str
 
 
+def _xml_roots(folder: Path):
+    """The parsed root of every well-formed ``*.xml`` in ``folder`` (none if it is absent)."""
+    for path in sorted(folder.glob("*.xml")) if folder.is_dir() else []:
+        try:
+            yield ET.parse(path).getroot()
+        except ET.ParseError:
+            continue
+
+
 def _shared_persons() -> tuple[list[Person], list[str]]:
     """Names and addresses of the KoSIT XGewerbeanzeige messages and the e-invoice samples."""
     persons, addresses = [], []
-    xga = SHARED_DATA / "xgewerbeanzeige" / "beispiele"
-    for path in sorted(xga.glob("*.xml")) if xga.is_dir() else []:
-        try:
-            root = ET.parse(path).getroot()
-        except ET.ParseError:
-            continue
+    for root in _xml_roots(SHARED_DATA / "xgewerbeanzeige" / "beispiele"):
         for el in root.iter():
             kids = {c.tag.rsplit("}", 1)[-1]: (c.text or "").strip() for c in el}
             if kids.get("vorname") and kids.get("familienname"):
                 persons.append(Person(kids["vorname"], kids["familienname"], "xgewerbeanzeige"))
             if kids.get("strasse") and kids.get("hausnummer") and re.fullmatch(r"\d{5}", kids.get("postleitzahl", "")):
                 addresses.append(f"{kids['strasse']} {kids['hausnummer']}, {kids['postleitzahl']} {kids.get('ort', '')}")
-    cii = SHARED_DATA / "invoices" / "XML-Rechnung" / "CII"
-    for path in sorted(cii.glob("*.xml")) if cii.is_dir() else []:
-        try:
-            root = ET.parse(path).getroot()
-        except ET.ParseError:
-            continue
+    for root in _xml_roots(SHARED_DATA / "invoices" / "XML-Rechnung" / "CII"):
         for el in root.iter():
             if el.tag.endswith("PostalTradeAddress"):
                 kids = {c.tag.rsplit("}", 1)[-1]: (c.text or "").strip() for c in el}
@@ -193,13 +192,8 @@ def _shared_persons() -> tuple[list[Person], list[str]]:
 
 def _shared_texts() -> list[str]:
     """The activity keywords ("stichwort") of the KoSIT XGewerbeanzeige messages."""
-    xga = SHARED_DATA / "xgewerbeanzeige" / "beispiele"
     out = set()
-    for path in sorted(xga.glob("*.xml")) if xga.is_dir() else []:
-        try:
-            root = ET.parse(path).getroot()
-        except ET.ParseError:
-            continue
+    for root in _xml_roots(SHARED_DATA / "xgewerbeanzeige" / "beispiele"):
         out |= {(el.text or "").strip() for el in root.iter() if el.tag.endswith("stichwort") and el.text}
     return sorted(out - {""})
 

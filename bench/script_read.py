@@ -32,7 +32,7 @@ Per name it counts:
   names with a letter outside German's alphabet and names without;
 * the review rule for the other disagreements of the two models, in three
   variants: **any** (``fieldtext.models_disagree``: the reads differ other
-  than by added marks, case or spacing), **more** (``fieldtext.script_sees_more``:
+  than by added marks, case or spacing), **more** (:func:`script_sees_more`:
   the script read also has a letter outside German's alphabet the page read
   lacks, or another number of letters) and **foreign** (``fieldtext.script_has_foreign_letter``:
   only the letter outside German's alphabet). Per variant: right page reads it
@@ -140,10 +140,22 @@ def read(img: Image.Image, lang: str) -> str:
     return normalise_text(" ".join(w.text for w in words)) or ""
 
 
+def script_sees_more(page, script) -> bool:
+    """A wider variant of the extractor's review rule, counted beside it:
+    ``fieldtext.script_has_foreign_letter``, or a disagreement with another
+    number of letters ("Saini" for "Sain")."""
+    from extractors.fieldtext import models_disagree, script_has_foreign_letter
+
+    def letters(v: str) -> int:
+        return sum(c.isalpha() for c in v)
+
+    return script_has_foreign_letter(page, script) or (
+        models_disagree(page, script) and letters(page) != letters(script))
+
+
 def measure(all_names: list[str], seed: int, umlaut: frozenset[str] = frozenset()) -> dict:
     """``umlaut``: those of ``all_names`` that are umlaut names (``umlaut_names``)."""
-    from extractors.fieldtext import (drop_umlaut_stutter, marks_added, models_disagree, script_has_foreign_letter,
-                                      script_sees_more)
+    from extractors.fieldtext import drop_umlaut_stutter, marks_added, models_disagree, script_has_foreign_letter
 
     rng = random.Random(seed)
     fonts = _fonts()

@@ -224,17 +224,14 @@ def drop_umlaut_stutter(script: str) -> str:
     out: list[str] = []
     i = 0
     while i < len(chars):
-        c, nxt = chars[i], chars[i + 1] if i + 1 < len(chars) else ""
-        if c in _GERMAN_MARKED and nxt and nxt not in _GERMAN_MARKED and _same_vowel(c, nxt):
-            out.append(c)
+        pair = chars[i:i + 2]
+        umlauts = [c for c in pair if c in _GERMAN_MARKED]
+        if len(pair) == 2 and len(umlauts) == 1 and _same_vowel(*pair):
+            out.append(umlauts[0])  # the umlaut stays, its twin goes
             i += 2
-            continue
-        if nxt in _GERMAN_MARKED and c not in _GERMAN_MARKED and _same_vowel(c, nxt):
-            out.append(nxt)
-            i += 2
-            continue
-        out.append(c)
-        i += 1
+        else:
+            out.append(chars[i])
+            i += 1
     return "".join(out)
 
 
@@ -266,14 +263,6 @@ def script_has_foreign_letter(page, script) -> bool:
     if not models_disagree(page, script):
         return False
     return bool({c for c in script if c.isalpha() and c not in GERMAN_LETTERS} - set(page))
-
-
-def script_sees_more(page, script) -> bool:
-    """:func:`script_has_foreign_letter`, or a disagreement with another number of
-    letters ("Saini" for "Sain"): counted in ``bench.script_read`` beside it."""
-    letters = lambda v: sum(c.isalpha() for c in v)  # noqa: E731
-    return script_has_foreign_letter(page, script) or (
-        models_disagree(page, script) and letters(page) != letters(script))
 
 
 #: letters with a stroke or without a dot, which Unicode does not decompose

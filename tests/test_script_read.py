@@ -211,7 +211,7 @@ def test_the_two_models_disagree_on_a_name(page_read, script_read, disagree, for
 def test_the_wider_variant_counts_another_number_of_letters_too():
     """bench.script_read's "more" variant, which the extractor does not use: another
     number of letters alone ("Tran" / "TFN") was the Latin model's misreading on heldout7."""
-    from extractors.fieldtext import script_sees_more
+    from bench.script_read import script_sees_more
 
     assert script_sees_more("Tran", "TFN") and script_sees_more("Sain", "Saini")
 
