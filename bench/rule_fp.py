@@ -13,6 +13,11 @@ over two corpora of the fields it applies to and prints, per rule:
 * a verdict: ``keep`` when it catches more wrong values than it flags right
   ones, else ``remove``.
 
+The document-level block-capitals verdict (``extractors.evidence.capitals_verdict``)
+is counted on whole real documents instead: each XFUND-de form's answers, each
+KoSIT message's and each e-invoice's written values (right documents it marks as
+filled in capitals), and the same documents written in capitals (caught).
+
 The right values come from sources neither the extractor nor the benchmark's
 generator (Faker ``de_DE``) uses (``bench.rule_fp_corpus``): hand-written lists of real spellings
 (names, activities, addresses, register entries, places of birth, phone
@@ -35,6 +40,7 @@ from pathlib import Path
 
 from bench import rule_fp_corpus as corpus
 from bench.rule_fp_corpus import right_values
+from extractors.evidence import HAND_SURE, capitals_verdict, in_capitals
 from extractors.ocr_repairs import REPAIRS
 from extractors.plausibility import PERSON_NAME_FIELDS, PLACE_FIELDS, RULES, Context, PlausibilityRule, label_vocabulary, unlikely_q
 from forms.catalogue import load_catalogue
@@ -58,6 +64,7 @@ def _corruptions(rec: dict) -> list[tuple[str, str]]:
         i = v.index("g")
         out.append(("g_as_q", v[:i] + "q" + v[i + 1:]))
         out.append(("g_echo", v[:i + 1] + "q" + v[i + 1:]))
+        out.append(("q_before_g", v[:i] + "q" + v[i:]))  # a tail before it (the "@"'s) read as a "q"
     for u, base in _UMLAUT_BASE.items():
         if u in v:
             out.append(("umlaut_twin", v.replace(u, base + u, 1)))
@@ -246,6 +253,30 @@ def count(rights: list[dict], wrongs: list[dict], vocab: set[str], retired: bool
     return rows
 
 
+def capitals_rows(docs: list[tuple[str, list[str]]]) -> list[dict]:
+    """The block-capitals verdict (``extractors.evidence.capitals_verdict``) per source of real
+    documents: right documents it marks as filled in capitals, and the same documents written
+    in capitals (as a hand fills a form in block capitals) it catches. Documents with fewer
+    values than the verdict needs are not counted."""
+    rows = []
+    for source in sorted({s for s, _ in docs}):
+        mine = [vals for s, vals in docs if s == source and capitals_verdict(vals) is not None]
+        flagged = [vals for vals in mine if capitals_verdict(vals) >= HAND_SURE]
+        caught = [vals for vals in mine if capitals_verdict([v.upper() for v in vals]) >= HAND_SURE]
+        shares = [_capitals_share(vals) for vals in mine]
+        rows.append({"kind": "document", "rule": "block_capitals", "source": source,
+                     "right_values": len(mine), "right_flagged": len(flagged),
+                     "wrong_values": len(mine), "wrong_caught": len(caught),
+                     "verdict": _verdict(len(flagged), len(caught)),
+                     "highest_share": max(shares, default=0.0)})
+    return rows
+
+
+def _capitals_share(values: list[str]) -> float:
+    votes = [v for v in (in_capitals(x) for x in values) if v is not None]
+    return sum(votes) / len(votes) if votes else 0.0
+
+
 def _row(kind, name, what, r_in, fp, w_in, tp) -> dict:
     return {"kind": kind, "rule": name, "what": what, "right_values": len(r_in), "right_flagged": len(fp),
             "wrong_values": len(w_in), "wrong_caught": len(tp),
@@ -291,10 +322,15 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['wrong_caught']:>6} of {r['wrong_values']:<6}  {r['verdict']}")
         if r["flagged_examples"]:
             print(f"{'':<37}flags e.g. {', '.join(r['flagged_examples'][:6])}")
+    docs = capitals_rows(corpus.written_documents())
+    for r in docs:
+        print(f"{'document':<13} {'block_capitals':<22} {r['right_flagged']:>6} of {r['right_values']:<6} "
+              f"{r['wrong_caught']:>6} of {r['wrong_values']:<6}  {r['verdict']}  ({r['source']}; "
+              f"highest share in capitals {r['highest_share']:.2f})")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "rule_fp.json").write_text(json.dumps(
         {"right_values": len(rights), "wrong_values": len(wrongs), "sources": sources,
-         "shared_data": corpus.SHARED_DATA.is_dir(), "rules": rows}, ensure_ascii=False, indent=1))
+         "shared_data": corpus.SHARED_DATA.is_dir(), "rules": rows, "documents": docs}, ensure_ascii=False, indent=1))
     print(f"wrote {args.out / 'rule_fp.json'}")
     return 0
 

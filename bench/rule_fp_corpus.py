@@ -298,3 +298,31 @@ def right_values(per_locale: int = 40, seed: int = 17) -> list[dict]:
     for t, src in [(t, "hand-written") for t in REAL_PHONES] + [(t, "shared/data") for t in _shared_phones()]:
         out.append({"field": "phone", "type": "phone", "value": t, "others": {}, "required": False, "source": src})
     return out
+
+
+#: the XGewerbeanzeige elements that hold what an applicant writes on a GewA 1 (names,
+#: places, addresses, activity), not codes or identifiers
+_KOSIT_WRITTEN = {"vorname", "familienname", "geburtsname", "geburtsort", "strasse", "ort", "stichwort",
+                  "eingetragenerName", "eintragungOrt", "taetigkeitSchwerpunkt", "taetigkeitEinzeln",
+                  "behoerdenname", "ausgestelltVonOrt"}
+
+
+def written_documents() -> list[tuple[str, list[str]]]:
+    """(source, the written values of one document) for every real document of
+    ``../shared/data``: each XFUND-de form's answers, each KoSIT message's names,
+    places and addresses, each e-invoice's party names and addresses. For
+    document-level verdicts (``extractors.evidence.capitals_verdict``); empty
+    when the folder is absent."""
+    docs: list[tuple[str, list[str]]] = []
+    for name in ("de.train.json", "de.val.json"):
+        path = SHARED_DATA / "xfund_de" / name
+        if path.is_file():
+            for doc in json.loads(path.read_text(encoding="utf-8"))["documents"]:
+                docs.append(("xfund_de", [e["text"] for e in doc["document"] if e["label"] == "answer"]))
+    for root in _xml_roots(SHARED_DATA / "xgewerbeanzeige" / "beispiele"):
+        docs.append(("xgewerbeanzeige", [(el.text or "").strip() for el in root.iter()
+                                         if el.tag.rsplit("}", 1)[-1] in _KOSIT_WRITTEN]))
+    for root in _xml_roots(SHARED_DATA / "invoices" / "XML-Rechnung" / "CII"):
+        docs.append(("invoices", [(el.text or "").strip() for el in root.iter()
+                                  if el.tag.rsplit("}", 1)[-1] in ("Name", "LineOne", "LineTwo", "CityName")]))
+    return docs

@@ -134,7 +134,9 @@ CALIBRATION = [(0.0, 0.0), (0.4, 0.4), (0.5, 0.86), (0.8, 0.9), (0.85, 0.97), (0
 # taken like an added mark ("Gaitän" / "Gaitán"; fieldtext.marks_added), no longer sent to a clerk
 # c13: the script read's stutter beside an umlaut ("Grūünberger", "Hòödl") is dropped before it is
 # compared (fieldtext.drop_umlaut_stutter): no longer a foreign letter that sends a right name to a clerk
-CONFIDENCE_VERSION = "c13"
+# c14: a document filled in block capitals (most read values in capitals only) or in a joined hand
+# that leaves too few baselines (stems neither upright nor parallel) is hand-filled (extractors.evidence)
+CONFIDENCE_VERSION = "c14"
 
 
 def word_factor(c: float) -> float:

@@ -68,12 +68,16 @@ def glued_colon(s: str) -> str:
 
 def mail_provider(address: str) -> str:
     """"lena@qmx.de" → "lena@gmx.de" when swapping g and q in the domain gives a
-    known provider; any other domain is kept as read."""
+    known provider, "lena@qgmx.de" → "lena@gmx.de" when dropping a "q" before a "g"
+    does (enlarged reads see the tail of the "@" as a "q": bench.handfilled dev3, the
+    second and third reads of three right gmx.de addresses); any other domain is kept as read."""
     local, at, domain = address.rpartition("@")
     if not at or domain.lower() in MAIL_PROVIDERS or "q" not in domain.lower():
         return address
-    swapped = domain.lower().replace("q", "g")
-    return f"{local}@{swapped}" if swapped in MAIL_PROVIDERS else address
+    for candidate in (domain.lower().replace("q", "g"), domain.lower().replace("qg", "g", 1)):
+        if candidate in MAIL_PROVIDERS:
+            return f"{local}@{candidate}"
+    return address
 
 
 @dataclass(frozen=True)
@@ -92,7 +96,7 @@ REPAIRS: list[Repair] = [
     Repair("section_sign", '"nach 8 34d GewO" → "nach § 34d GewO"', section_sign, ("text", "address")),
     Repair("g_echo", '"Wegq" → "Weg", "Brügqgemann" → "Brüggemann"', g_echo, ("text", "address", "email")),
     Repair("glued_colon", '"Amtsgericht:Münster" → "Amtsgericht Münster"', glued_colon, ("text", "address")),
-    Repair("mail_provider", '"lena@qmx.de" → "lena@gmx.de"', mail_provider, ("email",)),
+    Repair("mail_provider", '"lena@qmx.de", "lena@qgmx.de" → "lena@gmx.de"', mail_provider, ("email",)),
 ]
 
 _TEXT_REPAIRS = [r.fn for r in REPAIRS if "text" in r.types]

@@ -130,6 +130,21 @@ def test_a_faxed_hand_whose_letters_keep_their_line_is_caught_by_its_edges():
     assert evidence.document_verdict(italic) < evidence.HAND_SURE
 
 
+def test_a_joined_hand_with_too_few_baselines_is_judged_by_its_stems():
+    """heldout10, seed 57016: a joined hand left one baseline in seven values (the
+    document had no verdict, a date was accepted wrong); its stems were neither
+    upright nor parallel."""
+    ink = evidence.Ink
+    joined = {"a": ink(0.135, 0.031, 0.081, 0.136), "b": ink(None, 0.047, None, 0.11),
+              "c": ink(None, 0.038, None, 0.127), "d": ink(None, 0.066, None, 0.115), "e": ink(None, 0.011, None, 0.061)}
+    assert evidence.document_verdict(joined) >= evidence.HAND_SURE
+    italic = {k: ink(v.baseline, v.upright, v.baseline_beyond_pixel, 0.22) for k, v in joined.items()}
+    assert evidence.document_verdict(italic) == 0.0
+    upright = {k: ink(v.baseline, 0.2, v.baseline_beyond_pixel, v.parallel) for k, v in joined.items()}
+    assert evidence.document_verdict(upright) < evidence.HAND_SURE
+    assert evidence.document_verdict({"a": joined["a"], "b": joined["b"]}) is None
+
+
 def test_italic_print_has_parallel_stems_and_a_hand_has_not():
     from PIL import ImageFont as IF
     from matplotlib import font_manager
@@ -144,6 +159,35 @@ def test_italic_print_has_parallel_stems_and_a_hand_has_not():
     hand, hbox = _line(0.12, 6.0)
     x0, y0, x1, y1 = (int(v) for v in hbox)
     assert evidence.parallel_share(hand[y0:y1, x0:x1]) < evidence.DOC_PARALLEL_PRINT
+
+
+def test_a_document_in_block_capitals_goes_to_review_though_its_pixels_look_like_print():
+    """heldout9 and heldout10: a hand's even capitals stood on their baseline with parallel
+    stems (pixel verdict 0.0) and two postcodes were accepted wrong; the values' letters,
+    all capitals, say what the pixels do not."""
+    gray, box = _line(0.0, 0.0, text=TEXT.upper())
+    reader = SimpleNamespace(sources={1: "ocr"}, gray=lambda page: gray)
+    assert evidence.document_verdict({"v": evidence.measure(gray, box)}) in (None, 0.0)
+    names = ["family_name", "given_names", "birth_place", "home_address", "activity"]
+    fields = {n: ExtractedField(name=n, value=v, raw=v, confidence=conf.AGREEMENT, page=1, bbox=box, source="ocr")
+              for n, v in zip(names, ["KOWALSKI", "EMMA", "ILMENAU", TEXT.upper(), "Friseursalon"])}
+    used = evidence.apply_evidence(None, fields, reader)
+    assert all(used[n] >= evidence.HAND_SURE for n in names)  # four of five in capitals: the document's verdict
+    assert all(ef.confidence < conf.AGREEMENT for ef in fields.values())
+    # the same values in mixed case keep their confidence
+    fields = {n: ExtractedField(name=n, value=v, raw=v, confidence=conf.AGREEMENT, page=1, bbox=box, source="ocr")
+              for n, v in zip(names, ["Kowalski", "EMMA", "Ilmenau", TEXT, "GmbH & Co. KG"])}
+    evidence.apply_evidence(None, fields, reader)
+    assert all(ef.confidence == conf.AGREEMENT for ef in fields.values())
+
+
+def test_capitals_verdict_counts_only_values_with_letters():
+    assert evidence.in_capitals("2026-07-31") is None and evidence.in_capitals("AG") is None
+    assert evidence.in_capitals("STRAßE 5") is False  # "ß" has no written capital: print wrote it small
+    assert evidence.in_capitals("MÜLLER-LÜDENSCHEIDT") is True
+    assert evidence.capitals_verdict(["MÜLLER", "EMMA", "04103", "12"]) is None  # two values with letters
+    assert evidence.capitals_verdict(["MÜLLER", "EMMA", "LEIPZIG", "Buchhandel", "BERLIN"]) == 1.0
+    assert evidence.capitals_verdict(["MÜLLER", "EMMA", "Leipzig", "Buchhandel"]) == 0.0
 
 
 def test_handwritten_calibrates_below_every_threshold():

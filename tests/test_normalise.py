@@ -109,7 +109,9 @@ def test_other_types():
     ("email", "lena.preiss@qmx.de", "lena.preiss@gmx.de"),
     ("email", "lena.preiss@qmail.com", "lena.preiss@gmail.com"),
     ("email", "juergen.bruegqgemann@posteo.de", "juergen.brueggemann@posteo.de"),
+    ("email", "klemens.reising@qgmx.de", "klemens.reising@gmx.de"),  # the "@"'s tail read as a "q"
     ("email", "lena@qq.com", "lena@qq.com"),  # not one swap from a known provider: as read
+    ("email", "lena@qgmy.de", "lena@qgmy.de"),  # no known provider without the "q": as read
     ("text", "Amtsgericht:Münster HRB 81920", "Amtsgericht Münster HRB 81920"),
     ("text", "Amtsgericht: Münster", "Amtsgericht: Münster"),  # written so: kept
     ("text", "Uhrzeit 10:30", "Uhrzeit 10:30"),
