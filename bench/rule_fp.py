@@ -65,6 +65,12 @@ def _corruptions(rec: dict) -> list[tuple[str, str]]:
         out.append(("g_as_q", v[:i] + "q" + v[i + 1:]))
         out.append(("g_echo", v[:i + 1] + "q" + v[i + 1:]))
         out.append(("q_before_g", v[:i] + "q" + v[i:]))  # a tail before it (the "@"'s) read as a "q"
+    m = re.search(r"(?:^|[._\-])[a-z]?(j)o", v)
+    if m and rec["type"] == "email":  # the enlarged reads' "i" for a "j" ("bioern")
+        out.append(("j_as_i", v[:m.start(1)] + "i" + v[m.end(1):]))
+    m = re.search(r"['’](?=\S)", v)
+    if m:  # the print's gap after an apostrophe read as a space ("D’ Alia")
+        out.append(("apostrophe_space", v[:m.end()] + " " + v[m.end():]))
     for u, base in _UMLAUT_BASE.items():
         if u in v:
             out.append(("umlaut_twin", v.replace(u, base + u, 1)))

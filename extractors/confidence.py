@@ -134,8 +134,11 @@ CALIBRATION = [(0.0, 0.0), (0.4, 0.4), (0.5, 0.86), (0.8, 0.9), (0.85, 0.97), (0
 # taken like an added mark ("Gaitän" / "Gaitán"; fieldtext.marks_added), no longer sent to a clerk
 # c13: the script read's stutter beside an umlaut ("Grūünberger", "Hòödl") is dropped before it is
 # compared (fieldtext.drop_umlaut_stutter): no longer a foreign letter that sends a right name to a clerk
-# c14: a document filled in block capitals (most read values in capitals only) or in a joined hand
-# that leaves too few baselines (stems neither upright nor parallel) is hand-filled (extractors.evidence)
+# c14: a document filled in block capitals (most read values in capitals only) or whose stems are
+# neither upright nor parallel (a joined hand the baseline misses) is hand-filled (extractors.evidence);
+# an e-mail domain read with the "@"'s tail as a "q" ("qgmx.de") is the provider (ocr_repairs.mail_provider);
+# an elided article, its apostrophe, then a space in a name ("D’ Alia") and an e-mail name word
+# starting "bioe" / "ioe" ("bioern" for "bjoern") are unlikely readings (extractors.plausibility)
 CONFIDENCE_VERSION = "c14"
 
 

@@ -143,7 +143,8 @@ def test_rule_fp_table_counts_the_new_rules(tmp_path, monkeypatch):
     rows = {r["rule"]: r for r in rule_fp.count(rights, rule_fp.wrong_values(rights), set(), retired=False)}
     for name in ("small_l_place", "odd_register_entry", "activity_fragment", "unknown_area_code",
                  "capitals_then_small", "double_dot", "dot_for_hyphen", "letterless_name", "r_for_sz",
-                 "hyphen_then_space", "trailing_dot_address", "trailing_dot_place"):
+                 "hyphen_then_space", "trailing_dot_address", "trailing_dot_place", "elision_then_space",
+                 "i_for_j_mail"):
         assert rows[name]["wrong_caught"] > 0, name
         assert rows[name]["right_flagged"] <= rows[name]["wrong_caught"], name
 
@@ -191,6 +192,29 @@ def test_r_for_sz(value, flagged):
 ])
 def test_hyphen_then_space(value, flagged):
     assert hyphen_then_space(value) is flagged
+
+
+@pytest.mark.parametrize("value, flagged", [
+    ("bioern.jaekel@t-online.de", True), ("bioerg.junken@web.de", True), ("ioerg.mann@gmx.de", True),
+    ("anna.bioern@gmx.de", True),
+    ("bjoern.jaekel@t-online.de", False), ("joerg.mann@gmx.de", False), ("biologie@uni-leipzig.de", False),
+    ("info@firma.de", False), ("lioba.mueller@web.de", False),
+])
+def test_i_for_j_mail(value, flagged):
+    from extractors.plausibility import i_for_j_mail
+
+    assert i_for_j_mail(value) is flagged
+
+
+@pytest.mark.parametrize("value, flagged", [
+    ("D’ Alia", True), ("O' Brien", True), ("l’ Orange", True),
+    ("D’Alia", False), ("O'Brien", False), ("d'Alembert", False), ("van 't Hof", False), ("dell'Acqua", False),
+    ("Andreas’ Backstube", False), ("Ó Briain", False),
+])
+def test_elision_then_space(value, flagged):
+    from extractors.plausibility import elision_then_space
+
+    assert elision_then_space(value) is flagged
 
 
 @pytest.mark.parametrize("value, flagged", [

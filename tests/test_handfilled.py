@@ -130,10 +130,10 @@ def test_a_faxed_hand_whose_letters_keep_their_line_is_caught_by_its_edges():
     assert evidence.document_verdict(italic) < evidence.HAND_SURE
 
 
-def test_a_joined_hand_with_too_few_baselines_is_judged_by_its_stems():
+def test_a_joined_hand_is_judged_by_its_stems():
     """heldout10, seed 57016: a joined hand left one baseline in seven values (the
-    document had no verdict, a date was accepted wrong); its stems were neither
-    upright nor parallel."""
+    document had no verdict, a date was accepted wrong); heldout11, seed 58045: one
+    whose blobs the baseline measured flat. Their stems were neither upright nor parallel."""
     ink = evidence.Ink
     joined = {"a": ink(0.135, 0.031, 0.081, 0.136), "b": ink(None, 0.047, None, 0.11),
               "c": ink(None, 0.038, None, 0.127), "d": ink(None, 0.066, None, 0.115), "e": ink(None, 0.011, None, 0.061)}
@@ -143,6 +143,14 @@ def test_a_joined_hand_with_too_few_baselines_is_judged_by_its_stems():
     upright = {k: ink(v.baseline, 0.2, v.baseline_beyond_pixel, v.parallel) for k, v in joined.items()}
     assert evidence.document_verdict(upright) < evidence.HAND_SURE
     assert evidence.document_verdict({"a": joined["a"], "b": joined["b"]}) is None
+    # heldout11, seed 58045: a joined hand's word-long blobs stand flat on their baselines
+    flat = {"a": ink(0.0, 0.02, 0.0, 0.138), "b": ink(0.0, 0.018, 0.0, 0.131), "c": ink(0.042, 0.017, 0.0, 0.191),
+            "d": ink(0.0, 0.029, 0.0, 0.088), "e": ink(None, 0.023, None, 0.11)}
+    assert evidence.document_verdict(flat) >= evidence.HAND_SURE
+    # typed dev3 at its least upright and parallel (seed 43017): print
+    typed = {k: ink(0.0, 0.139, 0.0, 0.181) for k in "abcde"}
+    assert evidence.document_verdict(typed) == 0.0
+    assert evidence.stems_verdict({k: ink(0.0, 0.139, 0.0, 0.17) for k in "abcde"}) == 0.0
 
 
 def test_italic_print_has_parallel_stems_and_a_hand_has_not():
