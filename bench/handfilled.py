@@ -149,6 +149,16 @@ Seed sets:
   2026-12-08 (at 0e4b46e) before any figure of it was seen; its OCR cache
   may be filled early with ``--ocr-only``; to be evaluated once, the code
   at the start of the session that uses it beside the code after.
+  Spent (2026-12-08), 8b3dcbc (c13) beside a1526e8 (c14), same cached
+  OCR: typed straight through 21/30 (70.0 %) in both, accepted fields
+  right 578/579 -> 579/580 (99.8 %); hand 171/171 (100 %) in both, 0
+  straight through; fax 345/349 (98.9 %) in both. A later change must
+  pick a new range.
+* ``heldout13`` — seeds 60000-60089 (30 per source, all three sources):
+  FROZEN as a second set for the same claims on a1526e8 (c14), heldout12
+  showing no difference between 8b3dcbc and a1526e8. Written down
+  2026-12-08 before any figure of it was seen; to be evaluated once,
+  8b3dcbc beside a1526e8, on the same cached documents.
 
 Per source it reports fields read right, accepted fields right (fields the
 router would not ask the clerk about), the straight-through rate (cases with
@@ -183,7 +193,7 @@ SETS = {"dev": "40000-40023", "dev2": "42000-42089", "heldout": "47000-47044", "
         "heldout6": "52000-52089", "heldout7": "54000-54089",
         "heldout8": "55000-55089", "heldout9": "56000-56089",
         "heldout10": "57000-57089", "dev3": "43000-43089", "heldout11": "58000-58089",
-        "heldout12": "59000-59089"}
+        "heldout12": "59000-59089", "heldout13": "60000-60089"}
 SOURCES = ("typed", "hand", "fax")
 
 
@@ -282,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(prog="python -m bench.handfilled", description=__doc__.split("\n\n")[0])
     ap.add_argument("--set", choices=sorted(SETS), default="dev",
-                    help="dev / dev2 / dev3 (develop on them) or heldout … heldout12 (frozen: evaluate once, at the end)")
+                    help="dev / dev2 / dev3 (develop on them) or heldout … heldout13 (frozen: evaluate once, at the end)")
     ap.add_argument("--seeds", default=None, help="a subset of the set's seeds, e.g. 40000-40011")
     ap.add_argument("--source", choices=SOURCES, default=None,
                     help="only the seeds of one source (the seed decides it: seed %% 3 -> typed, hand, fax)")
