@@ -155,10 +155,13 @@ Seed sets:
   straight through; fax 345/349 (98.9 %) in both. A later change must
   pick a new range.
 * ``heldout13`` — seeds 60000-60089 (30 per source, all three sources):
-  FROZEN as a second set for the same claims on a1526e8 (c14), heldout12
-  showing no difference between 8b3dcbc and a1526e8. Written down
-  2026-12-08 before any figure of it was seen; to be evaluated once,
-  8b3dcbc beside a1526e8, on the same cached documents.
+  FROZEN as a second set for the same claims on the session's final code
+  (c14), heldout12 showing no difference between 8b3dcbc and a1526e8.
+  Written down 2026-12-08 before any figure of it was seen; to be
+  evaluated once, 8b3dcbc beside the final code (a1526e8 with the stems
+  verdict counting only values with letters, after the full benchmark
+  showed six generated italic scans marked down), on the same cached
+  documents.
 
 Per source it reports fields read right, accepted fields right (fields the
 router would not ask the clerk about), the straight-through rate (cases with

@@ -151,6 +151,15 @@ def test_a_joined_hand_is_judged_by_its_stems():
     typed = {k: ink(0.0, 0.139, 0.0, 0.181) for k in "abcde"}
     assert evidence.document_verdict(typed) == 0.0
     assert evidence.stems_verdict({k: ink(0.0, 0.139, 0.0, 0.17) for k in "abcde"}) == 0.0
+    # the full benchmark's italic fill-ins: letters' stems parallel, dates' and numbers' round
+    italic = {"name": ink(0.0, 0.035, 0.0, 0.185), "given": ink(0.0, 0.022, 0.0, 0.246),
+              "bank": ink(0.0, 0.035, 0.0, 0.258), "mail": ink(0.021, 0.035, 0.0, 0.238),
+              "date": ink(0.0, 0.035, 0.0, 0.168), "phone": ink(0.0, 0.043, 0.0, 0.14),
+              "rent": ink(0.0, 0.062, 0.0, 0.089), "moved": ink(0.016, 0.049, 0.0, 0.112)}
+    values = {"name": "Becker", "given": "Felix", "bank": "Commerzbank", "mail": "felix.becker@mail.de",
+              "date": "1959-12-17", "phone": "0251 7454360", "rent": "960.63", "moved": "2020-12-07"}
+    assert evidence.stems_verdict(italic) >= evidence.HAND_SURE  # every value: the numbers pull it down
+    assert evidence.document_verdict(italic, values) == 0.0  # the values with letters: print
 
 
 def test_italic_print_has_parallel_stems_and_a_hand_has_not():
