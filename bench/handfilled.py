@@ -161,7 +161,13 @@ Seed sets:
   evaluated once, 8b3dcbc beside the final code (a1526e8 with the stems
   verdict counting only values with letters, after the full benchmark
   showed six generated italic scans marked down), on the same cached
-  documents.
+  documents. Spent (2026-12-08), 8b3dcbc (c13) beside 521e6ba (c14):
+  typed straight through 17/30 (56.7 %) -> 19/30 (63.3 %; two right
+  gmx.de addresses read "qgmx.de" by the enlarged reads), accepted fields
+  right 574/576 -> 576/578 (99.7 %); hand 167/169 (98.8 %; a joined hand's
+  "Dachau, De" and a date off by months) -> 166/166 (100 %), 0 straight
+  through; fax 343/350 (98.0 %) in both. A later change must pick a new
+  range (60000 and below are spent or dev).
 
 Per source it reports fields read right, accepted fields right (fields the
 router would not ask the clerk about), the straight-through rate (cases with
