@@ -342,8 +342,9 @@ def i_for_j_mail(address: str) -> bool:
     """An e-mail address whose local part has a word starting with "ioe" or a consonant
     and "ioe" ("bioern", "bioerg" for "bjoern", "bjoerg"; "ioerg" for "joerg"): the
     enlarged reads that confirm e-mails read a "j" before a written-out umlaut as an
-    "i" (heldout9-11, typed and fax, accepted wrong). No German name starts so; among
-    Faker's 128,289 names of all locales one word does, the Italian "Gioele"."""
+    "i" (accepted wrong on an earlier held-out set and on heldout11, typed and fax).
+    No German name starts so; among Faker's 128,289 names of all locales one word
+    does, the Italian "Gioele"."""
     return bool(_I_FOR_J_MAIL.search(address.rpartition("@")[0]))
 
 
